@@ -1,0 +1,50 @@
+"""Compose an answer from ranked evidence: extractive (quotes the sentences) or a refusal."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from .models import Answer, Citation, Evidence, Retrieved
+
+log = logging.getLogger(__name__)
+
+REFUSAL = "The documents don't say. Nothing in them answers: {question}"
+
+
+def refusal(question: str) -> Answer:
+    """The answer when the documents hold nothing that answers ``question``."""
+    return Answer(question=question, answer=REFUSAL.format(question=question.strip()), refused=True)
+
+
+def select_citations(evidence: Sequence[Evidence], *, max_citations: int, margin: float) -> list[Evidence]:
+    """The best sentence, plus the next ones only while their score is within ``margin`` of it."""
+    if not evidence:
+        return []
+    best = evidence[0].score
+    chosen = [evidence[0]]
+    for e in evidence[1:max_citations]:
+        if best - e.score > margin:
+            break
+        chosen.append(e)
+    return chosen
+
+
+def to_citations(evidence: Sequence[Evidence]) -> list[Citation]:
+    """Number the chosen sentences [1], [2], ... in the order they are cited."""
+    return [
+        Citation(n=i, doc_id=e.doc_id, source=e.source, title=e.title, start=e.start, end=e.end, text=e.text,
+                 score=round(e.score, 4))
+        for i, e in enumerate(evidence, start=1)
+    ]
+
+
+def extractive_answer(retrieved: Retrieved, *, max_citations: int = 3, margin: float = 0.6) -> Answer:
+    """Answer with the supporting sentences themselves, each followed by its marker."""
+    question = retrieved.query.question
+    if not retrieved.confident or not retrieved.evidence:
+        return refusal(question)
+    chosen = select_citations(retrieved.evidence, max_citations=max_citations, margin=margin)
+    citations = to_citations(chosen)
+    text = " ".join(f"{c.text} [{c.n}]" for c in citations)
+    return Answer(question=question, answer=text, refused=False, citations=citations)

@@ -1,0 +1,122 @@
+"""The citing chain, built from LangChain runnables, and a LangChain retriever over the same index.
+
+``build_chain(settings)`` gives a ``Runnable`` whose ``invoke("question")`` returns an ``Answer``:
+validate the question, rank the evidence, compose the answer. Each step is a runnable, so the chain
+batches, streams events and traces like any other LangChain chain.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import Runnable, RunnableLambda
+from pydantic import ConfigDict
+
+from .answer import extractive_answer
+from .errors import InvalidQuestionError, NoDocumentsError
+from .index import Index, open_index
+from .models import Answer, Query, Retrieved
+from .ranking import Ranker
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+_WORDISH = re.compile(r"\w", re.UNICODE)
+
+
+def clean_question(text: str, max_chars: int) -> str:
+    """Normalise a question and reject what can't be searched.
+
+    Raises:
+        InvalidQuestionError: empty, only punctuation, or longer than ``max_chars``.
+    """
+    if not isinstance(text, str):
+        raise InvalidQuestionError("the question must be text")
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
+    text = " ".join(text.split())
+    if not text:
+        raise InvalidQuestionError("the question is empty: ask something about the documents")
+    if len(text) > max_chars:
+        raise InvalidQuestionError(
+            f"the question is {len(text):,} characters long; the limit is {max_chars:,}. Ask it more briefly."
+        )
+    if not _WORDISH.search(text):
+        raise InvalidQuestionError("the question has no words to search for")
+    return text
+
+
+def to_query(value: str | dict[str, Any] | Query, max_chars: int) -> Query:
+    """Accept a question string, a dict with ``question`` (and ``scopes``, ``history``), or a Query."""
+    if isinstance(value, Query):
+        q = value
+    elif isinstance(value, dict):
+        q = Query(**value)
+    else:
+        q = Query(question=value)
+    return q.model_copy(update={"question": clean_question(q.question, max_chars)})
+
+
+def build_chain(settings: Settings | None = None, *, index: Index | None = None) -> Runnable[Any, Answer]:
+    """Build the question-to-``Answer`` chain over the index that ``settings`` point at."""
+    settings = settings or Settings()
+    index = index or open_index(settings)
+    ranker = Ranker(index, candidates=settings.candidates)
+
+    def prepare(value: str | dict[str, Any] | Query) -> Query:
+        return to_query(value, settings.max_question_chars)
+
+    def retrieve(query: Query) -> Retrieved:
+        if index.is_empty():
+            raise NoDocumentsError("no documents are indexed yet: run `citebot ingest PATH` first")
+        index.refresh_lexical()
+        return ranker.rank(query)
+
+    def compose(retrieved: Retrieved) -> Answer:
+        return extractive_answer(retrieved, max_citations=settings.max_citations)
+
+    return (
+        RunnableLambda(prepare, name="prepare")
+        | RunnableLambda(retrieve, name="retrieve")
+        | RunnableLambda(compose, name="compose")
+    ).with_config(run_name="citebot")
+
+
+class CitingRetriever(BaseRetriever):
+    """A LangChain retriever returning sentence-level ``Document``s with citation metadata.
+
+    ``metadata`` holds ``doc_id``, ``source``, ``title``, ``start``, ``end`` and ``score``;
+    ``page_content`` is exactly the document's text from ``start`` to ``end``.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: Index
+    k: int = 5
+    scopes: list[str] | None = None
+    max_question_chars: int = 2000
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> CitingRetriever:
+        """Open the index that ``settings`` point at and wrap it."""
+        settings = settings or Settings()
+        return cls(index=open_index(settings), max_question_chars=settings.max_question_chars, **kwargs)
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        q = to_query({"question": query, "scopes": self.scopes}, self.max_question_chars)
+        self.index.refresh_lexical()
+        retrieved = Ranker(self.index, candidates=self.index.settings.candidates).rank(q, limit=self.k)
+        return [
+            Document(
+                page_content=e.text,
+                metadata={"doc_id": e.doc_id, "source": e.source, "title": e.title, "start": e.start,
+                          "end": e.end, "score": e.score},
+            )
+            for e in retrieved.evidence
+        ]

@@ -1,0 +1,187 @@
+"""The ``citebot`` command line: ingest, ask, eval, stats, and the Discord bot.
+
+Library errors (``CitebotError``) become one clear line and exit status 1; anything unexpected becomes
+a short apology with the details in the log (``-v``), never a raw traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import CitebotError
+from .settings import SEEDS_DIR, Settings
+
+log = logging.getLogger(__name__)
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s" if verbose == 0 else
+                        "%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "bm25s", "urllib3", "discord"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.obj["settings"]
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None,
+              help="Index folder (default: $CITEBOT_INDEX_DIR or the user data folder).")
+@click.option("-v", "--verbose", count=True, help="More logging: -v for info, -vv for debug.")
+@click.version_option(package_name="citebot")
+@click.pass_context
+def cli(ctx: click.Context, index_dir: Path | None, verbose: int) -> None:
+    """Answer questions about your documents, citing the exact sentences."""
+    _setup_logging(verbose)
+    try:
+        settings = Settings()
+    except Exception as exc:  # pydantic's validation error names the bad variable
+        raise click.ClickException(f"invalid configuration: {exc}") from exc
+    if index_dir is not None:
+        settings = settings.model_copy(update={"index_dir": index_dir})
+    ctx.obj = {"settings": settings}
+
+
+@cli.command("ingest")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Drop the index and build it again from these paths.")
+@click.pass_context
+def ingest_cmd(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
+    """Index documents (.txt, .md, .html, .pdf); default: the bundled seeds/."""
+    from .index import open_index
+    from .ingest import ingest
+
+    index = open_index(_settings(ctx))
+    report = ingest(index, list(paths) or [SEEDS_DIR], rebuild=rebuild, progress=sys.stderr.isatty())
+    for source, reason in report.skipped:
+        click.echo(f"skipped {source}: {reason}", err=True)
+    click.echo(
+        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+        f"{len(report.removed)} removed, {len(report.aliases)} duplicate(s), {len(report.skipped)} skipped; "
+        f"{report.sentences_embedded} sentences embedded in {report.seconds:.1f} s"
+    )
+
+
+def _format_answer(answer: Any) -> str:
+    lines = [textwrap.fill(answer.answer, width=100)]
+    if answer.citations:
+        lines += ["", "Sources:"]
+        for c in answer.citations:
+            lines.append(textwrap.fill(f"[{c.n}] “{c.text}”", width=100, subsequent_indent="    "))
+            lines.append(f"    — {c.title} ({c.source}, characters {c.start}–{c.end})")
+    return "\n".join(lines)
+
+
+@cli.command("ask")
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@click.pass_context
+def ask_cmd(ctx: click.Context, question: str, as_json: bool) -> None:
+    """Answer QUESTION from the indexed documents, with numbered quoted sources."""
+    from .chain import build_chain, clean_question
+    from .index import open_index
+    from .ingest import ingest
+
+    settings = _settings(ctx)
+    clean_question(question, settings.max_question_chars)  # fail fast, before loading anything heavy
+    index = open_index(settings)
+    if index.is_empty():
+        click.echo(f"The index is empty; indexing {SEEDS_DIR} first.", err=True)
+        ingest(index, [SEEDS_DIR])
+    answer = build_chain(settings, index=index).invoke(question)
+    if as_json:
+        click.echo(json.dumps(answer.to_json_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(_format_answer(answer))
+
+
+@cli.command("eval")
+@click.argument("set_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--answers", "out", type=click.Path(path_type=Path), required=True,
+              help="Where to write one JSON line per question.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.pass_context
+def eval_cmd(ctx: click.Context, set_dir: Path, out: Path, as_json: bool) -> None:
+    """Index SET_DIR/docs afresh, answer SET_DIR/questions.jsonl, and print the metrics."""
+    from .evaluate import run_eval
+
+    m = run_eval(set_dir, out, _settings(ctx), progress=sys.stderr.isatty())
+    if as_json:
+        click.echo(json.dumps(m))
+    else:
+        for k, v in m.items():
+            click.echo(f"{k:18} {v}")
+        click.echo(f"answers written to {out}")
+
+
+@cli.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
+@click.pass_context
+def stats_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Show how many documents, sentences and chunks are indexed, and where."""
+    from dataclasses import asdict
+
+    from .index import open_index
+
+    stats = asdict(open_index(_settings(ctx)).stats())
+    if as_json:
+        click.echo(json.dumps(stats))
+    else:
+        for k, v in stats.items():
+            click.echo(f"{k:16} {v}")
+
+
+@cli.command("discord")
+@click.pass_context
+def discord_cmd(ctx: click.Context) -> None:
+    """Run the Discord bot (token from DISCORD_TOKEN or .env)."""
+    from bot.__main__ import run
+
+    run(_settings(ctx))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning errors into messages and exit codes."""
+    try:
+        cli.main(args=argv, prog_name="citebot", standalone_mode=False)
+    except CitebotError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return 1
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except Exception:
+        log.debug("unexpected error", exc_info=True)
+        logging.getLogger("citebot").error("unexpected error", exc_info=True) if log.isEnabledFor(
+            logging.DEBUG) else None
+        click.echo(
+            "Error: citebot hit an unexpected problem. Run again with -vv to see the details, "
+            "and please report it.",
+            err=True,
+        )
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

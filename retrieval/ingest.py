@@ -1,0 +1,326 @@
+"""Ingestion: bring an index up to date with folders of documents.
+
+Unchanged files cost a ``stat`` (or a hash when only their time changed); changed files are indexed
+again; files gone from an ingested folder are removed; a file whose content is already indexed under
+another name is recorded as an alias rather than embedded twice. Bad files are skipped with a reason
+and never stop the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from .catalog import DocumentRow
+from .errors import DocumentError, IndexBusyError, NoDocumentsError
+from .index import SHARED_SCOPE, Index
+from .loaders import SUPPORTED_SUFFIXES, load_file
+from .segment import Segmented, segment
+
+log = logging.getLogger(__name__)
+
+# Sentences embedded per batch across documents: large enough for efficient encoding, small enough
+# that a crash loses little work.
+_EMBED_BATCH = 2048
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, for the CLI, the bot and tests."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    aliases: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    sentences_embedded: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        """True when the searchable content changed."""
+        return bool(self.added or self.updated or self.removed)
+
+
+@dataclass
+class _Work:
+    row: DocumentRow
+    seg: Segmented
+    is_update: bool
+
+
+def doc_key(scope: str, source: str) -> str:
+    """A stable key for one file in one scope: its Chroma ids derive from it."""
+    return hashlib.sha1(f"{scope}\0{source}".encode()).hexdigest()[:20]
+
+
+def embedding_text(title: str, sentence: str) -> str:
+    """The text embedded for a sentence: its document's title gives context a lone sentence lacks."""
+    return f"{title}. {sentence}" if title else sentence
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Files under ``root``, hidden entries skipped; symlinked folders are not followed (no loops)."""
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(dirpath) / name
+
+
+def _human_title(doc_id: str) -> str:
+    return Path(doc_id).name.replace("_", " ").strip() or doc_id
+
+
+def _scan(paths: Sequence[Path], report: IngestReport) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """Resolve the files to ingest as ``(root, file)`` and the folders whose deletions count."""
+    files: list[tuple[Path, Path]] = []
+    roots: list[Path] = []
+    for given in paths:
+        path = given.expanduser()
+        if not path.exists():
+            raise NoDocumentsError(f"{given} does not exist")
+        path = path.resolve()
+        if path.is_dir():
+            roots.append(path)
+            for f in _walk(path):
+                if f.suffix.lower() in SUPPORTED_SUFFIXES:
+                    files.append((path, f))
+                else:
+                    report.skipped.append((str(f), f"unsupported file type {f.suffix or '(none)'}"))
+        else:
+            files.append((path.parent, path))
+    return files, roots
+
+
+def ingest(
+    index: Index,
+    paths: Sequence[Path],
+    *,
+    scope: str = SHARED_SCOPE,
+    rebuild: bool = False,
+    progress: bool = False,
+    lock_timeout: float = 0.0,
+) -> IngestReport:
+    """Bring the index up to date with ``paths`` (files or folders).
+
+    Raises:
+        NoDocumentsError: a path does not exist, or there was nothing to index at all.
+        IndexBusyError: another ingest holds the index's lock.
+        IndexUnavailableError: the store can't be reached or written.
+    """
+    index.directory.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(index.directory / "ingest.lock"))
+    try:
+        lock.acquire(timeout=lock_timeout)
+    except Timeout as exc:
+        raise IndexBusyError(
+            f"another citebot ingest is writing to {index.directory}; wait for it to finish and try again"
+        ) from exc
+    try:
+        return _ingest_locked(index, paths, scope=scope, rebuild=rebuild, progress=progress)
+    finally:
+        lock.release()
+
+
+def _ingest_locked(
+    index: Index, paths: Sequence[Path], *, scope: str, rebuild: bool, progress: bool
+) -> IngestReport:
+    t0 = time.perf_counter()
+    report = IngestReport()
+    files, roots = _scan(paths, report)
+    if rebuild:
+        log.info("rebuilding the index in %s", index.directory)
+        index.store.reset()
+        index.catalog.delete([d.doc_key for d in index.catalog.documents()])
+        index.catalog.set_meta("embedding_model", index.embedder.model_name)
+    index.check_model()
+    _recover(index)
+
+    seen: set[str] = set()
+    work: list[_Work] = []
+    max_bytes = int(index.settings.max_file_mb * 1e6)
+    for root, path in files:
+        source = str(path)
+        key = doc_key(scope, source)
+        if key in seen:
+            continue
+        seen.add(key)
+        item = _examine(index, root, path, key, scope, max_bytes, report)
+        if item is not None:
+            work.append(item)
+
+    # Files gone from an ingested folder.
+    gone = [
+        d for root in roots for d in index.catalog.documents(scope=scope, root=str(root)) if d.doc_key not in seen
+    ]
+    if gone:
+        _remove(index, gone)
+        report.removed.extend(d.source for d in gone if d.state != "alias")
+
+    _index_documents(index, work, report, progress=progress)
+    index.refresh_lexical()
+    report.seconds = time.perf_counter() - t0
+    if not files and not index.catalog.counts()["documents"]:
+        raise NoDocumentsError(
+            "nothing to index: " + ", ".join(str(p) for p in paths) + " holds no .txt, .md, .html or .pdf files"
+        )
+    return report
+
+
+def _recover(index: Index) -> None:
+    """Undo what an interrupted ingest left: vectors of documents that never completed."""
+    pending = [d.doc_key for d in index.catalog.documents() if d.state == "pending"]
+    if pending:
+        log.warning("cleaning up %d document(s) left half-indexed by an interrupted ingest", len(pending))
+        index.store.delete_documents(pending)
+        index.catalog.delete(pending)
+
+
+def _examine(
+    index: Index, root: Path, path: Path, key: str, scope: str, max_bytes: int, report: IngestReport
+) -> _Work | None:
+    """Decide what a file needs: nothing, an alias record, or (re)indexing."""
+    source = str(path)
+    try:
+        st = path.stat()
+    except OSError as exc:
+        report.skipped.append((source, f"cannot be read ({exc.strerror or exc})"))
+        log.warning("skipped %s: %s", source, exc.strerror or exc)
+        return None
+    old = index.catalog.document(key)
+    if old is not None and old.state in ("complete", "alias") and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns):
+        report.unchanged.append(source)
+        return None
+    try:
+        if st.st_size > max_bytes:
+            raise DocumentError(
+                f"{source}: {st.st_size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit "
+                "(CITEBOT_MAX_FILE_MB), skipped"
+            )
+        content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+        if old is not None and old.state in ("complete", "alias") and old.content_hash == content_hash:
+            index.catalog.touch(key, st.st_size, st.st_mtime_ns)
+            report.unchanged.append(source)
+            return None
+        loaded = load_file(path, max_bytes)
+    except (DocumentError, OSError) as exc:
+        reason = str(exc) if isinstance(exc, DocumentError) else f"{source}: cannot be read ({exc})"
+        report.skipped.append((source, reason.removeprefix(f"{source}: ")))
+        log.warning("%s", reason)
+        if old is not None:  # the file turned bad: its old content must not answer questions any more
+            _remove(index, [old])
+        return None
+
+    doc_id = path.relative_to(root).with_suffix("").as_posix()
+    seg = segment(
+        loaded.text, chunk_chars=index.settings.chunk_chars, max_sentence_chars=index.settings.max_sentence_chars
+    )
+    title = (loaded.title or seg.title or _human_title(doc_id)).strip()[:300]
+    row = DocumentRow(
+        doc_key=key, scope=scope, root=str(root), source=source, doc_id=doc_id, title=title,
+        content_hash=content_hash, size=st.st_size, mtime_ns=st.st_mtime_ns, state="complete", alias_of=None,
+        n_sentences=len(seg.sentences), n_chunks=len(seg.chunks),
+    )
+    if not seg.sentences:
+        report.skipped.append((source, "no prose to cite (empty, or only headings and labels)"))
+        log.warning("skipped %s: no prose to cite", source)
+        if old is not None:
+            _remove(index, [old])
+        return None
+    twin = index.catalog.find_complete_by_hash(scope, content_hash)
+    if twin is not None and twin.doc_key != key:
+        if old is not None and old.state == "complete":
+            _remove(index, [old])
+        index.catalog.put_alias(replace(row, alias_of=twin.doc_key, n_sentences=0, n_chunks=0))
+        report.aliases.append((source, twin.source))
+        log.info("%s has the same content as %s: recorded as another name for it", source, twin.source)
+        return None
+    return _Work(row, seg, is_update=old is not None)
+
+
+def _remove(index: Index, rows: Iterable[DocumentRow]) -> None:
+    rows = list(rows)
+    keys = [r.doc_key for r in rows]
+    index.store.delete_documents([r.doc_key for r in rows if r.state != "alias"])
+    orphans = [a for r in rows for a in index.catalog.aliases_of(r.doc_key)]
+    index.catalog.delete(keys + [a.doc_key for a in orphans])
+    for a in orphans:
+        log.warning("%s was a copy of a removed document; ingest it again to index it", a.source)
+
+
+def _batches(work: list[_Work]) -> Iterator[list[_Work]]:
+    batch: list[_Work] = []
+    size = 0
+    for w in work:
+        batch.append(w)
+        size += len(w.seg.sentences)
+        if size >= _EMBED_BATCH:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _index_documents(index: Index, work: list[_Work], report: IngestReport, *, progress: bool) -> None:
+    if not work:
+        return
+    from tqdm import tqdm
+
+    total = sum(len(w.seg.sentences) for w in work)
+    bar = tqdm(total=total, unit="sent", desc="Indexing", disable=not progress, leave=False)
+    try:
+        for batch in _batches(work):
+            texts = [embedding_text(w.row.title, s.text) for w in batch for s in w.seg.sentences]
+            vectors = index.embedder.encode(texts)
+            offset = 0
+            for w in batch:
+                n = len(w.seg.sentences)
+                _store_document(index, w, vectors[offset : offset + n])
+                offset += n
+                (report.updated if w.is_update else report.added).append(w.row.source)
+                bar.update(n)
+            report.sentences_embedded += len(texts)
+    finally:
+        bar.close()
+
+
+def _store_document(index: Index, w: _Work, vectors: np.ndarray) -> None:
+    """Write one document crash-safely: pending marker, vectors, then sentences + complete in one commit."""
+    row, seg = w.row, w.seg
+    index.catalog.mark_pending(row)
+    if w.is_update:
+        index.store.delete_documents([row.doc_key])
+    chunk_of = {}
+    for c in seg.chunks:
+        for i in range(c.first, c.last + 1):
+            chunk_of[i] = c.idx
+    base = {"doc_key": row.doc_key, "scope": row.scope, "doc_id": row.doc_id, "source": row.source,
+            "title": row.title}
+    index.store.add(
+        index.store.sentences,
+        [f"{row.doc_key}:{s.idx}" for s in seg.sentences],
+        vectors,
+        [s.text for s in seg.sentences],
+        [{**base, "idx": s.idx, "start": s.start, "end": s.end, "chunk": chunk_of[s.idx]} for s in seg.sentences],
+    )
+    chunk_vecs = np.stack([vectors[c.first : c.last + 1].mean(axis=0) for c in seg.chunks])
+    chunk_vecs /= np.linalg.norm(chunk_vecs, axis=1, keepdims=True) + 1e-12
+    index.store.add(
+        index.store.chunks,
+        [f"{row.doc_key}:c{c.idx}" for c in seg.chunks],
+        chunk_vecs,
+        [" ".join(s.text for s in seg.sentences[c.first : c.last + 1]) for c in seg.chunks],
+        [{**base, "chunk": c.idx, "first": c.first, "last": c.last,
+          "start": seg.sentences[c.first].start, "end": seg.sentences[c.last].end} for c in seg.chunks],
+    )
+    index.catalog.complete(row, ((s.idx, s.start, s.end, chunk_of[s.idx], s.text) for s in seg.sentences))

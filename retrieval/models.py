@@ -1,0 +1,65 @@
+"""The public data shapes: a question's request, the evidence found, and the cited answer."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Citation(BaseModel):
+    """One cited sentence: ``text`` is exactly ``document_text[start:end]``."""
+
+    n: int = Field(description="The marker number used in the answer text, [n].")
+    doc_id: str = Field(description="Path of the file relative to the ingested folder, without extension.")
+    source: str = Field(description="Where the document came from: a file path, an upload's name, or a URL.")
+    title: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+class Answer(BaseModel):
+    """An answer and the sentences that support it; a refusal has no citations."""
+
+    question: str
+    answer: str
+    refused: bool
+    citations: list[Citation] = Field(default_factory=list)
+
+    def to_json_dict(self) -> dict[str, object]:
+        """The ``citebot ask --json`` shape."""
+        return self.model_dump(mode="json")
+
+
+class Query(BaseModel):
+    """What the chain is asked: the question, which scopes to search, and earlier turns for follow-ups."""
+
+    question: str
+    scopes: list[str] | None = Field(
+        default=None, description="Search only documents of these scopes (None: every scope)."
+    )
+    history: list[str] = Field(default_factory=list, description="Earlier questions of the conversation.")
+
+
+class Evidence(BaseModel):
+    """A ranked candidate sentence with its citation fields and the ranker's scores."""
+
+    doc_key: str
+    idx: int
+    doc_id: str
+    source: str
+    title: str
+    start: int
+    end: int
+    text: str
+    score: float = Field(description="Fused relevance score (higher is better).")
+    dense: float = Field(description="Cosine similarity of question and sentence.")
+    lexical: float = Field(description="BM25 score of the sentence.")
+
+
+class Retrieved(BaseModel):
+    """The ranked evidence for one query, with what the refusal decision needs."""
+
+    query: Query
+    evidence: list[Evidence]
+    confident: bool = Field(description="False when even the best evidence is too weak to answer from.")

