@@ -78,8 +78,15 @@ def build_chain(settings: Settings | None = None, *, index: Index | None = None)
         index.refresh_lexical()
         return ranker.rank(query)
 
-    def compose(retrieved: Retrieved) -> Answer:
-        return extractive_answer(retrieved, max_citations=settings.max_citations)
+    if settings.llm == "none":
+
+        def compose(retrieved: Retrieved) -> Answer:
+            return extractive_answer(retrieved, max_citations=settings.max_citations)
+
+    else:  # a language model writes the answer; citations are still checked against the evidence
+        from .generative import generative_answerer
+
+        compose = generative_answerer(settings)
 
     return (
         RunnableLambda(prepare, name="prepare")

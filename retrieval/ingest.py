@@ -324,3 +324,14 @@ def _store_document(index: Index, w: _Work, vectors: np.ndarray) -> None:
           "start": seg.sentences[c.first].start, "end": seg.sentences[c.last].end} for c in seg.chunks],
     )
     index.catalog.complete(row, ((s.idx, s.start, s.end, chunk_of[s.idx], s.text) for s in seg.sentences))
+
+
+def forget(index: Index, doc_keys: Sequence[str]) -> list[DocumentRow]:
+    """Remove documents (and their duplicates' records) from the index; returns what was removed."""
+    rows = [r for r in (index.catalog.document(k) for k in doc_keys) if r is not None]
+    if rows:
+        lock = FileLock(str(index.directory / "ingest.lock"))
+        with lock.acquire(timeout=60):
+            _remove(index, rows)
+            index.refresh_lexical()
+    return rows
