@@ -148,6 +148,8 @@ def _ingest_locked(
 
     seen: set[str] = set()
     work: list[_Work] = []
+    planned: dict[str, DocumentRow] = {}
+    late_aliases: list[DocumentRow] = []
     max_bytes = int(index.settings.max_file_mb * 1e6)
     for root, path in files:
         source = str(path)
@@ -156,8 +158,17 @@ def _ingest_locked(
             continue
         seen.add(key)
         item = _examine(index, root, path, key, scope, max_bytes, report)
-        if item is not None:
-            work.append(item)
+        if item is None:
+            continue
+        twin = planned.get(item.row.content_hash)
+        if twin is not None:  # the same content twice in this run: embed it once
+            if item.is_update:
+                _remove(index, [item.row])
+            late_aliases.append(replace(item.row, alias_of=twin.doc_key, n_sentences=0, n_chunks=0))
+            report.aliases.append((item.row.source, twin.source))
+            continue
+        planned[item.row.content_hash] = item.row
+        work.append(item)
 
     # Files gone from an ingested folder.
     gone = [
@@ -168,6 +179,8 @@ def _ingest_locked(
         report.removed.extend(d.source for d in gone if d.state != "alias")
 
     _index_documents(index, work, report, progress=progress)
+    for alias in late_aliases:
+        index.catalog.put_alias(alias)
     index.refresh_lexical()
     report.seconds = time.perf_counter() - t0
     if not files and not index.catalog.counts()["documents"]:
