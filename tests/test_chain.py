@@ -1,0 +1,127 @@
+import pytest
+from langchain_core.documents import Document
+from langchain_core.runnables import Runnable
+
+from retrieval import Answer, CitingRetriever, InvalidQuestionError, NoDocumentsError, build_chain, ingest
+from retrieval.settings import SEEDS_DIR
+from tests.conftest import SEED_FILE
+
+
+@pytest.fixture
+def seeded(index, settings):
+    ingest(index, [SEEDS_DIR])
+    return build_chain(settings, index=index)
+
+
+def test_chain_is_a_langchain_runnable(seeded):
+    """build_chain returns a Runnable whose invoke gives an Answer."""
+    assert isinstance(seeded, Runnable)
+    assert isinstance(seeded.invoke("Who is John Kirby?"), Answer)
+
+
+def test_citations_are_verbatim_slices_of_the_file(seeded):
+    """Every citation's text is the file's text between start and end."""
+    text = SEED_FILE.read_text(encoding="utf-8")
+    for q in [
+        "How many North Korean soldiers entered eastern Russia?",
+        "What did Pyongyang say about the allegations?",
+        "What did the treaty signed in June commit the two nations to?",
+    ]:
+        answer = seeded.invoke(q)
+        assert not answer.refused
+        for c in answer.citations:
+            assert text[c.start : c.end] == c.text
+            assert c.doc_id == SEED_FILE.stem
+            assert c.source == str(SEED_FILE)
+
+
+def test_right_sentence_first_on_the_seed(seeded):
+    """Questions the article answers cite the answering sentence first."""
+    cases = {
+        "How many North Korean soldiers entered eastern Russia?": "at least 3,000",
+        "How many troops did South Korea's intelligence service say North Korea sent?": "1,500 troops",
+        "How many soldiers was Pyongyang planning to dispatch according to Zelensky?": "10,000 soldiers",
+        "Who is the Kremlin spokesperson?": "Dmitry Peskov",
+    }
+    for question, expected in cases.items():
+        answer = seeded.invoke(question)
+        assert expected in answer.citations[0].text, (question, answer.citations[0].text)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the capital of France?", "How do I bake sourdough bread?", "Who won the 1998 FIFA World Cup?"],
+)
+def test_off_topic_questions_are_refused(seeded, question):
+    """Questions the documents don't answer get a refusal with no citations."""
+    answer = seeded.invoke(question)
+    assert answer.refused
+    assert answer.citations == []
+    assert answer.answer.startswith("The documents don't say")
+
+
+def test_answer_text_carries_markers_for_each_citation(seeded):
+    """The extractive answer quotes the cited sentences with [n] markers in order."""
+    answer = seeded.invoke("How many North Korean soldiers entered eastern Russia?")
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    for c in answer.citations:
+        assert f"[{c.n}]" in answer.answer
+        assert c.text in answer.answer
+
+
+def test_json_shape(seeded):
+    """The --json shape has exactly the documented keys."""
+    data = seeded.invoke("How many North Korean soldiers entered eastern Russia?").to_json_dict()
+    assert set(data) == {"question", "answer", "refused", "citations"}
+    assert set(data["citations"][0]) == {"n", "doc_id", "source", "title", "start", "end", "text", "score"}
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "empty"), ("   \n\t ", "empty"), ("x" * 20_000, "limit"), ("?!?... ---", "no words")],
+)
+def test_bad_questions_are_clear_errors(seeded, question, message):
+    """Empty, huge and punctuation-only questions raise a user-facing error."""
+    with pytest.raises(InvalidQuestionError, match=message):
+        seeded.invoke(question)
+
+
+def test_empty_index_says_to_ingest(index, settings):
+    """Asking before anything is indexed tells the user to ingest."""
+    with pytest.raises(NoDocumentsError, match="citebot ingest"):
+        build_chain(settings, index=index).invoke("anything at all?")
+
+
+def test_follow_up_uses_the_previous_question(seeded):
+    """A follow-up with history is answered in the context of the earlier question."""
+    answer = seeded.invoke(
+        {"question": "and what did South Korea say?",
+         "history": ["How many North Korean troops were sent to Russia?"]}
+    )
+    assert "South Korea" in answer.citations[0].text
+
+
+def test_scopes_restrict_the_documents_searched(index, settings, tmp_path):
+    """A scope filter keeps other scopes' documents out of the answer."""
+    ingest(index, [SEEDS_DIR])
+    private = tmp_path / "guild"
+    private.mkdir()
+    (private / "otters.txt").write_text("Sea otters hold hands while they sleep so they do not drift apart.")
+    ingest(index, [private], scope="guild-1")
+    chain = build_chain(settings, index=index)
+    q = "Why do sea otters hold hands while they sleep?"
+    assert "otters" in chain.invoke({"question": q, "scopes": ["shared", "guild-1"]}).citations[0].text
+    other = chain.invoke({"question": q, "scopes": ["shared", "guild-2"]})
+    assert all("otters" not in c.text for c in other.citations)
+
+
+def test_langchain_retriever_returns_sentence_documents(index):
+    """CitingRetriever gives sentence Documents whose metadata locates the verbatim text."""
+    ingest(index, [SEEDS_DIR])
+    docs = CitingRetriever(index=index, k=3).invoke("How many North Korean soldiers entered eastern Russia?")
+    assert len(docs) == 3 and all(isinstance(d, Document) for d in docs)
+    text = SEED_FILE.read_text(encoding="utf-8")
+    for d in docs:
+        assert text[d.metadata["start"] : d.metadata["end"]] == d.page_content
+        assert {"doc_id", "source", "title", "score"} <= set(d.metadata)
+    assert "at least 3,000" in docs[0].page_content

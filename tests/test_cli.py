@@ -1,0 +1,109 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from retrieval.evaluate import run_eval
+from tests.conftest import SEED_FILE
+
+pytestmark = pytest.mark.slow
+
+
+def citebot(*args: str, index_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
+    full_env |= {"CITEBOT_INDEX_DIR": str(index_dir), "HF_HUB_OFFLINE": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "retrieval.cli", *args],
+        capture_output=True, text=True, env=full_env, timeout=300, cwd=index_dir.parent,
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_index(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cli") / "index"
+
+
+def test_ask_on_a_fresh_index_indexes_the_seeds_and_cites(cli_index):
+    """`citebot ask --json` on an empty index ingests seeds/ and cites the "at least 3,000" sentence."""
+    r = citebot("ask", "How many North Korean soldiers entered eastern Russia?", "--json", index_dir=cli_index)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["refused"] is False
+    first = data["citations"][0]
+    assert "at least 3,000" in first["text"]
+    assert SEED_FILE.read_text(encoding="utf-8")[first["start"] : first["end"]] == first["text"]
+    assert first["doc_id"] == SEED_FILE.stem
+    assert "indexing" in r.stderr
+
+
+def test_stats_reports_the_index(cli_index):
+    """`citebot stats --json` counts what the previous test indexed and says where it is."""
+    r = citebot("stats", "--json", index_dir=cli_index)
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(r.stdout)
+    assert stats["documents"] == 1 and stats["sentences"] == 19
+    assert stats["location"] == str(cli_index.resolve())
+
+
+def test_ask_refuses_off_topic_in_plain_text(cli_index):
+    """A question the seed doesn't answer prints a refusal and no sources."""
+    r = citebot("ask", "What is the capital of France?", index_dir=cli_index)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("The documents don't say")
+    assert "Sources:" not in r.stdout
+
+
+def test_readable_answer_lists_numbered_sources(cli_index):
+    """The plain answer shows [1] and the quoted sentence with its title and offsets."""
+    r = citebot("ask", "What did South Korea's intelligence service say?", index_dir=cli_index)
+    assert r.returncode == 0, r.stderr
+    assert "Sources:" in r.stdout and "[1] “" in r.stdout and "characters " in r.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["ask", "   "], "empty"),
+    (["ask", "y" * 20_000], "limit"),
+    (["ingest", "does-not-exist"], "does not exist"),
+])
+def test_errors_are_one_line_without_traceback(cli_index, args, message):
+    """Bad input exits 1 with a clear "Error:" line and no traceback."""
+    r = citebot(*args, index_dir=cli_index)
+    assert r.returncode == 1
+    assert r.stderr.startswith("Error:") and message in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_ingest_of_an_empty_folder_is_clear(tmp_path):
+    """An empty folder gets a clear message, not a traceback."""
+    (tmp_path / "empty").mkdir()
+    r = citebot("ingest", str(tmp_path / "empty"), index_dir=tmp_path / "index")
+    assert r.returncode == 1
+    assert "nothing to index" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_eval_writes_scorable_answers(tmp_path, settings, real_embedder, monkeypatch):
+    """run_eval indexes a QA set afresh, writes one line per question, and scores verbatim 1.0."""
+    qa = tmp_path / "qa"
+    (qa / "docs").mkdir(parents=True)
+    text = SEED_FILE.read_text(encoding="utf-8")
+    (qa / "docs" / "news.txt").write_text(text, encoding="utf-8")
+    ev = text.index("In a briefing later")
+    questions = [
+        {"id": "q1", "question": "How many North Korean soldiers entered eastern Russia?", "answers": ["3,000"],
+         "doc_id": "news", "answerable": True,
+         "evidence": [{"start": ev, "end": ev + 220, "text": text[ev : ev + 220]}]},
+        {"id": "q2", "question": "What is the boiling point of mercury?", "answers": [], "doc_id": "news",
+         "answerable": False, "evidence": []},
+    ]
+    (qa / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in questions))
+    monkeypatch.setattr("retrieval.index.SentenceEmbedder", lambda *a, **k: real_embedder)
+    out = tmp_path / "answers.jsonl"
+    m = run_eval(qa, out, settings)
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["id"] for x in lines] == ["q1", "q2"]
+    assert all("latency_ms" in x for x in lines)
+    assert m["verbatim"] == 1.0 and m["cite@1"] == 1.0 and m["answer_in_cited"] == 1.0
+    assert m["refusal_recall"] == 1.0
