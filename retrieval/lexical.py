@@ -137,3 +137,18 @@ class LexicalIndex:
             allowed = [i for i, n in enumerate(names) if n in set(scopes)]
             scores = np.where(np.isin(scope_ids, allowed), scores, 0.0).astype(np.float32)
         return LexicalScores(rowids, scores, len(tokens))
+
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """BM25's inverse document frequency of each (tokenized) term; unknown terms get the maximum."""
+        loaded = self._load()
+        if loaded is None:
+            return {t: 1.0 for t in terms}
+        retriever = loaded[1]
+        indptr = retriever.scores["indptr"]
+        n = float(retriever.scores["num_docs"])
+        out = {}
+        for t in terms:
+            j = retriever.vocab_dict.get(t)
+            df = float(indptr[j + 1] - indptr[j]) if j is not None else 0.0
+            out[t] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+        return out
