@@ -12,7 +12,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -110,8 +110,13 @@ def ingest(
     rebuild: bool = False,
     progress: bool = False,
     lock_timeout: float = 0.0,
+    display_names: Mapping[Path, str] | None = None,
 ) -> IngestReport:
     """Bring the index up to date with ``paths`` (files or folders).
+
+    ``display_names`` maps a file to the name its citations show as ``source`` (and ``doc_id``, and the
+    title when the document has none) instead of its path: an upload stored under a generated name is
+    cited by the name it was uploaded with. The file is still identified by its path.
 
     Raises:
         NoDocumentsError: a path does not exist, or there was nothing to index at all.
@@ -127,13 +132,21 @@ def ingest(
             f"another citebot ingest is writing to {index.directory}; wait for it to finish and try again"
         ) from exc
     try:
-        return _ingest_locked(index, paths, scope=scope, rebuild=rebuild, progress=progress)
+        return _ingest_locked(
+            index, paths, scope=scope, rebuild=rebuild, progress=progress, display_names=display_names
+        )
     finally:
         lock.release()
 
 
 def _ingest_locked(
-    index: Index, paths: Sequence[Path], *, scope: str, rebuild: bool, progress: bool
+    index: Index,
+    paths: Sequence[Path],
+    *,
+    scope: str,
+    rebuild: bool,
+    progress: bool,
+    display_names: Mapping[Path, str] | None = None,
 ) -> IngestReport:
     t0 = time.perf_counter()
     report = IngestReport()
@@ -151,13 +164,14 @@ def _ingest_locked(
     planned: dict[str, DocumentRow] = {}
     late_aliases: list[DocumentRow] = []
     max_bytes = int(index.settings.max_file_mb * 1e6)
+    names = {p.expanduser().resolve(): n for p, n in (display_names or {}).items()}
     for root, path in files:
         source = str(path)
         key = doc_key(scope, source)
         if key in seen:
             continue
         seen.add(key)
-        item = _examine(index, root, path, key, scope, max_bytes, report)
+        item = _examine(index, root, path, key, scope, max_bytes, report, display_name=names.get(path))
         if item is None:
             continue
         twin = planned.get(item.row.content_hash)
@@ -200,7 +214,15 @@ def _recover(index: Index) -> None:
 
 
 def _examine(
-    index: Index, root: Path, path: Path, key: str, scope: str, max_bytes: int, report: IngestReport
+    index: Index,
+    root: Path,
+    path: Path,
+    key: str,
+    scope: str,
+    max_bytes: int,
+    report: IngestReport,
+    *,
+    display_name: str | None = None,
 ) -> _Work | None:
     """Decide what a file needs: nothing, an alias record, or (re)indexing."""
     source = str(path)
@@ -235,12 +257,14 @@ def _examine(
         return None
 
     doc_id = path.relative_to(root).with_suffix("").as_posix()
+    if display_name:
+        doc_id = Path(display_name).stem or display_name
     seg = segment(
         loaded.text, chunk_chars=index.settings.chunk_chars, max_sentence_chars=index.settings.max_sentence_chars
     )
     title = (loaded.title or seg.title or _human_title(doc_id)).strip()[:300]
     row = DocumentRow(
-        doc_key=key, scope=scope, root=str(root), source=source, doc_id=doc_id, title=title,
+        doc_key=key, scope=scope, root=str(root), source=display_name or source, doc_id=doc_id, title=title,
         content_hash=content_hash, size=st.st_size, mtime_ns=st.st_mtime_ns, state="complete", alias_of=None,
         n_sentences=len(seg.sentences), n_chunks=len(seg.chunks),
     )
