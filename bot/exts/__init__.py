@@ -1,0 +1,1 @@
+"""The bot's features, one extension (a Cog with ``setup``) per module."""

@@ -1,0 +1,224 @@
+"""Turn answers and document lists into Discord messages that always fit Discord's limits.
+
+Everything here is a pure function of its input, so the limits are tested without Discord. Text is cut at
+sentence boundaries where possible (then at spaces, then anywhere), so an over-long answer is split or
+trimmed, never rejected by Discord.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from urllib.parse import quote, urlsplit
+
+import discord
+
+from retrieval import Answer, Citation
+
+log = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 2000
+EMBED_TITLE_LIMIT = 256
+EMBED_DESCRIPTION_LIMIT = 4096
+EMBED_FIELDS_LIMIT = 25
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+EMBED_TOTAL_LIMIT = 6000
+EMBEDS_PER_MESSAGE = 10
+
+SOURCES_COLOUR = discord.Colour.blurple()
+ELLIPSIS = "…"
+
+REFUSAL = (
+    "I couldn't find the answer to that in the documents I can search here, so I won't guess. "
+    "Try asking another way, or use `/sources` to see which documents I have."
+)
+
+# The end of a sentence (punctuation, closing quotes) or of a citation marker, and the space after it;
+# never between a sentence and its [n] marker.
+_SENTENCE_BREAK = re.compile(r"((?:[.!?…。！？][\"'”’»)\]]*|\[\d+\]))\s+(?!\s)(?!\[\d+\])")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass
+class Reply:
+    """One Discord message: its text and embeds, each within Discord's limits."""
+
+    content: str | None = None
+    embeds: list[discord.Embed] = field(default_factory=list)
+
+
+def _cut_point(text: str, limit: int) -> int:
+    """Where to cut ``text`` so the first part has at most ``limit`` characters.
+
+    A sentence boundary is preferred unless it would leave the first part very short; then a space; then
+    a hard cut at ``limit``.
+    """
+    floor = max(1, limit // 3)
+    best = 0
+    for m in _SENTENCE_BREAK.finditer(text, 0, min(len(text), limit + 1)):
+        if m.end(1) > limit:
+            break
+        best = m.end(1)
+    if best >= floor:
+        return best
+    spaces = (m.start() for m in _SPACE.finditer(text, 1, limit + 1) if m.start() <= limit)
+    last_space = max(spaces, default=0)
+    if last_space >= floor:
+        return last_space
+    return limit
+
+
+def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split ``text`` into parts of at most ``limit`` characters, at sentence boundaries where possible."""
+    if limit < 1:
+        raise ValueError("limit must be positive")
+    parts: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        cut = _cut_point(rest, limit)
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+def trim(text: str, limit: int) -> str:
+    """Shorten ``text`` to at most ``limit`` characters, ending at a sentence boundary with an ellipsis."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    if limit <= len(ELLIPSIS):
+        return text[:limit]
+    cut = _cut_point(text, limit - len(ELLIPSIS))
+    return text[:cut].rstrip() + ELLIPSIS
+
+
+def escape(text: str) -> str:
+    """Show document text verbatim: Discord markdown in it is escaped, links are left working."""
+    return discord.utils.escape_markdown(text)
+
+
+def is_url(source: str) -> bool:
+    """True when a document's source is a web address worth linking to."""
+    parts = urlsplit(source)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def source_label(source: str) -> str:
+    """How a document's origin is shown: a markdown link for a URL, else its file name (never a path)."""
+    if is_url(source):
+        parts = urlsplit(source)
+        shown = trim(escape(parts.netloc + parts.path.rstrip("/")), 120)
+        safe_url = quote(source, safe=":/?#[]@!$&'*+,;=%-._~")
+        safe_url = safe_url.replace("(", "%28").replace(")", "%29")
+        return f"[{shown}]({safe_url})"
+    name = PurePath(source.replace("\\", "/")).name or source
+    return escape(trim(name, 200))
+
+
+def _quote(text: str, limit: int) -> str:
+    """A block quote of at most ``limit`` characters, trimmed at a sentence boundary."""
+    body = escape(" ".join(text.split()))
+    quoted = "> " + body
+    if len(quoted) <= limit:
+        return quoted
+    return "> " + trim(body, max(1, limit - 2))
+
+
+def citation_field(citation: Citation) -> tuple[str, str]:
+    """The embed field of one cited sentence: ``[n] title`` and the quoted sentence with its source."""
+    name = trim(f"[{citation.n}] {escape(citation.title or citation.doc_id)}", FIELD_NAME_LIMIT)
+    where = "— " + source_label(citation.source)
+    if len(where) > FIELD_VALUE_LIMIT // 2:
+        where = "— " + trim(escape(citation.title or citation.doc_id), FIELD_VALUE_LIMIT // 2)
+    quote_limit = FIELD_VALUE_LIMIT - len(where) - 1
+    return name, f"{_quote(citation.text, quote_limit)}\n{where}"
+
+
+def embed_length(embed: discord.Embed) -> int:
+    """The characters Discord counts toward an embed's 6,000 limit."""
+    return len(embed)
+
+
+def _new_sources_embed(first: bool) -> discord.Embed:
+    return discord.Embed(title="Sources" if first else "Sources (continued)", colour=SOURCES_COLOUR)
+
+
+def sources_embeds(citations: Sequence[Citation]) -> list[discord.Embed]:
+    """Embeds quoting every cited sentence: at most 25 fields and 6,000 characters each."""
+    embeds: list[discord.Embed] = []
+    current: discord.Embed | None = None
+    for citation in citations:
+        name, value = citation_field(citation)
+        if (
+            current is None
+            or len(current.fields) >= EMBED_FIELDS_LIMIT
+            or embed_length(current) + len(name) + len(value) > EMBED_TOTAL_LIMIT
+        ):
+            current = _new_sources_embed(first=not embeds)
+            embeds.append(current)
+        current.add_field(name=name, value=value, inline=False)
+    return embeds
+
+
+def pack_embeds(embeds: Iterable[discord.Embed]) -> list[list[discord.Embed]]:
+    """Group embeds into messages: at most 10 per message and 6,000 characters in total per message."""
+    groups: list[list[discord.Embed]] = []
+    size = 0
+    for embed in embeds:
+        n = embed_length(embed)
+        if not groups or len(groups[-1]) >= EMBEDS_PER_MESSAGE or size + n > EMBED_TOTAL_LIMIT:
+            groups.append([])
+            size = 0
+        groups[-1].append(embed)
+        size += n
+    return groups
+
+
+def answer_replies(answer: Answer) -> list[Reply]:
+    """The messages that deliver an answer: its text with [n] markers, then the Sources embed(s).
+
+    A refusal is one plain sentence and no sources.
+    """
+    if answer.refused or not answer.citations:
+        return [Reply(content=REFUSAL)]
+    parts = split_text(escape(answer.answer), MESSAGE_LIMIT) or ["(no answer text)"]
+    groups = pack_embeds(sources_embeds(answer.citations))
+    replies = [Reply(content=p) for p in parts]
+    if groups:
+        replies[-1].embeds = groups[0]
+        replies.extend(Reply(embeds=g) for g in groups[1:])
+    return replies
+
+
+def lines_embed(title: str, sections: Sequence[tuple[str, Sequence[str]]], *, empty: str) -> discord.Embed:
+    """An embed listing lines under headings, trimmed to fit with a count of what was left out."""
+    embed = discord.Embed(title=trim(title, EMBED_TITLE_LIMIT), colour=SOURCES_COLOUR)
+    budget = EMBED_DESCRIPTION_LIMIT
+    out: list[str] = []
+    for heading, lines in sections:
+        head = f"**{escape(heading)}**"
+        if len(head) + 1 > budget - 40:
+            break
+        out.append(head)
+        budget -= len(head) + 1
+        shown = 0
+        for line in lines or [empty]:
+            line = trim(line, 300)
+            if len(line) + 1 > budget - 40:  # keep room for the "and N more" line
+                break
+            out.append(line)
+            budget -= len(line) + 1
+            shown += 1
+        hidden = len(lines) - shown
+        if hidden > 0 and lines:
+            more = f"… and {hidden} more"
+            out.append(more)
+            budget -= len(more) + 1
+    embed.description = "\n".join(out)[:EMBED_DESCRIPTION_LIMIT]
+    return embed
