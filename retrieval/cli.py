@@ -145,6 +145,28 @@ def stats_cmd(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"{k:16} {v}")
 
 
+@cli.command("bench")
+@click.option("--sentences", type=click.IntRange(min=100), default=100_000, show_default=True,
+              help="Size of the generated corpus.")
+@click.option("--docs", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="Folder of real documents (default: ../shared/eval/squad-dev/docs).")
+@click.option("--questions", type=click.IntRange(min=1), default=800, show_default=True,
+              help="Most questions timed on the folder's questions.jsonl.")
+@click.option("--workdir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where the temporary indexes go (default: the system temp folder).")
+@click.option("--keep", is_flag=True, help="Keep the temporary indexes and corpus.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@click.pass_context
+def bench_cmd(ctx: click.Context, sentences: int, docs: Path | None, questions: int, workdir: Path | None,
+              keep: bool, as_json: bool) -> None:
+    """Measure ingestion and query speed, memory and disk on this machine (see BENCHMARKS.md)."""
+    from .bench import format_table, run_bench
+
+    res = run_bench(_settings(ctx), sentences=sentences, docs=docs, questions=questions, workdir=workdir,
+                    keep=keep)
+    click.echo(json.dumps(res) if as_json else format_table(res))
+
+
 @cli.command("discord")
 @click.pass_context
 def discord_cmd(ctx: click.Context) -> None:
