@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -32,9 +33,14 @@ NO_MENTIONS = discord.AllowedMentions.none()
 INGEST_LOCK_TIMEOUT = 30.0
 
 
+def _names(row: DocumentRow) -> set[str]:
+    """What a member may type to name a document: its name as listed, its title, or its key."""
+    return {n.casefold() for n in (row.doc_key, row.source, PurePath(row.source).name, row.title, row.doc_id)}
+
+
 def _line(row: DocumentRow) -> str:
     shown = escape(trim(row.title, 120))
-    name = escape(trim(row.source.rsplit("/", 1)[-1], 80))
+    name = escape(trim(PurePath(row.source).name, 80))
     return f"• **{shown}** — {name} ({row.n_sentences} sentences)"
 
 
@@ -142,10 +148,10 @@ class Documents(commands.Cog):
         scope = str(interaction.guild_id)
         rows = await asyncio.to_thread(self._rows, scope)
         wanted = document.strip().casefold()
-        matches = [r for r in rows if wanted in (r.doc_key, r.source.casefold(), r.title.casefold())]
+        matches = [r for r in rows if wanted in _names(r)]
         if not matches:
             shared = await asyncio.to_thread(self._rows, SHARED_SCOPE)
-            if any(wanted in (r.source.casefold(), r.title.casefold(), r.doc_id.casefold()) for r in shared):
+            if any(wanted in _names(r) for r in shared):
                 raise DocumentError(
                     f"{trim(document, 100)} is shared by every server; the bot's operator manages it "
                     "with `citebot ingest`"
