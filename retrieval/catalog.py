@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,13 +109,12 @@ class Catalog:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise IndexUnavailableError(
-                f"the index catalog {path} is unreadable ({exc}). "
-                "Run `citebot ingest --rebuild` to build the index again."
-            ) from exc
+        except sqlite3.Error as exc:
+            raise _unavailable(exc, path) from exc
         except OSError as exc:
-            raise IndexUnavailableError(f"cannot open the index at {path.parent}: {exc.strerror or exc}") from exc
+            raise IndexUnavailableError(
+                f"cannot open the index at {path.parent}: {exc.strerror or exc}"
+            ) from exc
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -127,22 +126,26 @@ class Catalog:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Run statements atomically: all of them are committed, or none."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _unavailable(exc, self.path) from exc
             try:
                 yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                with suppress(sqlite3.Error):  # nothing to roll back when a failed COMMIT undid it
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise _unavailable(exc, self.path) from exc
                 raise
-            self._db.execute("COMMIT")
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._lock:
             try:
                 return self._db.execute(sql, params).fetchall()
-            except sqlite3.DatabaseError as exc:
-                raise IndexUnavailableError(
-                    f"the index catalog is damaged ({exc}); run `citebot ingest --rebuild`"
-                ) from exc
+            except sqlite3.Error as exc:
+                raise _unavailable(exc, self.path) from exc
 
     # meta -------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -180,7 +183,8 @@ class Catalog:
     def find_complete_by_hash(self, scope: str, content_hash: str) -> DocumentRow | None:
         """Return the indexed document of a scope with this content, for de-duplication."""
         rows = self._query(
-            f"SELECT {_DOC_COLUMNS} FROM documents WHERE scope = ? AND content_hash = ? AND state = 'complete'",
+            f"SELECT {_DOC_COLUMNS} FROM documents "
+            "WHERE scope = ? AND content_hash = ? AND state = 'complete'",
             (scope, content_hash),
         )
         return DocumentRow(*rows[0]) if rows else None
@@ -209,6 +213,17 @@ class Catalog:
                 (*_values(row, state=row.state), time.time()),
             )
 
+    def mark_removing(self, doc_keys: Sequence[str]) -> None:
+        """Mark documents ``pending`` before their vectors are deleted.
+
+        A crash between deleting the vectors and deleting the rows then leaves ``pending`` rows, which the
+        next ingest cleans up, never a ``complete`` document without vectors.
+        """
+        with self.transaction() as db:
+            for key in doc_keys:
+                db.execute("UPDATE documents SET state = 'pending' WHERE doc_key = ?", (key,))
+            _bump(db)
+
     def put_alias(self, row: DocumentRow) -> None:
         """Record a file whose content is already indexed under another name."""
         with self.transaction() as db:
@@ -221,7 +236,9 @@ class Catalog:
     def touch(self, doc_key: str, size: int, mtime_ns: int) -> None:
         """Remember a file's new size and time when its content did not change."""
         with self.transaction() as db:
-            db.execute("UPDATE documents SET size = ?, mtime_ns = ? WHERE doc_key = ?", (size, mtime_ns, doc_key))
+            db.execute(
+                "UPDATE documents SET size = ?, mtime_ns = ? WHERE doc_key = ?", (size, mtime_ns, doc_key)
+            )
 
     def delete(self, doc_keys: Sequence[str]) -> None:
         """Forget documents and their sentences."""
@@ -274,7 +291,33 @@ class Catalog:
         )
         (aliases,), = self._query("SELECT COUNT(*) FROM documents WHERE state = 'alias'")
         (pending,), = self._query("SELECT COUNT(*) FROM documents WHERE state = 'pending'")
-        return {"documents": docs, "aliases": aliases, "sentences": sents, "chunks": chunks, "pending": pending}
+        return {
+            "documents": docs, "aliases": aliases, "sentences": sents, "chunks": chunks, "pending": pending
+        }
+
+
+def _unavailable(exc: sqlite3.Error, path: Path) -> IndexUnavailableError:
+    """Turn an SQLite error into a message that names the cause and the fix."""
+    text = str(exc)
+    lowered = text.lower()
+    if "disk is full" in lowered or "no space" in lowered:
+        return IndexUnavailableError(
+            f"the disk holding the index {path.parent} is full. Free some space, then run `citebot ingest` "
+            "again: it resumes where it stopped."
+        )
+    if "locked" in lowered or "busy" in lowered:
+        return IndexUnavailableError(
+            f"the index catalog {path} is in use by another process; try again when it has finished"
+        )
+    if any(w in lowered for w in ("readonly", "read-only", "unable to open", "permission")):
+        return IndexUnavailableError(
+            f"cannot open or write the index catalog {path} ({text}). Check that the folder exists and that "
+            "you may write to it, or choose another with --index or CITEBOT_INDEX_DIR."
+        )
+    return IndexUnavailableError(
+        f"the index catalog {path} is damaged ({text}). "
+        "Run `citebot ingest --rebuild` to build the index again."
+    )
 
 
 def _values(row: DocumentRow, *, state: str) -> tuple:

@@ -6,6 +6,7 @@ a short apology with the details in the log (``-v``), never a raw traceback.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -65,8 +66,10 @@ def ingest_cmd(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> No
     """Index documents (.txt, .md, .html, .pdf); default: the bundled seeds/."""
     from .index import open_index
     from .ingest import ingest
+    from .recovery import open_for_rebuild
 
-    index = open_index(_settings(ctx))
+    # --rebuild also recovers an index too damaged to open: its files are deleted and built again.
+    index = open_for_rebuild(_settings(ctx)) if rebuild else open_index(_settings(ctx))
     report = ingest(index, list(paths) or [SEEDS_DIR], rebuild=rebuild, progress=sys.stderr.isatty())
     for source, reason in report.skipped:
         click.echo(f"skipped {source}: {reason}", err=True)
@@ -229,6 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
+    except OSError as exc:  # a full disk, a missing permission: the system's own words say it best
+        log.debug("system error", exc_info=True)
+        where = f": {exc.filename}" if exc.filename else ""
+        hint = " Free some space, then run the command again." if exc.errno == errno.ENOSPC else ""
+        click.echo(f"Error: {exc.strerror or exc}{where}.{hint}", err=True)
+        return 1
     except Exception:
         log.debug("unexpected error", exc_info=True)
         logging.getLogger("citebot").error("unexpected error", exc_info=True) if log.isEnabledFor(

@@ -288,6 +288,7 @@ def _examine(
 def _remove(index: Index, rows: Iterable[DocumentRow]) -> None:
     rows = list(rows)
     keys = [r.doc_key for r in rows]
+    index.catalog.mark_removing(keys)  # a crash from here on leaves `pending` rows, which _recover cleans
     index.store.delete_documents([r.doc_key for r in rows if r.state != "alias"])
     orphans = [a for r in rows for a in index.catalog.aliases_of(r.doc_key)]
     index.catalog.delete(keys + [a.doc_key for a in orphans])
