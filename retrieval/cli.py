@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from langchain_core.callbacks import BaseCallbackHandler
 
 from .errors import CitebotError
 from .settings import SEEDS_DIR, Settings
@@ -108,11 +107,15 @@ def _format_answer(answer: Any) -> str:
     return "\n".join(lines)
 
 
-class _DraftEcho(BaseCallbackHandler):
-    """Echo a language model's tokens to stderr as they arrive (the checked answer follows on stdout)."""
+def _draft_echo() -> Any:
+    """A callback that echoes a model's tokens to stderr as they arrive (the checked answer follows)."""
+    from langchain_core.callbacks import BaseCallbackHandler
 
-    def on_llm_new_token(self, token: Any, **kwargs: Any) -> None:
-        click.echo(click.style(str(token), dim=True), nl=False, err=True)
+    class DraftEcho(BaseCallbackHandler):
+        def on_llm_new_token(self, token: Any, **kwargs: Any) -> None:
+            click.echo(click.style(str(token), dim=True), nl=False, err=True)
+
+    return DraftEcho()
 
 
 @cli.command("ask")
@@ -135,7 +138,7 @@ def ask_cmd(ctx: click.Context, question: str, as_json: bool, llm: str | None, l
     if index.is_empty():
         click.echo(f"The index is empty; indexing {SEEDS_DIR} first.", err=True)
         ingest(index, [SEEDS_DIR])
-    config: Any = {"callbacks": [_DraftEcho()]} if stream and settings.llm != "none" else None
+    config: Any = {"callbacks": [_draft_echo()]} if stream and settings.llm != "none" else None
     answer = build_chain(settings, index=index).invoke(question, config=config)
     if config:
         click.echo("\n", err=True)

@@ -92,6 +92,7 @@ class GenerativeAnswerer:
             if error is not None:
                 raise error from exc
             log.warning("the language model failed (%s: %s); answering with quotes", type(exc).__name__, exc)
+            self.stats["model_error"] += 1
             return self._fallback(retrieved, "model error")
         finally:
             log.debug("model answered in %.0f ms", (time.perf_counter() - t0) * 1000)

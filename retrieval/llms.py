@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
 
 from .errors import CitebotError, ConfigurationError
 from .settings import Settings
@@ -73,8 +74,8 @@ def _openai(settings: Settings) -> BaseChatModel:
         kwargs["extra_body"] = {"max_tokens": settings.llm_max_tokens}
     return ChatOpenAI(
         model=settings.llm_model,
-        api_key=key,
-        temperature=settings.llm_temperature,  # type: ignore[arg-type]
+        api_key=SecretStr(key),
+        temperature=settings.llm_temperature,
         max_completion_tokens=settings.llm_max_tokens,
         timeout=settings.llm_timeout,
         max_retries=1,
