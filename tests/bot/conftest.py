@@ -82,10 +82,10 @@ def chain_spy(bot_index: Index) -> ChainSpy:
 def make_bot(bot_index: Index, chain_spy: ChainSpy) -> Callable[..., CitebotBot]:
     """Build the bot over the shared index; keyword arguments override BotConfig fields."""
 
-    def make(**overrides: Any) -> CitebotBot:
+    def make(options: dict[str, Any] | None = None, **overrides: Any) -> CitebotBot:
         config = BotConfig(**overrides)
         return create_bot(bot_index.settings, config=config, index=bot_index, chain=chain_spy.runnable,
-                          prepare_index=False)
+                          prepare_index=False, **(options or {}))
 
     return make
 
@@ -95,7 +95,8 @@ def make_bot(bot_index: Index, chain_spy: ChainSpy) -> Callable[..., CitebotBot]
 async def dpy(make_bot: Callable[..., CitebotBot], request: pytest.FixtureRequest) -> AsyncIterator[CitebotBot]:
     """A bot wired to dpytest: setup hook run, cogs loaded, one guild with a channel and three members."""
     overrides = getattr(request, "param", {})
-    bot = make_bot(**overrides)
+    # dpytest keeps guild members only in a member cache, which needs the members intent.
+    bot = make_bot({"intents": discord.Intents.all()}, **overrides)
     await bot._async_setup_hook()  # what login() does first: binds the loop to the bot and its state
     await bot.setup_hook()
     dpytest.configure(bot, members=3)
