@@ -28,8 +28,8 @@ from .segment import Segmented, segment
 log = logging.getLogger(__name__)
 
 # Sentences embedded per batch across documents: large enough for efficient encoding, small enough
-# that a crash loses little work.
-_EMBED_BATCH = 2048
+# that a crash loses little work and that storing one batch overlaps embedding the next.
+_EMBED_BATCH = 512
 
 
 @dataclass
@@ -312,14 +312,26 @@ def _batches(work: list[_Work]) -> Iterator[list[_Work]]:
 def _index_documents(index: Index, work: list[_Work], report: IngestReport, *, progress: bool) -> None:
     if not work:
         return
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from tqdm import tqdm
+
+    def embed(batch: list[_Work]) -> tuple[list[_Work], np.ndarray]:
+        texts = [embedding_text(w.row.title, s.text) for w in batch for s in w.seg.sentences]
+        return batch, index.embedder.encode(texts)
 
     total = sum(len(w.seg.sentences) for w in work)
     bar = tqdm(total=total, unit="sent", desc="Indexing", disable=not progress, leave=False)
+    # Pipelined: the next batch is embedded (torch releases the GIL) while this one is written to Chroma
+    # and the catalog, so storage costs little wall time. Documents are still stored in order.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citebot-embed")
     try:
-        for batch in _batches(work):
-            texts = [embedding_text(w.row.title, s.text) for w in batch for s in w.seg.sentences]
-            vectors = index.embedder.encode(texts)
+        batches = iter(_batches(work))
+        ahead: Future[tuple[list[_Work], np.ndarray]] | None = pool.submit(embed, next(batches))
+        while ahead is not None:
+            batch, vectors = ahead.result()
+            following = next(batches, None)
+            ahead = pool.submit(embed, following) if following is not None else None
             offset = 0
             for w in batch:
                 n = len(w.seg.sentences)
@@ -327,8 +339,9 @@ def _index_documents(index: Index, work: list[_Work], report: IngestReport, *, p
                 offset += n
                 (report.updated if w.is_update else report.added).append(w.row.source)
                 bar.update(n)
-            report.sentences_embedded += len(texts)
+            report.sentences_embedded += offset
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
 
 
