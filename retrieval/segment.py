@@ -20,7 +20,12 @@ log = logging.getLogger(__name__)
 
 _BLOCK_SPLIT = re.compile(r"\n[ \t\f\v]*\n")
 _WORD = re.compile(r"\w+")
-_TERMINAL = re.compile(r"""[.!?…:;]["'”’»)\]]*\s*$""")
+_TERMINAL = re.compile(r"""[.!?…:;。！？；：؟।॥]["'”’»)\]」』）]*\s*$""")
+# Full stops of scripts written without spaces (Chinese, Japanese) or that pysbd's English rules don't
+# know (Arabic, Devanagari): a sentence ends after one, closing quotes included.
+_OTHER_STOP = re.compile(r"""[。！？؟।॥]+["'”’»)\]」』）]*""")
+# Ideographs, kana and hangul: each counts as a word, since these scripts don't put spaces between words.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 # Blocks longer than this are cut before pysbd sees them: its rules slow down badly on long inputs.
 _MAX_PIECE = 5000
@@ -81,11 +86,15 @@ def _blocks(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _word_count(text: str) -> int:
+    return len(_WORD.findall(text)) + len(_CJK.findall(text))
+
+
 def is_prose(block: str) -> bool:
     """Tell prose from furniture: headings, labels, bylines and menus have no sentence punctuation."""
     if _MD_HEADING.match(block):
         return False
-    words = len(_WORD.findall(block))
+    words = _word_count(block)
     if words >= _MIN_UNPUNCTUATED_WORDS:
         return True
     return words >= 3 and bool(_TERMINAL.search(block))
@@ -148,6 +157,17 @@ def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
             cursor = found + len(needle)
         if piece[cursor:].strip():
             spans.append((p_start + cursor, p_end))
+    return [part for s, e in spans for part in _split_other_stops(text, s, e)]
+
+
+def _split_other_stops(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Cut after "。", "؟", "।" and similar stops that pysbd's English rules leave inside a sentence."""
+    spans = []
+    for m in _OTHER_STOP.finditer(text, start, end):
+        if m.end() < end and text[m.end() : end].strip():
+            spans.append((start, m.end()))
+            start = m.end()
+    spans.append((start, end))
     return spans
 
 
@@ -159,7 +179,7 @@ def segment(text: str, *, chunk_chars: int = 600, max_sentence_chars: int = 1000
     for b_start, b_end in _blocks(text):
         block = text[b_start:b_end]
         if not is_prose(block):
-            if title is None and not sentences and len(_WORD.findall(block)) >= 3 and "\n" not in block:
+            if title is None and not sentences and _word_count(block) >= 3 and "\n" not in block:
                 title = _MD_HEADING.sub("", block).strip()
             continue
         first = len(sentences)
