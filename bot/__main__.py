@@ -40,7 +40,7 @@ MISSING_INTENT = (
 
 def _describe_invalid(exc: ValidationError) -> str:
     """Name the bad settings without echoing their values (one of them could be the token)."""
-    if any(err["type"] == "missing" and "token" in map(str, err["loc"]) for err in exc.errors()):
+    if any(err["type"] == "missing" and "token" in str(err["loc"]).lower() for err in exc.errors()):
         return MISSING_TOKEN
     problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
     return f"citebot: invalid bot settings: {problems}"

@@ -1,0 +1,65 @@
+"""Rate limits, the bounded work queue and the index read/write lock, without Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bot.limits import BusyError, RateLimits, ReadWriteLock, WorkQueue
+
+
+def test_user_limit_then_server_limit() -> None:
+    """A user's bucket empties first; a server's bucket is shared by its members; DMs have no server bucket."""
+    limits = RateLimits(user_rate=2, user_per=60, guild_rate=3, guild_per=60)
+    limits.hit(1, 10)
+    limits.hit(1, 10)
+    with pytest.raises(BusyError, match="you asked") as exc:
+        limits.hit(1, 10)
+    assert 1 <= exc.value.wait_seconds <= 60
+    limits.hit(2, 10)
+    with pytest.raises(BusyError, match="this server"):
+        limits.hit(3, 10)
+    limits.hit(3, None)  # the same user in a DM is only held to the user limit
+
+
+async def test_work_queue_runs_off_the_loop_and_refuses_beyond_its_bound() -> None:
+    """Work runs on worker threads; with max_pending reached, new work is refused with a retry time."""
+    queue = WorkQueue(workers=1, max_pending=1)
+    try:
+        slow = asyncio.create_task(queue.run(lambda: time.sleep(0.3) or 42))
+        await asyncio.sleep(0.05)
+        with pytest.raises(BusyError) as exc:
+            await queue.run(lambda: 0)
+        assert exc.value.wait_seconds >= 1
+        assert await slow == 42
+        assert await queue.run(lambda: 7) == 7
+    finally:
+        queue.close()
+
+
+async def test_writer_waits_for_readers_and_blocks_new_ones() -> None:
+    """An index write starts only after running questions finish, and questions wait for the write."""
+    lock = ReadWriteLock()
+    events: list[str] = []
+
+    async def reader(name: str, hold: float) -> None:
+        async with lock.read():
+            events.append(f"{name} in")
+            await asyncio.sleep(hold)
+            events.append(f"{name} out")
+
+    async def writer() -> None:
+        async with lock.write():
+            events.append("write in")
+            await asyncio.sleep(0.05)
+            events.append("write out")
+
+    first = asyncio.create_task(reader("r1", 0.1))
+    await asyncio.sleep(0.01)
+    w = asyncio.create_task(writer())
+    await asyncio.sleep(0.01)
+    second = asyncio.create_task(reader("r2", 0))
+    await asyncio.gather(first, w, second)
+    assert events == ["r1 in", "r1 out", "write in", "write out", "r2 in", "r2 out"]
