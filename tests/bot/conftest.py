@@ -84,15 +84,23 @@ def make_bot(bot_index: Index, chain_spy: ChainSpy) -> Callable[..., CitebotBot]
 
     def make(options: dict[str, Any] | None = None, **overrides: Any) -> CitebotBot:
         config = BotConfig(**overrides)
-        return create_bot(bot_index.settings, config=config, index=bot_index, chain=chain_spy.runnable,
-                          prepare_index=False, **(options or {}))
+        return create_bot(
+            bot_index.settings,
+            config=config,
+            index=bot_index,
+            chain=chain_spy.runnable,
+            prepare_index=False,
+            **(options or {}),
+        )
 
     return make
 
 
 # dpytest ------------------------------------------------------------------------------------------------
 @pytest.fixture
-async def dpy(make_bot: Callable[..., CitebotBot], request: pytest.FixtureRequest) -> AsyncIterator[CitebotBot]:
+async def dpy(
+    make_bot: Callable[..., CitebotBot], request: pytest.FixtureRequest
+) -> AsyncIterator[CitebotBot]:
     """A bot wired to dpytest: setup hook run, cogs loaded, one guild with a channel and three members."""
     overrides = getattr(request, "param", {})
     # dpytest keeps guild members only in a member cache, which needs the members intent.
@@ -151,19 +159,46 @@ class FakeDiscord:
     def channel_payload(self, guild_id: int | None, channel_id: int, **extra: Any) -> dict[str, Any]:
         if guild_id is None:
             return {"id": str(channel_id), "type": 1, "recipients": [], **extra}
-        return {"id": str(channel_id), "type": 0, "guild_id": str(guild_id), "name": "general", "position": 0,
-                "permission_overwrites": [], "nsfw": False, "parent_id": None, **extra}
+        return {
+            "id": str(channel_id),
+            "type": 0,
+            "guild_id": str(guild_id),
+            "name": "general",
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+            **extra,
+        }
 
     def thread_payload(self, guild_id: int, thread_id: int, owner_id: int) -> dict[str, Any]:
-        return {"id": str(thread_id), "type": 11, "guild_id": str(guild_id), "name": "follow-ups",
-                "parent_id": str(CHANNEL_A), "owner_id": str(owner_id), "message_count": 1, "member_count": 1,
-                "rate_limit_per_user": 0, "flags": 0,
-                "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "locked": False,
-                                    "archive_timestamp": "2025-01-01T00:00:00+00:00"}}
+        return {
+            "id": str(thread_id),
+            "type": 11,
+            "guild_id": str(guild_id),
+            "name": "follow-ups",
+            "parent_id": str(CHANNEL_A),
+            "owner_id": str(owner_id),
+            "message_count": 1,
+            "member_count": 1,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "locked": False,
+                "archive_timestamp": "2025-01-01T00:00:00+00:00",
+            },
+        }
 
     def user_payload(self, user_id: int) -> dict[str, Any]:
-        return {"id": str(user_id), "username": f"user{user_id % 1000}", "discriminator": "0", "avatar": None,
-                "global_name": f"User {user_id % 1000}"}
+        return {
+            "id": str(user_id),
+            "username": f"user{user_id % 1000}",
+            "discriminator": "0",
+            "avatar": None,
+            "global_name": f"User {user_id % 1000}",
+        }
 
     def interaction(
         self,
@@ -182,9 +217,17 @@ class FakeDiscord:
         if resolved:
             data["resolved"] = resolved
         payload: dict[str, Any] = {
-            "id": str(snowflake()), "application_id": str(APP_ID), "type": kind, "token": f"tok-{snowflake()}",
-            "version": 1, "data": data, "locale": "en-US", "app_permissions": str(discord.Permissions.all().value),
-            "attachment_size_limit": 25 * 1024 * 1024, "entitlements": [], "authorizing_integration_owners": {},
+            "id": str(snowflake()),
+            "application_id": str(APP_ID),
+            "type": kind,
+            "token": f"tok-{snowflake()}",
+            "version": 1,
+            "data": data,
+            "locale": "en-US",
+            "app_permissions": str(discord.Permissions.all().value),
+            "attachment_size_limit": 25 * 1024 * 1024,
+            "entitlements": [],
+            "authorizing_integration_owners": {},
             "channel_id": str(channel_id),
             "channel": channel or self.channel_payload(guild_id, channel_id),
         }
@@ -195,9 +238,15 @@ class FakeDiscord:
             payload["guild_id"] = str(guild_id)
             payload["guild_locale"] = "en-US"
             payload["context"] = 0
-            payload["member"] = {"user": self.user_payload(user_id), "roles": [], "deaf": False, "mute": False,
-                                 "joined_at": "2024-01-01T00:00:00+00:00", "permissions": str(permissions),
-                                 "flags": 0}
+            payload["member"] = {
+                "user": self.user_payload(user_id),
+                "roles": [],
+                "deaf": False,
+                "mute": False,
+                "joined_at": "2024-01-01T00:00:00+00:00",
+                "permissions": str(permissions),
+                "flags": 0,
+            }
         return payload
 
     def ask(self, question: str, **kw: Any) -> dict[str, Any]:
@@ -207,11 +256,21 @@ class FakeDiscord:
         att_id = snowflake()
         url = f"https://cdn.discordapp.test/attachments/{att_id}/upload"
         self.cdn[url] = data
-        resolved = {"attachments": {str(att_id): {
-            "id": str(att_id), "filename": filename, "size": len(data), "url": url, "proxy_url": url,
-            "content_type": "application/octet-stream"}}}
-        return self.interaction("ingest", [{"name": "file", "type": 11, "value": str(att_id)}],
-                                resolved=resolved, **kw)
+        resolved = {
+            "attachments": {
+                str(att_id): {
+                    "id": str(att_id),
+                    "filename": filename,
+                    "size": len(data),
+                    "url": url,
+                    "proxy_url": url,
+                    "content_type": "application/octet-stream",
+                }
+            }
+        }
+        return self.interaction(
+            "ingest", [{"name": "file", "type": 11, "value": str(att_id)}], resolved=resolved, **kw
+        )
 
     # dispatch
     def dispatch(self, payload: dict[str, Any]) -> None:
@@ -222,7 +281,9 @@ class FakeDiscord:
         """Wait until every command the tree started has finished."""
         async with asyncio.timeout(timeout):
             while True:
-                tasks = [t for t in asyncio.all_tasks() if t.get_name() == "CommandTree-invoker" and not t.done()]
+                tasks = [
+                    t for t in asyncio.all_tasks() if t.get_name() == "CommandTree-invoker" and not t.done()
+                ]
                 if not tasks:
                     break
                 await asyncio.gather(*tasks, return_exceptions=True)
@@ -252,22 +313,48 @@ class FakeDiscord:
 
     # fake network
     def message_dict(self, payload: dict[str, Any], channel_id: int = CHANNEL_A) -> dict[str, Any]:
-        return {"id": str(snowflake()), "channel_id": str(channel_id), "type": 0, "content": payload.get("content") or "",
-                "author": {**self.user_payload(BOT_USER_ID), "bot": True}, "embeds": payload.get("embeds") or [],
-                "attachments": [], "mentions": [], "mention_roles": [], "mention_everyone": False, "pinned": False,
-                "tts": False, "timestamp": "2025-01-01T00:00:00+00:00", "edited_timestamp": None, "flags": 0,
-                "components": []}
+        return {
+            "id": str(snowflake()),
+            "channel_id": str(channel_id),
+            "type": 0,
+            "content": payload.get("content") or "",
+            "author": {**self.user_payload(BOT_USER_ID), "bot": True},
+            "embeds": payload.get("embeds") or [],
+            "attachments": [],
+            "mentions": [],
+            "mention_roles": [],
+            "mention_everyone": False,
+            "pinned": False,
+            "tts": False,
+            "timestamp": "2025-01-01T00:00:00+00:00",
+            "edited_timestamp": None,
+            "flags": 0,
+            "components": [],
+        }
 
-    async def webhook_request(self, route: Route, session: Any, *, payload: dict[str, Any] | None = None,
-                              multipart: Any = None, files: Any = None, **_: Any) -> Any:
+    async def webhook_request(
+        self,
+        route: Route,
+        session: Any,
+        *,
+        payload: dict[str, Any] | None = None,
+        multipart: Any = None,
+        files: Any = None,
+        **_: Any,
+    ) -> Any:
         if payload is None and multipart:
             payload = json.loads(multipart[0]["value"])
         payload = payload or {}
         token = route.webhook_token or ""
         if route.path.endswith("/callback"):
             self.sent.append(Sent(token, "callback", payload))
-            return {"interaction": {"id": str(route.webhook_id), "type": 2,
-                                    "response_message_loading": payload.get("type") == 5}}
+            return {
+                "interaction": {
+                    "id": str(route.webhook_id),
+                    "type": 2,
+                    "response_message_loading": payload.get("type") == 5,
+                }
+            }
         if route.method == "POST":
             self.sent.append(Sent(token, "followup", payload))
             return self.message_dict(payload)
@@ -298,14 +385,21 @@ def app_factory(make_bot: Callable[..., CitebotBot], monkeypatch: pytest.MonkeyP
     async def build(**overrides: Any) -> FakeDiscord:
         bot = make_bot(**overrides)
         fake = FakeDiscord(bot)
-        monkeypatch.setattr(AsyncWebhookAdapter, "request",
-                            lambda _self, route, session, **kw: fake.webhook_request(route, session, **kw))
-        monkeypatch.setattr(discord.http.HTTPClient, "request",
-                            lambda _self, route, **kw: fake.http_request(route, **kw))
-        monkeypatch.setattr(discord.http.HTTPClient, "get_from_cdn", lambda _self, url: fake.get_from_cdn(url))
+        monkeypatch.setattr(
+            AsyncWebhookAdapter,
+            "request",
+            lambda _self, route, session, **kw: fake.webhook_request(route, session, **kw),
+        )
+        monkeypatch.setattr(
+            discord.http.HTTPClient, "request", lambda _self, route, **kw: fake.http_request(route, **kw)
+        )
+        monkeypatch.setattr(
+            discord.http.HTTPClient, "get_from_cdn", lambda _self, url: fake.get_from_cdn(url)
+        )
         await bot._async_setup_hook()
         bot._connection.user = discord.ClientUser(
-            state=bot._connection, data={**fake.user_payload(BOT_USER_ID), "bot": True}  # type: ignore[typeddict-item]
+            state=bot._connection,
+            data={**fake.user_payload(BOT_USER_ID), "bot": True},  # type: ignore[typeddict-item]
         )
         bot._connection.application_id = APP_ID
         await bot.setup_hook()

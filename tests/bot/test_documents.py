@@ -33,8 +33,11 @@ async def test_ingest_is_denied_without_manage_server(app: FakeDiscord) -> None:
 async def test_ingest_stores_under_a_generated_name_and_cites_the_upload_name(app: FakeDiscord) -> None:
     """An upload is stored under a random name in uploads/<guild>/ and cited by the name it was sent with."""
     guild = snowflake()
-    sent = await app.run(app.upload("../../evil/Zorblatt report.txt", ARTICLE.encode(), guild_id=guild,
-                                    permissions=MANAGE_GUILD))
+    sent = await app.run(
+        app.upload(
+            "../../evil/Zorblatt report.txt", ARTICLE.encode(), guild_id=guild, permissions=MANAGE_GUILD
+        )
+    )
     assert "Added **Zorblatt report.txt**" in sent[-1].message["content"]
     (stored,) = uploads(app, guild)
     assert stored.suffix == ".txt" and "Zorblatt" not in stored.name and "evil" not in str(stored)
@@ -69,14 +72,22 @@ async def test_forget_removes_the_document_and_its_file(app: FakeDiscord) -> Non
     """/forget by name removes an upload from the index and disk; it is no longer cited."""
     guild = snowflake()
     await app.run(app.upload("zorblatt.txt", ARTICLE.encode(), guild_id=guild, permissions=MANAGE_GUILD))
-    sent = await app.run(app.interaction("forget", [{"name": "document", "type": 3, "value": "zorblatt.txt"}],
-                                         guild_id=guild, permissions=MANAGE_GUILD))
+    sent = await app.run(
+        app.interaction(
+            "forget",
+            [{"name": "document", "type": 3, "value": "zorblatt.txt"}],
+            guild_id=guild,
+            permissions=MANAGE_GUILD,
+        )
+    )
     assert "Removed **zorblatt.txt**" in sent[-1].message["content"]
     assert uploads(app, guild) == []
     assert "42,000" not in FakeDiscord.text(await app.run(app.ask(ZORBLATT_Q, guild_id=guild)))
 
 
-async def test_forget_is_denied_without_manage_server_and_cannot_touch_shared_documents(app: FakeDiscord) -> None:
+async def test_forget_is_denied_without_manage_server_and_cannot_touch_shared_documents(
+    app: FakeDiscord,
+) -> None:
     """/forget needs Manage Server, and never removes the shared documents."""
     option = [{"name": "document", "type": 3, "value": "000_c9bae0232b6358ab.txt"}]
     denied = await app.run(app.interaction("forget", option))
@@ -120,8 +131,9 @@ async def test_html_upload_is_indexed_and_uploading_the_same_name_again_replaces
     first = await app.run(app.upload("news.html", page.encode(), guild_id=guild, permissions=MANAGE_GUILD))
     assert "Added **news.html**" in FakeDiscord.text(first)
     second_page = page.replace("42,000", "51,000")
-    second = await app.run(app.upload("news.html", second_page.encode(), guild_id=guild,
-                                      permissions=MANAGE_GUILD))
+    second = await app.run(
+        app.upload("news.html", second_page.encode(), guild_id=guild, permissions=MANAGE_GUILD)
+    )
     assert "Replaced **news.html**" in FakeDiscord.text(second)
     assert len(uploads(app, guild)) == 1
     answer = FakeDiscord.text(await app.run(app.ask(ZORBLATT_Q, guild_id=guild)))

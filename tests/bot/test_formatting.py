@@ -22,7 +22,9 @@ SENTENCE = "North Korean soldiers entered eastern Russia earlier this month. "
 
 
 def citation(n: int, text: str, title: str = "A title", source: str = "/srv/docs/report.txt") -> Citation:
-    return Citation(n=n, doc_id="report", source=source, title=title, start=0, end=len(text), text=text, score=1.0)
+    return Citation(
+        n=n, doc_id="report", source=source, title=title, start=0, end=len(text), text=text, score=1.0
+    )
 
 
 def assert_within_limits(embed: discord.Embed) -> None:
@@ -63,8 +65,9 @@ def test_any_answer_fits_discord_limits(n_citations: int, sentence_len: int, tit
     """Whatever the number and length of citations, every message and embed is within Discord's limits."""
     text = ("Word " * sentence_len)[:sentence_len].strip() or "W"
     cites = [citation(i, f"{text} *{i}*", title="T" * title_len) for i in range(1, n_citations + 1)]
-    answer = Answer(question="q", answer=" ".join(f"{c.text} [{c.n}]" for c in cites), refused=False,
-                    citations=cites)
+    answer = Answer(
+        question="q", answer=" ".join(f"{c.text} [{c.n}]" for c in cites), refused=False, citations=cites
+    )
     replies = answer_replies(answer)
     shown: set[str] = set()
     for r in replies:
@@ -84,7 +87,10 @@ def test_refusal_is_one_plain_message_without_sources() -> None:
 
 def test_url_sources_are_links_and_file_sources_are_names_not_paths() -> None:
     """A web source becomes a markdown link; a file source shows its name only, never the server's path."""
-    assert source_label("https://example.org/news/a_(b)") == "[example.org/news/a\\_(b)](https://example.org/news/a_%28b%29)"
+    assert (
+        source_label("https://example.org/news/a_(b)")
+        == "[example.org/news/a\\_(b)](https://example.org/news/a_%28b%29)"
+    )
     assert source_label("/home/bot/index/uploads/1/abc.txt") == "abc.txt"
 
 

@@ -11,7 +11,7 @@ from bot.limits import BusyError, RateLimits, ReadWriteLock, WorkQueue
 
 
 def test_user_limit_then_server_limit() -> None:
-    """A user's bucket empties first; a server's bucket is shared by its members; DMs have no server bucket."""
+    """A user's bucket empties first; a server's bucket is shared by its members; DMs have none."""
     limits = RateLimits(user_rate=2, user_per=60, guild_rate=3, guild_per=60)
     limits.hit(1, 10)
     limits.hit(1, 10)

@@ -18,8 +18,12 @@ from .conftest import QUESTION
 def pings_nobody(payload: dict[str, Any]) -> bool:
     """Discord's allowed_mentions that ping no one: nothing parsed, no users, roles or replied user."""
     allowed = payload["allowed_mentions"]
-    return bool(allowed["parse"] == [] and not allowed.get("users") and not allowed.get("roles")
-                and not allowed.get("replied_user", False))
+    return bool(
+        allowed["parse"] == []
+        and not allowed.get("users")
+        and not allowed.get("roles")
+        and not allowed.get("replied_user", False)
+    )
 
 
 def mention(bot: CitebotBot, text: str) -> str:
@@ -27,7 +31,9 @@ def mention(bot: CitebotBot, text: str) -> str:
     return f"<@{bot.user.id}> {text}"
 
 
-async def test_mention_gets_a_cited_answer_that_pings_nobody(dpy: CitebotBot, sent_payloads: list[Any]) -> None:
+async def test_mention_gets_a_cited_answer_that_pings_nobody(
+    dpy: CitebotBot, sent_payloads: list[Any]
+) -> None:
     """'@citebot question' is answered in the channel with [n] markers, a Sources embed, and no pings."""
     await dpytest.message(mention(dpy, QUESTION))
     reply = dpytest.get_message()
@@ -40,7 +46,7 @@ async def test_mention_gets_a_cited_answer_that_pings_nobody(dpy: CitebotBot, se
 async def test_everyone_and_user_mentions_in_a_question_ping_nobody(
     dpy: CitebotBot, sent_payloads: list[Any]
 ) -> None:
-    """A question containing @everyone, @here, a user and a role mention is answered without pinging anyone."""
+    """A question with @everyone, @here, a user and a role mention is answered, pinging nobody."""
     config = dpytest.get_config()
     other = config.members[1]
     await dpytest.message(mention(dpy, f"@everyone @here <@{other.id}> <@&{config.guilds[0].id}> {QUESTION}"))
@@ -57,13 +63,17 @@ async def test_messages_without_a_mention_are_ignored(dpy: CitebotBot) -> None:
 
 
 async def test_replying_to_an_answer_carries_the_previous_question(dpy: CitebotBot, chain_spy: Any) -> None:
-    """A reply to the bot's answer (even without a ping) is a follow-up: the chain gets the earlier question."""
+    """A reply to an answer (even without a ping) is a follow-up: the chain gets the earlier question."""
     await dpytest.message(mention(dpy, QUESTION))
     answer = dpytest.get_message()
     config = dpytest.get_config()
     channel, member = config.channels[0], config.members[0]
     data = dpy_factories.make_message_dict(channel, member, content="and what did South Korea say?")
-    data["message_reference"] = {"message_id": answer.id, "channel_id": channel.id, "guild_id": channel.guild.id}
+    data["message_reference"] = {
+        "message_id": answer.id,
+        "channel_id": channel.id,
+        "guild_id": channel.guild.id,
+    }
     dpy_backend.get_state().parse_message_create(data)
     await dpytest.run_all_events()
     follow_up = dpytest.get_message()
@@ -89,7 +99,7 @@ async def test_user_cooldown_answers_busy_with_a_wait_time(dpy: CitebotBot, chai
 
 @pytest.mark.parametrize("dpy", [{"guild_questions": 2}], indirect=True)
 async def test_server_rate_limit_applies_across_members(dpy: CitebotBot) -> None:
-    """A server's question budget is shared by its members: the third question in the window is told to wait."""
+    """A server's budget is shared by its members: the third question in the window is told to wait."""
     for member in (0, 1):
         await dpytest.message(mention(dpy, QUESTION), member=member)
         dpytest.get_message()

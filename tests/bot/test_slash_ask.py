@@ -20,7 +20,9 @@ async def test_ask_defers_then_answers_with_cited_sources(app: FakeDiscord) -> N
     embed = answer["embeds"][0]
     assert embed["title"] == "Sources"
     assert "at least 3,000" in embed["fields"][0]["value"]
-    assert "000\\_c9bae0232b6358ab.txt" in embed["fields"][0]["value"]  # file name (markdown-escaped), no path
+    assert (
+        "000\\_c9bae0232b6358ab.txt" in embed["fields"][0]["value"]
+    )  # file name (markdown-escaped), no path
     assert "/work/" not in FakeDiscord.text(sent)
     assert all(s.message.get("allowed_mentions") == {"parse": []} for s in sent[1:])
 
@@ -48,13 +50,16 @@ async def test_ask_in_a_bot_thread_carries_the_previous_question(app: FakeDiscor
     await app.run(app.ask(QUESTION, channel_id=thread_id, channel=thread))
     sent = await app.run(app.ask("and what did South Korea say?", channel_id=thread_id, channel=thread))
     assert chain_spy.calls[-1] == {
-        "question": "and what did South Korea say?", "history": [QUESTION], "scopes": ["shared", str(GUILD_A)]
+        "question": "and what did South Korea say?",
+        "history": [QUESTION],
+        "scopes": ["shared", str(GUILD_A)],
     }
     assert "[1]" in FakeDiscord.text(sent)
 
 
-@pytest.mark.xfail(reason="core: the ranker lets the history outweigh a follow-up (retrieval/ranking.py)",
-                   strict=False)
+@pytest.mark.xfail(
+    reason="core: the ranker lets the history outweigh a follow-up (retrieval/ranking.py)", strict=False
+)
 async def test_follow_up_about_south_korea_cites_the_nis_sentence(app: FakeDiscord) -> None:
     """'and what did South Korea say?' after the troops question cites South Korea's NIS sentence."""
     thread_id = snowflake()

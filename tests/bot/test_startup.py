@@ -34,7 +34,7 @@ def test_discord_token_maps_from_the_environment_and_stays_secret(monkeypatch: p
 def test_rejected_token_exits_with_one_line_and_is_never_logged(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    """A token Discord rejects (401) ends in SystemExit with a clear message; DEBUG logs never hold the token."""
+    """A rejected token (401) ends in SystemExit with a clear line; DEBUG logs never hold the token."""
     monkeypatch.setenv("DISCORD_TOKEN", FAKE_TOKEN)
 
     class Response:
@@ -55,15 +55,24 @@ def test_rejected_token_exits_with_one_line_and_is_never_logged(
     assert FAKE_TOKEN not in str(exc.value.code)
 
 
-@pytest.mark.parametrize("argv", [[sys.executable, "-m", "bot"], [str(REPO / ".venv/bin/citebot"), "discord"]])
-def test_missing_token_is_one_clear_line_and_a_non_zero_exit(argv: list[str], tmp_path: Path) -> None:
-    """Without DISCORD_TOKEN, `python -m bot` and `citebot discord` print one line to stderr and exit 1."""
+def test_missing_token_is_one_clear_line_and_a_non_zero_exit(tmp_path: Path) -> None:
+    """Without DISCORD_TOKEN, `python -m bot` prints one line to stderr and exits 1, no traceback."""
     env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN" and not k.startswith("CITEBOT_")}
     env.update(HF_HUB_OFFLINE="1", CITEBOT_INDEX_DIR=str(tmp_path / "index"), PYTHONPATH=str(REPO))
-    proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines()[-1] == MISSING_TOKEN
-    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [MISSING_TOKEN]
+
+
+def test_citebot_discord_without_a_token_exits_with_the_same_line() -> None:
+    """`citebot discord` without DISCORD_TOKEN stops with the same one-line message (SystemExit, code 1)."""
+    from retrieval.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["discord"])
+    assert exc.value.code == MISSING_TOKEN
 
 
 def test_sharded_setting_builds_an_auto_sharded_bot(make_bot: Any) -> None:
