@@ -79,17 +79,30 @@ def marker_numbers(text: str) -> list[int]:
 
 
 def strip_markers(text: str) -> str:
-    """The sentence without its markers, spaces tidied (``"Paris [1]."`` becomes ``"Paris."``)."""
+    """The sentence without its markers, spaces tidied (``"Paris [1]."`` becomes ``"Paris."``).
+
+    A quote mark left unbalanced at either end (from copying a quoted sentence) goes too.
+    """
     text = _MARKER.sub("", text)
     text = re.sub(r"\s+([.,;:!?])", r"\1", text)
-    return " ".join(text.split())
+    text = " ".join(text.split())
+    if text.count('"') % 2 == 1:
+        text = text[1:] if text.startswith('"') else text[:-1] if text.endswith('"') else text
+    return text.strip()
 
 
 def parse_marked_text(text: str) -> Draft:
-    """Split prose with ``[n]`` markers into cited sentences; the refusal phrase makes it unanswerable."""
+    """Split prose with ``[n]`` markers into cited sentences; the refusal phrase makes it unanswerable.
+
+    Markers usually follow what they support ("It rains [2]."), but small models also write lists
+    whose lines start with the number ("[2] It rains."); there the marker labels its own line.
+    """
     text = _PREFIX.sub("", text.strip())
     if _NOT_ANSWERED.search(text) and not marker_numbers(text):
         return Draft(answerable=False)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if lines and all(_LEADING_MARKERS.match(line) for line in lines):
+        return Draft(sentences=[DraftSentence(text=line, citations=marker_numbers(line)) for line in lines])
     pieces: list[str] = []
     for raw in _SENTENCE_END.split(text):
         lead = _LEADING_MARKERS.match(raw)

@@ -331,3 +331,16 @@ def test_the_fake_list_model_works_as_a_drop_in():
         retrieved("How many career sacks did Jared Allen have?"))
     assert ans.answer == "Allen had 136 career sacks. [1]"
     assert isinstance(Draft().sentences, list)
+
+
+def test_a_numbered_list_labels_each_line_with_its_own_number():
+    """Lines that start with [n] (as small models write them) cite n, not the line before."""
+    draft = parse_draft('[2] "Jared Allen had 136 career sacks.\n[1] "Dmitry Peskov"')
+    assert [(s.citations, s.text) for s in draft.sentences] == [
+        ([2], '[2] "Jared Allen had 136 career sacks.'),
+        ([1], '[1] "Dmitry Peskov"'),
+    ]
+    a = answerer('[2] "Jared Allen had 136 career sacks.')
+    ans = a(retrieved("How many career sacks did Allen have?"))
+    assert ans.answer == "Jared Allen had 136 career sacks. [1]"
+    assert ans.citations[0].text == SENTENCES[1]
