@@ -253,6 +253,39 @@ class Catalog:
         rows = self._query(f"SELECT {_DOC_COLUMNS} FROM documents WHERE alias_of = ?", (doc_key,))
         return [DocumentRow(*r) for r in rows]
 
+    def stale_aliases(self, scope: str) -> list[DocumentRow]:
+        """Duplicates whose original is gone, incomplete, or no longer has the same content."""
+        cols = ", ".join(f"a.{c.strip()}" for c in _DOC_COLUMNS.split(","))
+        rows = self._query(
+            f"SELECT {cols} FROM documents a LEFT JOIN documents d ON d.doc_key = a.alias_of "
+            "WHERE a.scope = ? AND a.state = 'alias' "
+            "AND (d.doc_key IS NULL OR d.state != 'complete' OR d.content_hash != a.content_hash)",
+            (scope,),
+        )
+        return [DocumentRow(*r) for r in rows]
+
+    def names(self, *, scope: str | None = None) -> dict[str, list[str]]:
+        """Every complete document's names by ``doc_key``: its own source, then its duplicates' sources.
+
+        A file whose content is already indexed is stored once; this is how a listing (``/sources``, a
+        citation) can still show every name the content was ingested under.
+        """
+        sql = (
+            "SELECT d.doc_key, d.source, a.source FROM documents d "
+            "LEFT JOIN documents a ON a.alias_of = d.doc_key AND a.state = 'alias' "
+            "WHERE d.state = 'complete'"
+        )
+        params: list[object] = []
+        if scope is not None:
+            sql += " AND d.scope = ?"
+            params.append(scope)
+        out: dict[str, list[str]] = {}
+        for key, source, alias in self._query(sql + " ORDER BY d.source, a.source", params):
+            names = out.setdefault(key, [source])
+            if alias is not None:
+                names.append(alias)
+        return out
+
     # sentences --------------------------------------------------------------------------------
     def all_sentences(self) -> list[tuple[int, str, str]]:
         """Every complete sentence as ``(rowid, scope, text)`` in rowid order, for the lexical index."""

@@ -159,6 +159,16 @@ def _ingest_locked(
     index.check_model()
     _recover(index)
 
+    # Files gone from an ingested folder, removed first: a copy of a removed file is then indexed below.
+    present = {doc_key(scope, str(path)): (root, path) for root, path in files}
+    gone = [
+        d for root in roots for d in index.catalog.documents(scope=scope, root=str(root))
+        if d.doc_key not in present
+    ]
+    if gone:
+        _remove(index, gone)
+        report.removed.extend(d.source for d in gone if d.state != "alias")
+
     seen: set[str] = set()
     work: list[_Work] = []
     planned: dict[str, DocumentRow] = {}
@@ -184,17 +194,17 @@ def _ingest_locked(
         planned[item.row.content_hash] = item.row
         work.append(item)
 
-    # Files gone from an ingested folder.
-    gone = [
-        d for root in roots for d in index.catalog.documents(scope=scope, root=str(root)) if d.doc_key not in seen
-    ]
-    if gone:
-        _remove(index, gone)
-        report.removed.extend(d.source for d in gone if d.state != "alias")
-
     _index_documents(index, work, report, progress=progress)
     for alias in late_aliases:
         index.catalog.put_alias(alias)
+    # Copies whose original changed content under them: index them in their own right.
+    stale = [a for a in index.catalog.stale_aliases(scope) if a.doc_key in present]
+    for a in stale:  # one at a time, so two copies of the same old content are embedded once
+        index.catalog.delete([a.doc_key])
+        root, path = present[a.doc_key]
+        report.unchanged = [u for u in report.unchanged if u != str(path)]
+        item = _examine(index, root, path, a.doc_key, scope, max_bytes, report, display_name=names.get(path))
+        _index_documents(index, [item] if item else [], report, progress=progress)
     index.refresh_lexical()
     report.seconds = time.perf_counter() - t0
     if not files and not index.catalog.counts()["documents"]:

@@ -75,14 +75,14 @@ def decode_bytes(data: bytes, name: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    encoding = _guess_encoding(data)
-    if encoding is None:
+    guessed = _guess_encoding(data)
+    if guessed is None:
         raise DocumentError(f"{name}: not UTF-8 and no other text encoding fits it, skipped")
     try:
-        text = data.decode(encoding)
+        text = data.decode(guessed)
     except (UnicodeDecodeError, LookupError) as exc:
-        raise DocumentError(f"{name}: not UTF-8 and not valid {encoding} either, skipped") from exc
-    log.warning("%s is not UTF-8; read it as %s", name, encoding)
+        raise DocumentError(f"{name}: not UTF-8 and not valid {guessed} either, skipped") from exc
+    log.warning("%s is not UTF-8; read it as %s", name, guessed)
     return text
 
 

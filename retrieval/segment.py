@@ -193,7 +193,7 @@ def segment(text: str, *, chunk_chars: int = 600, max_sentence_chars: int = 1000
 
 
 def _chunk(sentences: list[Sentence], first: int, chunk_chars: int, next_idx: int) -> list[Chunk]:
-    chunks = []
+    chunks: list[Chunk] = []
     i = first
     while i < len(sentences):
         j = i
