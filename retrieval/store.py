@@ -108,7 +108,7 @@ class VectorStore:
         for name in (self.sentence_name, self.chunk_name):
             try:
                 self._client.delete_collection(name)
-            except Exception:  # noqa: BLE001 - absent already: nothing to drop
+            except Exception:  # absent already: nothing to drop
                 log.debug("collection %s was absent", name)
         self.sentences = self._collection(self.sentence_name)
         self.chunks = self._collection(self.chunk_name)
@@ -139,10 +139,15 @@ class VectorStore:
             self._guard(self.sentences.delete, where=where)
             self._guard(self.chunks.delete, where=where)
 
-    def query(self, collection: Collection, vector: np.ndarray, k: int, scopes: Sequence[str] | None) -> list[Hit]:
-        """Return the ``k`` nearest rows to ``vector``, restricted to ``scopes`` when given."""
-        count = self._guard(collection.count)
-        if count == 0:
+    def query(
+        self, collection: Collection, vector: np.ndarray, k: int, scopes: Sequence[str] | None
+    ) -> list[Hit]:
+        """Return the ``k`` nearest rows to ``vector``, restricted to ``scopes`` when given.
+
+        One round trip: Chroma returns fewer rows when it has fewer, so no ``count()`` first (in server
+        mode that was a second HTTP request per retriever and question).
+        """
+        if scopes is not None and not scopes:
             return []
         where: Any = None
         if scopes is not None:
@@ -150,7 +155,7 @@ class VectorStore:
         res = self._guard(
             collection.query,
             query_embeddings=[vector.tolist()],
-            n_results=min(k, count),
+            n_results=k,
             where=where,
             include=["metadatas", "distances"],
         )

@@ -1,0 +1,77 @@
+"""The two embedding engines agree, identical texts are embedded once, and asking never imports torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval import Index, Settings, ingest
+from retrieval.embeddings import SentenceEmbedder
+from retrieval.numpy_encoder import load
+from tests.conftest import SEED_FILE
+
+QUESTION = "How many North Korean soldiers entered eastern Russia?"
+
+
+def test_numpy_encoder_matches_torch(real_embedder: SentenceEmbedder) -> None:
+    """The torch-free encoder's vectors equal sentence-transformers' to cosine 1e-5, long texts included."""
+    fast = load(real_embedder.model_name)
+    assert fast is not None
+    text = SEED_FILE.read_text(encoding="utf-8")
+    texts = [
+        QUESTION,
+        "x",
+        "Ünïcödé, emoji 🙂 and numbers 1,234.5!",
+        text[:300],
+        text,
+        *text.split(". ")[:20],
+    ]
+    torch_vecs = real_embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    numpy_vecs = fast.encode(texts)
+    cos = (numpy_vecs * torch_vecs).sum(axis=1)
+    assert cos.min() > 1 - 1e-5
+    assert np.allclose(np.linalg.norm(numpy_vecs, axis=1), 1.0, atol=1e-5)
+
+
+def test_unsupported_model_falls_back_to_torch(tmp_path: Path) -> None:
+    """A model folder the numpy encoder doesn't understand yields None, so torch is used instead."""
+    (tmp_path / "modules.json").write_text(json.dumps([{"type": "sentence_transformers.models.Transformer"}]))
+    assert load(str(tmp_path)) is None
+    assert load(str(tmp_path / "missing")) is None
+
+
+def test_duplicates_are_embedded_once(real_embedder: SentenceEmbedder) -> None:
+    """Repeated texts in one call get the same row, and the result keeps the caller's order and length."""
+    texts = ["alpha beta", "gamma", "alpha beta", "gamma", "delta"] * 3
+    vecs = real_embedder.encode(texts)
+    assert vecs.shape == (15, 384)
+    assert np.array_equal(vecs[0], vecs[2]) and np.array_equal(vecs[1], vecs[13])
+    assert float(vecs[0] @ vecs[4]) < 0.99
+
+
+@pytest.mark.slow
+def test_ask_does_not_import_torch(settings: Settings, real_embedder: SentenceEmbedder) -> None:
+    """`citebot ask` on an existing index answers with citations without importing torch."""
+    index = Index(settings, embedder=real_embedder)
+    try:
+        ingest(index, [SEED_FILE])
+    finally:
+        index.close()
+    code = (
+        "import sys; from retrieval.cli import main; rc = main(['ask', '--json', sys.argv[1]]); "
+        "sys.stderr.write('TORCH' if 'torch' in sys.modules else 'NO-TORCH'); sys.exit(rc)"
+    )
+    env = {**os.environ, "CITEBOT_INDEX_DIR": str(settings.index_dir), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, QUESTION], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.endswith("NO-TORCH"), proc.stderr
+    answer = json.loads(proc.stdout)
+    assert not answer["refused"] and answer["citations"]
