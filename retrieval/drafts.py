@@ -24,8 +24,7 @@ NOT_ANSWERED = "NOT IN DOCUMENTS"
 #: The JSON shape asked for by schema-constrained providers; flat, so every grammar converter takes it.
 DRAFT_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {
-        "answerable": {"type": "boolean"},
+    "properties": {  # sentences first: a model decides "answerable" after writing, not before
         "sentences": {
             "type": "array",
             "items": {
@@ -37,8 +36,9 @@ DRAFT_SCHEMA: dict[str, Any] = {
                 "required": ["text", "citations"],
             },
         },
+        "answerable": {"type": "boolean"},
     },
-    "required": ["answerable", "sentences"],
+    "required": ["sentences", "answerable"],
 }
 
 _MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")

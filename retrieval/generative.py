@@ -96,7 +96,7 @@ class GenerativeAnswerer:
             return self._fallback(retrieved, "model error")
         finally:
             log.debug("model answered in %.0f ms", (time.perf_counter() - t0) * 1000)
-        if not draft.answerable:
+        if not draft.answerable and not draft.sentences:
             self.stats["refused_model"] += 1
             log.info("the model says the documents don't answer: %s", question)
             return refusal(question)
@@ -108,7 +108,7 @@ class GenerativeAnswerer:
             self.stats["dropped_sentences"] += len(report.dropped_sentences)
             log.info("dropped %d answer sentence(s) without valid support", len(report.dropped_sentences))
         if report.answer is None:
-            if any(sounds_like_refusal(s) for s in report.dropped_sentences):
+            if not draft.answerable or any(sounds_like_refusal(s) for s in report.dropped_sentences):
                 self.stats["refused_model"] += 1
                 log.info("the model says the documents don't answer: %s", question)
                 return refusal(question)

@@ -36,7 +36,8 @@ def evidence(texts: list[str] = SENTENCES) -> list[Evidence]:
     out, pos = [], 0
     for i, t in enumerate(texts):
         out.append(Evidence(doc_key="k", idx=i, doc_id="doc", source="doc.txt", title="Doc", start=pos,
-                            end=pos + len(t), text=t, score=2.0 - i * 0.1, dense=0.6, lexical=3.0))
+                            end=pos + len(t), text=t, score=2.0 - i * 0.1, probability=0.5 - i * 0.1,
+                            dense=0.6, lexical=3.0))
         pos += len(t) + 1
     return out
 
