@@ -162,11 +162,14 @@ def check_draft(
     order: list[int] = []  # shown numbers in order of first use
     kept: list[tuple[str, list[int]]] = []
     for sentence in draft.sentences:
-        text = strip_markers(sentence.text)
-        if not text:
+        text = strip_markers(sentence.text).strip("[] ")
+        if not _WORD.search(text):  # a marker list, a lone bracket: nothing is claimed
             continue
         valid = list(dict.fromkeys(n for n in sentence.citations if 1 <= n <= len(numbered)))
         report.dropped_citations += [n for n in sentence.citations if not 1 <= n <= len(numbered)]
+        new_words = _stems(text) - _stems(question)
+        if new_words:  # a shotgun of numbers: keep only the sentences that share a word with the claim
+            valid = [n for n in valid if new_words & _stems(numbered[n - 1].text)]
         if not valid:
             report.dropped_sentences.append(text)
             continue

@@ -133,9 +133,12 @@ def test_sentences_are_numbered_and_quoted_as_data():
 
 def test_citations_are_renumbered_in_order_of_first_use_and_verbatim():
     """Cited [3] then [1] become [1] and [2]; each citation is the Evidence's own text and offsets."""
-    a = answerer("The game was on February 7, 2016 [3]. The defense gave up 308 points [1][3].")
+    a = answerer("The game was on February 7, 2016 [3]. "
+                 "The defense gave up 308 points before the game [1][3].")
     ans = a(retrieved())
-    assert ans.answer == "The game was on February 7, 2016. [1] The defense gave up 308 points. [2][1]"
+    assert ans.answer == (
+        "The game was on February 7, 2016. [1] The defense gave up 308 points before the game. [2][1]"
+    )
     ev = evidence()
     assert [(c.n, c.text, c.start, c.end) for c in ans.citations] == [
         (1, ev[2].text, ev[2].start, ev[2].end),
@@ -345,3 +348,12 @@ def test_a_numbered_list_labels_each_line_with_its_own_number():
     ans = a(retrieved("How many career sacks did Allen have?"))
     assert ans.answer == "Jared Allen had 136 career sacks. [1]"
     assert ans.citations[0].text == SENTENCES[1]
+
+
+def test_marker_soup_and_shotgun_citations_are_not_claims():
+    """A line of bare markers claims nothing, and a sentence citing everything keeps only its support."""
+    a = answerer("[1] [2] [3] [4] [5] [6] [")
+    assert a(retrieved()) == extractive_answer(retrieved(), max_citations=Settings().max_citations)
+    ans = answerer("Allen had 136 career sacks [1][2][3][4].")(retrieved("How many sacks did Allen have?"))
+    assert ans.answer == "Allen had 136 career sacks. [1]"
+    assert [c.text for c in ans.citations] == [SENTENCES[1]]
