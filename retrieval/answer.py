@@ -17,34 +17,47 @@ def refusal(question: str) -> Answer:
     return Answer(question=question, answer=REFUSAL.format(question=question.strip()), refused=True)
 
 
-def select_citations(evidence: Sequence[Evidence], *, max_citations: int, margin: float) -> list[Evidence]:
-    """The best sentence, plus the next ones only while their score is within ``margin`` of it."""
-    if not evidence:
-        return []
-    best = evidence[0].score
-    chosen = [evidence[0]]
-    for e in evidence[1:max_citations]:
-        if best - e.score > margin:
+def select_citations(
+    evidence: Sequence[Evidence], *, max_citations: int, confidence: float
+) -> list[Evidence]:
+    """Cite the best sentences until the ranker is ``confidence`` sure the evidence is among them.
+
+    A clear winner is cited alone; when the ranker hesitates between sentences, the runner-up is cited
+    too (up to ``max_citations``), because a user is better served by a second quote than a wrong one.
+    """
+    chosen: list[Evidence] = []
+    covered = 0.0
+    for e in evidence[:max_citations]:
+        if chosen and covered >= confidence:
             break
         chosen.append(e)
+        covered += e.probability
     return chosen
 
 
 def to_citations(evidence: Sequence[Evidence]) -> list[Citation]:
     """Number the chosen sentences [1], [2], ... in the order they are cited."""
     return [
-        Citation(n=i, doc_id=e.doc_id, source=e.source, title=e.title, start=e.start, end=e.end, text=e.text,
-                 score=round(e.score, 4))
+        Citation(
+            n=i,
+            doc_id=e.doc_id,
+            source=e.source,
+            title=e.title,
+            start=e.start,
+            end=e.end,
+            text=e.text,
+            score=round(e.probability, 4),
+        )
         for i, e in enumerate(evidence, start=1)
     ]
 
 
-def extractive_answer(retrieved: Retrieved, *, max_citations: int = 3, margin: float = 0.6) -> Answer:
+def extractive_answer(retrieved: Retrieved, *, max_citations: int = 2, confidence: float = 0.95) -> Answer:
     """Answer with the supporting sentences themselves, each followed by its marker."""
     question = retrieved.query.question
     if not retrieved.confident or not retrieved.evidence:
         return refusal(question)
-    chosen = select_citations(retrieved.evidence, max_citations=max_citations, margin=margin)
+    chosen = select_citations(retrieved.evidence, max_citations=max_citations, confidence=confidence)
     citations = to_citations(chosen)
     text = " ".join(f"{c.text} [{c.n}]" for c in citations)
     return Answer(question=question, answer=text, refused=False, citations=citations)

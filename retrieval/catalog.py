@@ -316,6 +316,15 @@ class Catalog:
                 out[(row.doc_key, row.idx)] = row
         return out
 
+    def document_texts(self, doc_key: str) -> list[str]:
+        """Every sentence of one complete document, in order."""
+        rows = self._query(
+            "SELECT s.text FROM sentences s JOIN documents d ON d.doc_key = s.doc_key "
+            "WHERE s.doc_key = ? AND d.state = 'complete' ORDER BY s.idx",
+            (doc_key,),
+        )
+        return [r[0] for r in rows]
+
     def counts(self) -> dict[str, int]:
         """Documents, aliases, sentences and chunks that are completely indexed."""
         (docs, sents, chunks), = self._query(

@@ -81,7 +81,9 @@ def build_chain(settings: Settings | None = None, *, index: Index | None = None)
     if settings.llm == "none":
 
         def compose(retrieved: Retrieved) -> Answer:
-            return extractive_answer(retrieved, max_citations=settings.max_citations)
+            return extractive_answer(
+                retrieved, max_citations=settings.max_citations, confidence=settings.citation_confidence
+            )
 
     else:  # a language model writes the answer; citations are still checked against the evidence
         from .generative import generative_answerer

@@ -15,7 +15,7 @@ class Citation(BaseModel):
     start: int
     end: int
     text: str
-    score: float
+    score: float = Field(description="The ranker's probability (0-1) that this sentence is the evidence.")
 
 
 class Answer(BaseModel):
@@ -53,6 +53,9 @@ class Evidence(BaseModel):
     end: int
     text: str
     score: float = Field(description="Fused relevance score (higher is better).")
+    probability: float = Field(
+        description="The ranker's probability that this sentence is the evidence, among all candidates."
+    )
     dense: float = Field(description="Cosine similarity of question and sentence.")
     lexical: float = Field(description="BM25 score of the sentence.")
 

@@ -57,9 +57,10 @@ class Settings(BaseSettings):
     # Questions and answers.
     max_question_chars: int = Field(2000, ge=10)
     candidates: int = Field(40, ge=1, description="Sentences fetched from each retriever before fusion.")
-    max_citations: int = Field(3, ge=1, le=20)
-    refusal_threshold: float = Field(
-        0.0, description="Answers whose best evidence scores below this are refusals (calibrated)."
+    max_citations: int = Field(2, ge=1, le=20)
+    citation_confidence: float = Field(
+        0.95, gt=0.0, le=1.0,
+        description="Cite sentences until the ranker is this sure the evidence is among them.",
     )
 
     # Optional language model (extractive answers when unset).

@@ -50,7 +50,13 @@ def test_right_sentence_first_on_the_seed(seeded):
 
 @pytest.mark.parametrize(
     "question",
-    ["What is the capital of France?", "How do I bake sourdough bread?", "Who won the 1998 FIFA World Cup?"],
+    [
+        "What is the capital of France?",
+        "How do I bake sourdough bread?",
+        "Who won the 1998 FIFA World Cup?",
+        "What did Kim Jong Un say about the troops?",  # on topic, but the article never quotes him
+        "How many tanks did Russia send to Ukraine?",  # a detail the article doesn't give
+    ],
 )
 def test_off_topic_questions_are_refused(seeded, question):
     """Questions the documents don't answer get a refusal with no citations."""
