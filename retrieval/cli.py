@@ -97,13 +97,21 @@ def _with_llm(settings: Settings, **options: Any) -> Settings:
     return settings.model_copy(update=update) if update else settings
 
 
+def _display_source(source: str) -> str:
+    """A file source relative to the working directory when it is below it (shorter to read)."""
+    try:
+        return str(Path(source).relative_to(Path.cwd()))
+    except ValueError:
+        return source
+
+
 def _format_answer(answer: Any) -> str:
     lines = [textwrap.fill(answer.answer, width=100)]
     if answer.citations:
         lines += ["", "Sources:"]
         for c in answer.citations:
             lines.append(textwrap.fill(f"[{c.n}] “{c.text}”", width=100, subsequent_indent="    "))
-            lines.append(f"    — {c.title} ({c.source}, characters {c.start}–{c.end})")
+            lines.append(f"    — {c.title} ({_display_source(c.source)}, characters {c.start}–{c.end})")
     return "\n".join(lines)
 
 
