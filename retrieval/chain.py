@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -78,6 +79,7 @@ def build_chain(settings: Settings | None = None, *, index: Index | None = None)
         index.refresh_lexical()
         return ranker.rank(query)
 
+    compose: Callable[[Retrieved], Answer]
     if settings.llm == "none":
 
         def compose(retrieved: Retrieved) -> Answer:
@@ -117,15 +119,23 @@ class CitingRetriever(BaseRetriever):
         settings = settings or Settings()
         return cls(index=open_index(settings), max_question_chars=settings.max_question_chars, **kwargs)
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
         q = to_query({"question": query, "scopes": self.scopes}, self.max_question_chars)
         self.index.refresh_lexical()
         retrieved = Ranker(self.index, candidates=self.index.settings.candidates).rank(q, limit=self.k)
         return [
             Document(
                 page_content=e.text,
-                metadata={"doc_id": e.doc_id, "source": e.source, "title": e.title, "start": e.start,
-                          "end": e.end, "score": e.score},
+                metadata={
+                    "doc_id": e.doc_id,
+                    "source": e.source,
+                    "title": e.title,
+                    "start": e.start,
+                    "end": e.end,
+                    "score": e.score,
+                },
             )
             for e in retrieved.evidence
         ]

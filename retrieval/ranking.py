@@ -11,6 +11,7 @@ context carry a sentence that says "he" where the question names the person.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Sequence
@@ -298,7 +299,8 @@ class Ranker:
                     dense[(d, i)] = float(v @ qv)
 
         # IDF-weighted coverage of the question's terms.
-        q_terms = sorted(set(tokenize([text])[0]))
+        q_tokens = tokenize([text])[0]
+        q_terms = sorted(set(q_tokens))
         idf = index.lexical.idf(q_terms)
         total_idf = sum(idf.values()) or 1.0
         row_keys = list(rows)
@@ -308,13 +310,12 @@ class Ranker:
         def coverage(terms: set[str]) -> float:
             return sum(idf[t] for t in q_terms if t in terms) / total_idf
 
-        q_tokens = tokenize([text])[0]
-        q_bigrams = set(zip(q_tokens, q_tokens[1:], strict=False))
+        q_bigrams = set(itertools.pairwise(q_tokens))
         q_set = set(q_tokens)
 
         doc_best: dict[str, float] = {}
-        for (d, _), v in dense.items():
-            doc_best[d] = max(doc_best.get(d, -1.0), v)
+        for (d, _), sim in dense.items():
+            doc_best[d] = max(doc_best.get(d, -1.0), sim)
         chunk_floor = min(chunk_sim.values(), default=0.0)
 
         dense_floor = min(dense.values(), default=0.0)
@@ -323,7 +324,7 @@ class Ranker:
             d, i = key
             window_terms = row_terms[key].union(*(row_terms.get((d, j), set()) for j in (i - 1, i + 1)))
             toks = row_tokens[key]
-            bigrams = set(zip(toks, toks[1:], strict=False))
+            bigrams = set(itertools.pairwise(toks))
             feats[r] = (
                 dense.get(key, 0.0),
                 _window(dense, key),

@@ -176,7 +176,8 @@ def answer_metrics(
         if refused:
             false_ref += 1
             continue
-        chosen, covered = [], 0.0
+        chosen: list[int] = []
+        covered = 0.0
         for j in order[:max_citations]:
             if chosen and covered >= confidence:
                 break
