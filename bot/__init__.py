@@ -45,7 +45,7 @@ def create_bot(
     Returns:
         A ``CitebotBot``, or a ``ShardedCitebotBot`` when ``config.sharded`` is set.
     """
-    settings = settings or Settings()  # type: ignore[call-arg]  # pydantic-settings reads the environment
+    settings = settings or Settings()  # pydantic-settings reads the environment
     config = config or BotConfig()
     index = index or open_index(settings)
     chain = chain or build_chain(settings, index=index)

@@ -59,8 +59,8 @@ def run(settings: Settings | None = None) -> None:
             reached.
     """
     try:
-        bot_settings = BotSettings()  # type: ignore[call-arg]  # the token comes from the environment
-        settings = settings or Settings()  # type: ignore[call-arg]
+        bot_settings = BotSettings()  # the token comes from the environment
+        settings = settings or Settings()
     except ValidationError as exc:
         raise SystemExit(_describe_invalid(exc)) from None
     try:

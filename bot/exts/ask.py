@@ -30,9 +30,13 @@ DMS_OFF = "I only answer questions in servers. Ask me there with `/ask` or by @m
 THREAD_NAME_LIMIT = 100
 
 
-def strip_mentions_of(user_id: int, text: str) -> str:
-    """The question in a message: the text without the bot's own @mentions."""
-    return re.sub(rf"<@!?{user_id}>", " ", text).strip()
+# Discord mention syntax (users, roles, channels, @everyone/@here): addressing, never something to search.
+_MENTION = re.compile(r"<@[!&]?\d+>|<#\d+>|@(?:everyone|here)\b")
+
+
+def question_text(text: str) -> str:
+    """The question in a message or option: the text without mentions (the bot's own or anyone's)."""
+    return " ".join(_MENTION.sub(" ", text).split())
 
 
 class Ask(commands.Cog):
@@ -60,7 +64,7 @@ class Ask(commands.Cog):
         if interaction.guild_id is None and not self.bot.config.allow_dms:
             await interaction.response.send_message(DMS_OFF, ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
-        question = clean_question(question, self.bot.settings.max_question_chars)
+        question = clean_question(question_text(question), self.bot.settings.max_question_chars)
         self.bot.admit(interaction.user.id, interaction.guild_id)
         previous = self._previous(reply_to=None, channel=interaction.channel)
         await interaction.response.defer(thinking=True)
@@ -104,14 +108,11 @@ class Ask(commands.Cog):
             self.bot.dispatch("citebot_error", message, exc)
 
     async def _answer_message(self, message: discord.Message) -> None:
-        assert self.bot.user is not None
         guild_id = message.guild.id if message.guild else None
         if guild_id is None and not self.bot.config.allow_dms:
             await message.reply(DMS_OFF, mention_author=False, allowed_mentions=NO_MENTIONS)
             return
-        question = clean_question(
-            strip_mentions_of(self.bot.user.id, message.content), self.bot.settings.max_question_chars
-        )
+        question = clean_question(question_text(message.content), self.bot.settings.max_question_chars)
         self.bot.admit(message.author.id, guild_id)
         reply_to = message.reference.message_id if message.reference else None
         previous = self._previous(reply_to=reply_to, channel=message.channel)

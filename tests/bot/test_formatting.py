@@ -100,3 +100,10 @@ def test_sources_list_is_trimmed_with_a_count_of_the_rest() -> None:
     embed = lines_embed("Documents", [("Shared", lines)], empty="none")
     assert_within_limits(embed)
     assert "… and " in (embed.description or "") and "more" in (embed.description or "")
+
+
+def test_mentions_are_removed_from_questions() -> None:
+    """User, role and channel mentions and @everyone/@here are addressing, not words to search for."""
+    from bot.exts.ask import question_text
+
+    assert question_text("<@123> @everyone <@!4> <@&5> <#6> @here How many soldiers?") == "How many soldiers?"
