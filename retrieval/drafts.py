@@ -101,8 +101,19 @@ def parse_marked_text(text: str) -> Draft:
     if _NOT_ANSWERED.search(text) and not marker_numbers(text):
         return Draft(answerable=False)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if lines and all(_LEADING_MARKERS.match(line) for line in lines):
-        return Draft(sentences=[DraftSentence(text=line, citations=marker_numbers(line)) for line in lines])
+    if len(lines) > 1 and _LEADING_MARKERS.match(lines[0]):
+        sentences: list[DraftSentence] = []
+        for line in lines:
+            if _LEADING_MARKERS.match(line):
+                sentences.append(DraftSentence(text=line, citations=marker_numbers(line)))
+            else:
+                sentences += _prose(line)
+        return Draft(sentences=sentences)
+    return Draft(sentences=_prose(text))
+
+
+def _prose(text: str) -> list[DraftSentence]:
+    """Sentences of running text, each with the markers that follow it."""
     pieces: list[str] = []
     for raw in _SENTENCE_END.split(text):
         lead = _LEADING_MARKERS.match(raw)
@@ -111,8 +122,7 @@ def parse_marked_text(text: str) -> Draft:
             raw = raw[lead.end() :]
         if raw.strip():
             pieces.append(raw.strip())
-    sentences = [DraftSentence(text=p, citations=marker_numbers(p)) for p in pieces]
-    return Draft(answerable=True, sentences=sentences)
+    return [DraftSentence(text=p, citations=marker_numbers(p)) for p in pieces]
 
 
 def _from_json(data: Any) -> Draft | None:

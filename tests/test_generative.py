@@ -339,10 +339,12 @@ def test_the_fake_list_model_works_as_a_drop_in():
 
 def test_a_numbered_list_labels_each_line_with_its_own_number():
     """Lines that start with [n] (as small models write them) cite n, not the line before."""
-    draft = parse_draft('[2] "Jared Allen had 136 career sacks.\n[1] "Dmitry Peskov"')
+    draft = parse_draft('[2] "Jared Allen had 136 career sacks.\n[1] "Dmitry Peskov"\n</sentences>\nIt is 3.')
     assert [(s.citations, s.text) for s in draft.sentences] == [
         ([2], '[2] "Jared Allen had 136 career sacks.'),
         ([1], '[1] "Dmitry Peskov"'),
+        ([], "</sentences>"),
+        ([], "It is 3."),
     ]
     a = answerer('[2] "Jared Allen had 136 career sacks.')
     ans = a(retrieved("How many career sacks did Allen have?"))
