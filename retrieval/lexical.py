@@ -47,7 +47,7 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 
     _quiet_bm25s()
     out = bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
-    return [list(t) for t in out]  # type: ignore[union-attr]
+    return [list(t) for t in out]
 
 
 @dataclass(frozen=True, slots=True)
