@@ -247,14 +247,28 @@ class Ranker:
         self._vocab_generation = -1
 
     def search_text(self, query: Query) -> str:
-        """The text searched: the question, preceded by the previous one for follow-ups."""
-        return " ".join([*query.history[-1:], query.question]).strip()
+        """The lexical query: for a follow-up, its own words count twice and the previous question's once.
+
+        "And what did South Korea say?" needs the earlier question's subject to find the passage, but
+        its own words must decide which sentence of the passage answers.
+        """
+        if not query.history:
+            return query.question
+        return " ".join([query.question, query.question, query.history[-1]])
+
+    def query_vector(self, query: Query) -> np.ndarray:
+        """The dense query: the question's vector, plus half the previous question's for a follow-up."""
+        if not query.history:
+            return self.index.embedder.encode([query.question])[0]
+        both = self.index.embedder.encode([query.question, query.history[-1]])
+        v = both[0] + 0.5 * both[1]
+        return v / (np.linalg.norm(v) or 1.0)
 
     def candidates(self, query: Query) -> Candidates | None:
         """Gather candidate sentences from all retrievers and compute their signals."""
         index, store = self.index, self.index.store
         text = self.search_text(query)
-        qv = index.embedder.encode([text])[0]
+        qv = self.query_vector(query)
         scopes = query.scopes
 
         dense: dict[Key, float] = {}
@@ -299,7 +313,10 @@ class Ranker:
                     dense[(d, i)] = float(v @ qv)
 
         # IDF-weighted coverage of the question's terms.
-        q_tokens = tokenize([text])[0]
+        # Coverage asks about the question's own terms; a bare follow-up ("and him?") borrows the history's.
+        q_tokens = tokenize([query.question])[0]
+        if len(set(q_tokens)) < 2:
+            q_tokens = tokenize([text])[0]
         q_terms = sorted(set(q_tokens))
         idf = index.lexical.idf(q_terms)
         total_idf = sum(idf.values()) or 1.0

@@ -57,9 +57,6 @@ async def test_ask_in_a_bot_thread_carries_the_previous_question(app: FakeDiscor
     assert "[1]" in FakeDiscord.text(sent)
 
 
-@pytest.mark.xfail(
-    reason="core: the ranker lets the history outweigh a follow-up (retrieval/ranking.py)", strict=False
-)
 async def test_follow_up_about_south_korea_cites_the_nis_sentence(app: FakeDiscord) -> None:
     """'and what did South Korea say?' after the troops question cites South Korea's NIS sentence."""
     thread_id = snowflake()
