@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from bot.formatting import REFUSAL
 
 from .conftest import BOT_USER_ID, GUILD_A, QUESTION, FakeDiscord, snowflake
