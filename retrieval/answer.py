@@ -9,12 +9,13 @@ from .models import Answer, Citation, Evidence, Retrieved
 
 log = logging.getLogger(__name__)
 
-REFUSAL = "The documents don't say. Nothing in them answers: {question}"
+# The question is not echoed back: it may carry markup or mentions that a front end would render.
+REFUSAL = "The documents don't say: nothing in them answers this question."
 
 
 def refusal(question: str) -> Answer:
     """The answer when the documents hold nothing that answers ``question``."""
-    return Answer(question=question, answer=REFUSAL.format(question=question.strip()), refused=True)
+    return Answer(question=question, answer=REFUSAL, refused=True)
 
 
 def select_citations(
