@@ -27,6 +27,7 @@ DRAFT_SCHEMA: dict[str, Any] = {
     "properties": {  # sentences first: a model decides "answerable" after writing, not before
         "sentences": {
             "type": "array",
+            "minItems": 1,  # an empty list is too easy a way out for a small model
             "items": {
                 "type": "object",
                 "properties": {
@@ -173,4 +174,24 @@ def parse_draft(output: str | dict[str, Any]) -> Draft:
             continue
         if draft is not None:
             return draft
-    return parse_marked_text(output)
+    salvaged = _salvage_json(output)
+    return salvaged if salvaged is not None else parse_marked_text(output)
+
+
+_TEXT_FIELD = re.compile(r'"text"\s*:\s*"((?:[^"\\]|\\.)*)"(?:\s*,\s*"citations"\s*:\s*\[([^\]]*)\])?')
+
+
+def _salvage_json(output: str) -> Draft | None:
+    """Broken JSON (cut off, or a missing value): keep the ``"text"`` fields and their citations."""
+    found = _TEXT_FIELD.findall(output)
+    if not found:
+        return None
+    sentences = []
+    for raw, cites in found:
+        try:
+            text = json.loads(f'"{raw}"')
+        except ValueError:
+            text = raw
+        nums = [int(n) for n in re.findall(r"\d+", cites)]
+        sentences.append(DraftSentence(text=text, citations=nums + marker_numbers(text)))
+    return Draft(sentences=sentences)

@@ -359,3 +359,11 @@ def test_marker_soup_and_shotgun_citations_are_not_claims():
     ans = answerer("Allen had 136 career sacks [1][2][3][4].")(retrieved("How many sacks did Allen have?"))
     assert ans.answer == "Allen had 136 career sacks. [1]"
     assert [c.text for c in ans.citations] == [SENTENCES[1]]
+
+
+def test_broken_json_keeps_its_text_fields():
+    """JSON cut off or missing a value still yields its sentences, without the JSON debris."""
+    broken = '{"sentences": [{"text": "Pay more for oil.", "citations": }, {"text": "Ten times more [2]'
+    draft = parse_draft(broken + '", "citations": [1]}')
+    assert [(s.text, s.citations) for s in draft.sentences] == [
+        ("Pay more for oil.", []), ("Ten times more [2]", [1, 2])]
