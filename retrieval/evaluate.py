@@ -48,7 +48,9 @@ def _overlaps(c: dict[str, Any], ev: dict[str, Any]) -> bool:
     return bool(c["start"] < ev["end"] and ev["start"] < c["end"])
 
 
-def metrics(set_dir: Path, questions: list[dict[str, Any]], answers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def metrics(
+    set_dir: Path, questions: list[dict[str, Any]], answers: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     """Compute cite@1, evidence recall, answer-in-cited, precision, verbatim, refusals and latency."""
     docs = {
         p.relative_to(set_dir / "docs").with_suffix("").as_posix(): p.read_text(encoding="utf-8")
@@ -75,7 +77,9 @@ def metrics(set_dir: Path, questions: list[dict[str, Any]], answers: dict[str, d
             false_ref += 1
             continue
         counts.append(len(cites))
-        good = [c for c in cites if c.get("doc_id") == q["doc_id"] and any(_overlaps(c, e) for e in q["evidence"])]
+        good = [
+            c for c in cites if c.get("doc_id") == q["doc_id"] and any(_overlaps(c, e) for e in q["evidence"])
+        ]
         n_ok += len(good)
         top1 += int(bool(cites) and cites[0] in good)
         recall += int(bool(good))
@@ -86,11 +90,16 @@ def metrics(set_dir: Path, questions: list[dict[str, Any]], answers: dict[str, d
         return round(x / n, 4) if n else None
 
     return {
-        "questions": len(questions), "answerable": n_ans, "unanswerable": n_unans,
-        "cite@1": r(top1, n_ans), "evidence_recall": r(recall, n_ans), "answer_in_cited": r(hit, n_ans),
+        "questions": len(questions),
+        "answerable": n_ans,
+        "unanswerable": n_unans,
+        "cite@1": r(top1, n_ans),
+        "evidence_recall": r(recall, n_ans),
+        "answer_in_cited": r(hit, n_ans),
         "cite_precision": r(n_ok, sum(counts)),
         "cites_per_answer": round(statistics.mean(counts), 3) if counts else None,
-        "verbatim": r(verbatim, n_cites), "false_refusal": r(false_ref, n_ans),
+        "verbatim": r(verbatim, n_cites),
+        "false_refusal": r(false_ref, n_ans),
         "refusal_recall": r(refused_ok, n_unans),
         "latency_p50_ms": round(statistics.median(lat), 2) if lat else None,
         "latency_p95_ms": round(statistics.quantiles(lat, n=20)[18], 2) if len(lat) >= 20 else None,

@@ -56,7 +56,9 @@ class Index:
     def store(self) -> VectorStore:
         """The Chroma collections; opening them connects to the server in server mode."""
         with self._store_lock:
-            where = server_address(self.settings) if self.settings.chroma_host else str(self.directory / "chroma")
+            where = (
+                server_address(self.settings) if self.settings.chroma_host else str(self.directory / "chroma")
+            )
             return VectorStore(open_client(self.settings), self.settings.collection, where=where)
 
     def check_model(self) -> None:
@@ -90,7 +92,9 @@ class Index:
         c = self.catalog.counts()
         return IndexStats(
             location=str(self.directory),
-            chroma=server_address(self.settings) if self.settings.chroma_host else str(self.directory / "chroma"),
+            chroma=server_address(self.settings)
+            if self.settings.chroma_host
+            else str(self.directory / "chroma"),
             embedding_model=self.catalog.get_meta("embedding_model") or self.embedder.model_name,
             documents=c["documents"],
             aliases=c["aliases"],
@@ -103,7 +107,7 @@ class Index:
         """Release the catalog connection."""
         try:
             self.catalog.close()
-        except Exception as exc:  # noqa: BLE001 - closing is best effort
+        except Exception as exc:
             log.debug("closing the catalog failed: %s", exc)
 
 

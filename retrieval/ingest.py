@@ -162,7 +162,9 @@ def _ingest_locked(
     # Files gone from an ingested folder, removed first: a copy of a removed file is then indexed below.
     present = {doc_key(scope, str(path)): (root, path) for root, path in files}
     gone = [
-        d for root in roots for d in index.catalog.documents(scope=scope, root=str(root))
+        d
+        for root in roots
+        for d in index.catalog.documents(scope=scope, root=str(root))
         if d.doc_key not in present
     ]
     if gone:
@@ -209,7 +211,9 @@ def _ingest_locked(
     report.seconds = time.perf_counter() - t0
     if not files and not index.catalog.counts()["documents"]:
         raise NoDocumentsError(
-            "nothing to index: " + ", ".join(str(p) for p in paths) + " holds no .txt, .md, .html or .pdf files"
+            "nothing to index: "
+            + ", ".join(str(p) for p in paths)
+            + " holds no .txt, .md, .html or .pdf files"
         )
     return report
 
@@ -243,7 +247,11 @@ def _examine(
         log.warning("skipped %s: %s", source, exc.strerror or exc)
         return None
     old = index.catalog.document(key)
-    if old is not None and old.state in ("complete", "alias") and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns):
+    if (
+        old is not None
+        and old.state in ("complete", "alias")
+        and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns)
+    ):
         report.unchanged.append(source)
         return None
     try:
@@ -270,13 +278,25 @@ def _examine(
     if display_name:
         doc_id = Path(display_name).stem or display_name
     seg = segment(
-        loaded.text, chunk_chars=index.settings.chunk_chars, max_sentence_chars=index.settings.max_sentence_chars
+        loaded.text,
+        chunk_chars=index.settings.chunk_chars,
+        max_sentence_chars=index.settings.max_sentence_chars,
     )
     title = (loaded.title or seg.title or _human_title(doc_id)).strip()[:300]
     row = DocumentRow(
-        doc_key=key, scope=scope, root=str(root), source=display_name or source, doc_id=doc_id, title=title,
-        content_hash=content_hash, size=st.st_size, mtime_ns=st.st_mtime_ns, state="complete", alias_of=None,
-        n_sentences=len(seg.sentences), n_chunks=len(seg.chunks),
+        doc_key=key,
+        scope=scope,
+        root=str(root),
+        source=display_name or source,
+        doc_id=doc_id,
+        title=title,
+        content_hash=content_hash,
+        size=st.st_size,
+        mtime_ns=st.st_mtime_ns,
+        state="complete",
+        alias_of=None,
+        n_sentences=len(seg.sentences),
+        n_chunks=len(seg.chunks),
     )
     if not seg.sentences:
         report.skipped.append((source, "no prose to cite (empty, or only headings and labels)"))
@@ -365,14 +385,22 @@ def _store_document(index: Index, w: _Work, vectors: np.ndarray) -> None:
     for c in seg.chunks:
         for i in range(c.first, c.last + 1):
             chunk_of[i] = c.idx
-    base = {"doc_key": row.doc_key, "scope": row.scope, "doc_id": row.doc_id, "source": row.source,
-            "title": row.title}
+    base = {
+        "doc_key": row.doc_key,
+        "scope": row.scope,
+        "doc_id": row.doc_id,
+        "source": row.source,
+        "title": row.title,
+    }
     index.store.add(
         index.store.sentences,
         [f"{row.doc_key}:{s.idx}" for s in seg.sentences],
         vectors,
         [s.text for s in seg.sentences],
-        [{**base, "idx": s.idx, "start": s.start, "end": s.end, "chunk": chunk_of[s.idx]} for s in seg.sentences],
+        [
+            {**base, "idx": s.idx, "start": s.start, "end": s.end, "chunk": chunk_of[s.idx]}
+            for s in seg.sentences
+        ],
     )
     chunk_vecs = np.stack([vectors[c.first : c.last + 1].mean(axis=0) for c in seg.chunks])
     chunk_vecs /= np.linalg.norm(chunk_vecs, axis=1, keepdims=True) + 1e-12
@@ -381,8 +409,17 @@ def _store_document(index: Index, w: _Work, vectors: np.ndarray) -> None:
         [f"{row.doc_key}:c{c.idx}" for c in seg.chunks],
         chunk_vecs,
         [" ".join(s.text for s in seg.sentences[c.first : c.last + 1]) for c in seg.chunks],
-        [{**base, "chunk": c.idx, "first": c.first, "last": c.last,
-          "start": seg.sentences[c.first].start, "end": seg.sentences[c.last].end} for c in seg.chunks],
+        [
+            {
+                **base,
+                "chunk": c.idx,
+                "first": c.first,
+                "last": c.last,
+                "start": seg.sentences[c.first].start,
+                "end": seg.sentences[c.last].end,
+            }
+            for c in seg.chunks
+        ],
     )
     index.catalog.complete(row, ((s.idx, s.start, s.end, chunk_of[s.idx], s.text) for s in seg.sentences))
 

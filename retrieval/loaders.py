@@ -139,11 +139,42 @@ def _check_text(text: str, name: str) -> str:
 
 # Elements whose text forms a paragraph of its own; text directly inside a container (a <div> with
 # loose text, a <p> holding a <div>) is a paragraph of that container, so none of it is lost.
-_BLOCK_TAGS = frozenset({
-    "p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "td", "th", "dd", "dt", "caption",
-    "figcaption", "div", "section", "article", "main", "body", "html", "ul", "ol", "dl", "table", "tr",
-    "figure", "address", "details", "summary", "center",
-})
+_BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "td",
+        "th",
+        "dd",
+        "dt",
+        "caption",
+        "figcaption",
+        "div",
+        "section",
+        "article",
+        "main",
+        "body",
+        "html",
+        "ul",
+        "ol",
+        "dl",
+        "table",
+        "tr",
+        "figure",
+        "address",
+        "details",
+        "summary",
+        "center",
+    }
+)
 # Page furniture and code, never prose worth citing.
 _DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "template", "title")
 

@@ -59,7 +59,9 @@ class Settings(BaseSettings):
     candidates: int = Field(40, ge=1, description="Sentences fetched from each retriever before fusion.")
     max_citations: int = Field(2, ge=1, le=20)
     citation_confidence: float = Field(
-        0.95, gt=0.0, le=1.0,
+        0.95,
+        gt=0.0,
+        le=1.0,
         description="Cite sentences until the ranker is this sure the evidence is among them.",
     )
 
@@ -86,7 +88,9 @@ class Settings(BaseSettings):
         default="auto", description="'json': schema-constrained; 'text': [n] markers; 'auto': json."
     )
     llm_min_support: float = Field(
-        default=0.5, ge=0.0, le=1.0,
+        default=0.5,
+        ge=0.0,
+        le=1.0,
         description="Share of an answer sentence's new words that its cited sentences must contain.",
     )
 

@@ -16,9 +16,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from retrieval import Index, Settings  # noqa: E402
-from retrieval.embeddings import SentenceEmbedder  # noqa: E402
-from retrieval.settings import SEEDS_DIR  # noqa: E402
+from retrieval import Index, Settings
+from retrieval.embeddings import SentenceEmbedder
+from retrieval.settings import SEEDS_DIR
 
 SQUAD_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-dev"
 SEED_FILE = next(SEEDS_DIR.glob("*.txt"))

@@ -101,8 +101,10 @@ def test_empty_index_says_to_ingest(index, settings):
 def test_follow_up_uses_the_previous_question(seeded):
     """A follow-up with history is answered in the context of the earlier question."""
     answer = seeded.invoke(
-        {"question": "and what did South Korea say?",
-         "history": ["How many North Korean troops were sent to Russia?"]}
+        {
+            "question": "and what did South Korea say?",
+            "history": ["How many North Korean troops were sent to Russia?"],
+        }
     )
     assert "South Korea" in answer.citations[0].text
 

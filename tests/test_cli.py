@@ -12,12 +12,18 @@ from tests.conftest import SEED_FILE
 pytestmark = pytest.mark.slow
 
 
-def citebot(*args: str, index_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def citebot(
+    *args: str, index_dir: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
     full_env |= {"CITEBOT_INDEX_DIR": str(index_dir), "HF_HUB_OFFLINE": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "retrieval.cli", *args],
-        capture_output=True, text=True, env=full_env, timeout=300, cwd=index_dir.parent,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=300,
+        cwd=index_dir.parent,
     )
 
 
@@ -28,7 +34,9 @@ def cli_index(tmp_path_factory) -> Path:
 
 def test_ask_on_a_fresh_index_indexes_the_seeds_and_cites(cli_index):
     """`citebot ask --json` on an empty index ingests seeds/ and cites the "at least 3,000" sentence."""
-    r = citebot("ask", "How many North Korean soldiers entered eastern Russia?", "--json", index_dir=cli_index)
+    r = citebot(
+        "ask", "How many North Korean soldiers entered eastern Russia?", "--json", index_dir=cli_index
+    )
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["refused"] is False
@@ -63,11 +71,14 @@ def test_readable_answer_lists_numbered_sources(cli_index):
     assert "Sources:" in r.stdout and "[1] “" in r.stdout and "characters " in r.stdout
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["ask", "   "], "empty"),
-    (["ask", "y" * 20_000], "limit"),
-    (["ingest", "does-not-exist"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "   "], "empty"),
+        (["ask", "y" * 20_000], "limit"),
+        (["ingest", "does-not-exist"], "does not exist"),
+    ],
+)
 def test_errors_are_one_line_without_traceback(cli_index, args, message):
     """Bad input exits 1 with a clear "Error:" line and no traceback."""
     r = citebot(*args, index_dir=cli_index)
@@ -92,11 +103,22 @@ def test_eval_writes_scorable_answers(tmp_path, settings, real_embedder, monkeyp
     (qa / "docs" / "news.txt").write_text(text, encoding="utf-8")
     ev = text.index("In a briefing later")
     questions = [
-        {"id": "q1", "question": "How many North Korean soldiers entered eastern Russia?", "answers": ["3,000"],
-         "doc_id": "news", "answerable": True,
-         "evidence": [{"start": ev, "end": ev + 220, "text": text[ev : ev + 220]}]},
-        {"id": "q2", "question": "What is the boiling point of mercury?", "answers": [], "doc_id": "news",
-         "answerable": False, "evidence": []},
+        {
+            "id": "q1",
+            "question": "How many North Korean soldiers entered eastern Russia?",
+            "answers": ["3,000"],
+            "doc_id": "news",
+            "answerable": True,
+            "evidence": [{"start": ev, "end": ev + 220, "text": text[ev : ev + 220]}],
+        },
+        {
+            "id": "q2",
+            "question": "What is the boiling point of mercury?",
+            "answers": [],
+            "doc_id": "news",
+            "answerable": False,
+            "evidence": [],
+        },
     ]
     (qa / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in questions))
     monkeypatch.setattr("retrieval.index.SentenceEmbedder", lambda *a, **k: real_embedder)

@@ -106,7 +106,9 @@ def test_latin1_file_is_decoded(fake_index, tmp_path):
     """A Latin-1 file is read with the right characters, and offsets fit its decoded text."""
     root = tmp_path / "latin"
     root.mkdir()
-    (root / "cafe.txt").write_bytes("Le café est très bon à Genève. Les élèves y déjeunent souvent.".encode("latin-1"))
+    (root / "cafe.txt").write_bytes(
+        "Le café est très bon à Genève. Les élèves y déjeunent souvent.".encode("latin-1")
+    )
     ingest(fake_index, [root])
     texts = [t for _, _, t in fake_index.catalog.all_sentences()]
     assert "Le café est très bon à Genève." in texts
