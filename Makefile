@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.citebot-installed
+DEV_STAMP := $(VENV)/.citebot-dev-installed
 # The demo keeps its index inside the checkout; `citebot` alone uses the user data folder.
 DEMO_INDEX ?= .citebot/demo-index
 export HF_HUB_OFFLINE := 1
@@ -12,32 +13,40 @@ export HF_HUB_DISABLE_PROGRESS_BARS := 1
 # pip's notes about this machine's local package mirrors are noise, not errors.
 PIPQ := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
-.PHONY: setup demo test lint fmt eval bench clean
+.PHONY: setup setup-dev demo test lint fmt eval bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip $(PIPQ)
 	# torch first and pinned: this spec takes the CPU build on disk; anything else pulls CUDA.
 	$(BIN)/python -m pip install -q torch==2.13.0 $(PIPQ)
-	$(BIN)/python -m pip install -q -e '.[dev]' $(PIPQ)
+	$(BIN)/python -m pip install -q -e . $(PIPQ)
 	$(BIN)/python -c "import retrieval, bot, torch; assert torch.__version__.startswith('2.13.0')"
 	touch $(STAMP)
 
+# Test tools and the optional language-model extras the tests exercise.
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev]' $(PIPQ)
+	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0')"
+	touch $(DEV_STAMP)
+
 setup: $(STAMP)
+
+setup-dev: $(DEV_STAMP)
 
 demo: setup
 	CITEBOT_INDEX_DIR=$(DEMO_INDEX) $(BIN)/citebot ingest seeds
 	CITEBOT_INDEX_DIR=$(DEMO_INDEX) $(BIN)/citebot ask "How many North Korean soldiers entered eastern Russia?"
 
-test: setup
+test: setup-dev
 	$(BIN)/pytest -q
 
-lint: setup
+lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-fmt: setup
+fmt: setup-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
