@@ -244,7 +244,8 @@ class Ranker:
         self.weights = weights or Weights()
         self.thresholds = thresholds or Thresholds()
         self._vocab_cache: dict[str, frozenset[str]] = {}
-        self._vocab_generation = -1
+        self._token_cache: dict[int, list[str]] = {}
+        self._cache_generation = -1
 
     def search_text(self, query: Query) -> str:
         """The lexical query: for a follow-up, its own words count twice and the previous question's once.
@@ -284,7 +285,8 @@ class Ranker:
 
         lex = index.lexical.scores(text, scopes)
         if lex is not None and lex.query_terms:
-            top = np.argsort(-lex.scores)[: self.k]
+            k = min(self.k, len(lex.scores))
+            top = np.argpartition(-lex.scores, k - 1)[:k] if k < len(lex.scores) else np.arange(k)
             top = top[lex.scores[top] > 0]
             for row in index.catalog.sentences_by_rowid([int(r) for r in lex.rowids[top]]).values():
                 cand.add((row.doc_key, row.idx))
@@ -320,8 +322,7 @@ class Ranker:
         q_terms = sorted(set(q_tokens))
         idf = index.lexical.idf(q_terms)
         total_idf = sum(idf.values()) or 1.0
-        row_keys = list(rows)
-        row_tokens = dict(zip(row_keys, tokenize([rows[k].text for k in row_keys]), strict=True))
+        row_tokens = self._tokens(rows)
         row_terms = {k: set(v) for k, v in row_tokens.items()}
 
         def coverage(terms: set[str]) -> float:
@@ -401,12 +402,29 @@ class Ranker:
                 confident = False
         return Retrieved(query=query, evidence=evidence, confident=confident)
 
+    def _check_caches(self) -> None:
+        """Drop cached tokens and vocabularies when the catalog changed (rowids may be reused)."""
+        gen = self.index.catalog.generation()
+        if self._cache_generation != gen:
+            self._vocab_cache.clear()
+            self._token_cache.clear()
+            self._cache_generation = gen
+
+    def _tokens(self, rows: dict[Key, SentenceRow]) -> dict[Key, list[str]]:
+        """Stemmed tokens of each sentence; a sentence is tokenized once, then read from the cache."""
+        self._check_caches()
+        cache = self._token_cache
+        todo = [k for k, r in rows.items() if r.rowid not in cache]
+        if todo:
+            if len(cache) + len(todo) > 200_000:
+                cache.clear()
+            for k, toks in zip(todo, tokenize([rows[k].text for k in todo]), strict=True):
+                cache[rows[k].rowid] = toks
+        return {k: cache[r.rowid] for k, r in rows.items()}
+
     def _vocabulary(self, doc_key: str) -> frozenset[str]:
         """The stemmed terms of one document, cached per catalog generation."""
-        gen = self.index.catalog.generation()
-        if self._vocab_generation != gen:
-            self._vocab_cache.clear()
-            self._vocab_generation = gen
+        self._check_caches()
         vocab = self._vocab_cache.get(doc_key)
         if vocab is None:
             tokens = tokenize(self.index.catalog.document_texts(doc_key))
