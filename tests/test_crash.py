@@ -54,8 +54,11 @@ def _env(index_dir: Path, **extra: str) -> dict[str, str]:
 
 def _driver(index_dir: Path, docs: Path, **extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-c", _DRIVER, str(docs)], env=_env(index_dir, **extra), cwd=REPO,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-c", _DRIVER, str(docs)],
+        env=_env(index_dir, **extra),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -68,7 +71,7 @@ def _states(index_dir: Path, since: float = 0.0) -> dict[str, int]:
         db = sqlite3.connect(f"file:{index_dir / 'catalog.sqlite3'}?mode=ro", uri=True, timeout=1)
         try:
             out = dict(db.execute("SELECT state, COUNT(*) FROM documents GROUP BY state").fetchall())
-            (out["written"],), = db.execute(
+            ((out["written"],),) = db.execute(
                 "SELECT COUNT(*) FROM documents WHERE state = 'complete' AND updated > ?", (since,)
             ).fetchall()
             return out
@@ -122,7 +125,7 @@ def _assert_consistent(index_dir: Path, expected: dict[str, int]) -> None:
         assert counts == expected
         docs = {d.doc_key: d for d in idx.catalog.documents()}
         assert all(d.state == "complete" for d in docs.values())
-        (n_rows,), = idx.catalog._query("SELECT COUNT(*) FROM sentences")
+        ((n_rows,),) = idx.catalog._query("SELECT COUNT(*) FROM sentences")
         assert n_rows == counts["sentences"]  # no duplicate or left-over sentence rows
         assert idx.store.count() == (counts["sentences"], counts["chunks"])  # no orphan or missing vectors
         per_doc: dict[str, int] = {}
@@ -217,20 +220,39 @@ def test_kill_9_of_the_real_cli_then_reingest_matches_stats(tmp_path):
     index_dir = tmp_path / "index"
     env = _env(index_dir)
     for ready, delay in ((lambda s: False, 3.0), (lambda s: s.get("pending", 0) > 0, 0.05)):
-        proc = subprocess.Popen([str(CITEBOT), "ingest", str(docs)], env=env, cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [str(CITEBOT), "ingest", str(docs)],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         if delay == 3.0:
             time.sleep(delay)
             proc.send_signal(signal.SIGKILL)
             proc.wait()
         else:
             _kill_when(proc, index_dir, ready, delay)
-    done = subprocess.run([str(CITEBOT), "ingest", str(docs)], env=env, cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [str(CITEBOT), "ingest", str(docs)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
-    stats = json.loads(subprocess.run([str(CITEBOT), "stats", "--json"], env=env, cwd=tmp_path,
-                                      capture_output=True, text=True, timeout=120).stdout)
+    stats = json.loads(
+        subprocess.run(
+            [str(CITEBOT), "stats", "--json"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+    )
     assert {k: stats[k] for k in ("documents", "aliases", "sentences", "chunks", "pending")} == expected
     idx = Index(Settings(index_dir=index_dir), embedder=FakeEmbedder(dim=384))
     try:
@@ -254,8 +276,14 @@ def test_a_second_ingest_is_refused_while_one_runs(tmp_path):
         time.sleep(0.05)
     time.sleep(2.0)  # the holder has taken the lock (it is embedding, slowly)
     assert holder.poll() is None
-    second = subprocess.run([str(CITEBOT), "ingest", str(docs)], env=_env(index_dir), cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
+    second = subprocess.run(
+        [str(CITEBOT), "ingest", str(docs)],
+        env=_env(index_dir),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert second.returncode == 1
     assert "another citebot ingest is writing" in second.stderr
     assert "Traceback" not in second.stderr

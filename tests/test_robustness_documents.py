@@ -66,27 +66,46 @@ HOSTILE: dict[str, bytes] = {
     "image.png": b"\x89PNG\r\n\x1a\n" + os.urandom(100),
 }
 READABLE: dict[str, tuple[bytes, str]] = {
-    "latin1.txt": ("Le café était fermé. Les élèves ont mangé des crêpes à Noël.".encode("latin-1"),
-                   "Les élèves ont mangé des crêpes à Noël."),
-    "utf16_bom.txt": (codecs.BOM_UTF16_LE + "Die Brücke öffnet. Sie schließt spät.".encode("utf-16-le"),
-                      "Sie schließt spät."),
-    "utf16_no_bom.txt": ("The tide turned at noon. Boats left the harbour.".encode("utf-16-be"),
-                         "Boats left the harbour."),
-    "utf8_bom.md": (codecs.BOM_UTF8 + b"Das Wetter war kalt. Der Schnee fiel leise.",
-                    "Der Schnee fiel leise."),
-    "crlf.txt": (b"First line ends here.\r\nSecond line follows it.\r\n\r\nA new paragraph starts now.",
-                 "A new paragraph starts now."),
+    "latin1.txt": (
+        "Le café était fermé. Les élèves ont mangé des crêpes à Noël.".encode("latin-1"),
+        "Les élèves ont mangé des crêpes à Noël.",
+    ),
+    "utf16_bom.txt": (
+        codecs.BOM_UTF16_LE + "Die Brücke öffnet. Sie schließt spät.".encode("utf-16-le"),
+        "Sie schließt spät.",
+    ),
+    "utf16_no_bom.txt": (
+        "The tide turned at noon. Boats left the harbour.".encode("utf-16-be"),
+        "Boats left the harbour.",
+    ),
+    "utf8_bom.md": (
+        codecs.BOM_UTF8 + b"Das Wetter war kalt. Der Schnee fiel leise.",
+        "Der Schnee fiel leise.",
+    ),
+    "crlf.txt": (
+        b"First line ends here.\r\nSecond line follows it.\r\n\r\nA new paragraph starts now.",
+        "A new paragraph starts now.",
+    ),
     "chinese.txt": ("北京是中国的首都。它有三千多年的历史。".encode(), "它有三千多年的历史。"),
-    "russian.txt": ("Москва — столица России. Город основан в 1147 году.".encode(),
-                    "Город основан в 1147 году."),
-    "arabic.txt": ("القاهرة هي عاصمة مصر. يعيش فيها ملايين الناس؟ نهر النيل يمر بها.".encode(),
-                   "يعيش فيها ملايين الناس؟"),
+    "russian.txt": (
+        "Москва — столица России. Город основан в 1147 году.".encode(),
+        "Город основан в 1147 году.",
+    ),
+    "arabic.txt": (
+        "القاهرة هي عاصمة مصر. يعيش فيها ملايين الناس؟ نهر النيل يمر بها.".encode(),
+        "يعيش فيها ملايين الناس؟",
+    ),
     "hindi.md": ("दिल्ली भारत की राजधानी है। यह एक बड़ा शहर है।".encode(), "यह एक बड़ा शहर है।"),
-    "broken.html": (b"<html><head><title>Broken</title><body><p>This paragraph is never closed. It has words."
-                    b"<div><p>Another unclosed one is here. <b>Bold never ends", "It has words."),
+    "broken.html": (
+        b"<html><head><title>Broken</title><body><p>This paragraph is never closed. It has words."
+        b"<div><p>Another unclosed one is here. <b>Bold never ends",
+        "It has words.",
+    ),
     "deep.html": (b"<div>" * 3000 + b"<p>Deep prose is still found. It is far down.</p>", "It is far down."),
-    "good.pdf": (_pdf(["The keeper wrote in his log each evening.", "Ships passed the rocks safely."]),
-                 "Ships passed the rocks safely."),
+    "good.pdf": (
+        _pdf(["The keeper wrote in his log each evening.", "Ships passed the rocks safely."]),
+        "Ships passed the rocks safely.",
+    ),
 }
 
 
@@ -250,8 +269,9 @@ def test_stats_json_counts_aliases(fake_index, tmp_path):
     ingest(fake_index, [root])
     fake_index.close()
     env = {**os.environ, "CITEBOT_INDEX_DIR": str(fake_index.directory)}
-    out = subprocess.run([str(CITEBOT), "stats", "--json"], env=env, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [str(CITEBOT), "stats", "--json"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     stats = json.loads(out.stdout)
     assert (stats["documents"], stats["aliases"], stats["sentences"]) == (1, 1, 2)

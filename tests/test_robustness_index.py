@@ -151,12 +151,16 @@ def test_a_really_full_disk_fails_clearly_and_ingest_resumes_after_space_is_free
     """Ingest onto a full 1 MB tmpfs stops with a clear error; with space again, the rerun is a clean one."""
     docs = tmp_path / "docs"
     shutil.copytree(SQUAD_DIR / "docs", docs)
-    env = {**os.environ, "CITEBOT_INDEX_DIR": str(tiny_disk / "index"),
-           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {
+        **os.environ,
+        "CITEBOT_INDEX_DIR": str(tiny_disk / "index"),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
 
     def run() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-c", _INGEST, str(docs)], env=env, capture_output=True,
-                              text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-c", _INGEST, str(docs)], env=env, capture_output=True, text=True, timeout=300
+        )
 
     full = run()
     assert full.returncode != 0
@@ -175,14 +179,19 @@ def test_a_really_full_disk_fails_clearly_and_ingest_resumes_after_space_is_free
 def test_a_read_only_disk_is_one_clear_line(tiny_disk, tmp_path, docs):
     """An index on a file system remounted read-only: `citebot ingest` fails in one line, no traceback."""
     index_dir = tiny_disk / "index"
-    env = {**os.environ, "CITEBOT_INDEX_DIR": str(index_dir), "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {
+        **os.environ,
+        "CITEBOT_INDEX_DIR": str(index_dir),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
     # Built by another process: this one must hold no file open on the disk, or it can't be remounted.
     subprocess.run([sys.executable, "-c", _INGEST, str(docs)], env=env, check=True, timeout=300)
     subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
     for args in (["ingest", str(docs)], ["ingest", "--rebuild", str(docs)]):
-        done = subprocess.run([str(CITEBOT), *args], env=env, cwd=tmp_path, capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run(
+            [str(CITEBOT), *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 1, done.stderr
         last = done.stderr.strip().splitlines()[-1]
         assert last.startswith("Error: ") and str(index_dir) in last, done.stderr
@@ -206,10 +215,22 @@ def test_unreachable_chroma_server_is_a_clear_error(tmp_path):
 
 
 def _as_nobody(args: list[str], index_dir: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": "/tmp", "CITEBOT_INDEX_DIR": str(index_dir),
-           "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([str(CITEBOT), *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=120, user=65534, group=65534)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": "/tmp",
+        "CITEBOT_INDEX_DIR": str(index_dir),
+        "HF_HUB_OFFLINE": "1",
+    }
+    return subprocess.run(
+        [str(CITEBOT), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        user=65534,
+        group=65534,
+    )
 
 
 @pytest.mark.slow
@@ -248,8 +269,9 @@ def test_cli_rebuild_recovers_a_corrupt_index(tmp_path, docs):
     env = {**os.environ, "CITEBOT_INDEX_DIR": str(tmp_path / "index"), "HF_HUB_OFFLINE": "1"}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(CITEBOT), *args], env=env, cwd=tmp_path, capture_output=True, text=True,
-                              timeout=300)
+        return subprocess.run(
+            [str(CITEBOT), *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
 
     assert run("ingest", str(docs)).returncode == 0
     (tmp_path / "index" / "catalog.sqlite3").write_bytes(os.urandom(4096))

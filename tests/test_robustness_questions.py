@@ -73,8 +73,9 @@ def test_invalid_questions_through_the_chain_raise_domain_errors(seeded, setting
 
 
 def _ask(question: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(CITEBOT), "ask", question], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [str(CITEBOT), "ask", question], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.slow

@@ -15,11 +15,37 @@ from retrieval.segment import segment
 
 # Prose-like pieces mixed with arbitrary unicode, so pysbd meets abbreviations, quotes, numbers and
 # stops of other scripts, not only noise.
-_PIECES = st.sampled_from([
-    "Dr. Smith arrived at 5 p.m. on Monday.", " ", "  ", "\n", "\n\n", "\r\n", "\t", "U.S.", "e.g.", "...",
-    "?!", "“Quoted,” she said.", "(see p. 4)", "3.5", "北京是中国的首都。", "ここです！", "مرحبا؟", "है।",
-    "Ünïcödé wörds.", "\u200b", "\u202e", "🙂", "a" * 120, "word " * 40, "# Heading", "- item", "…",
-])
+_PIECES = st.sampled_from(
+    [
+        "Dr. Smith arrived at 5 p.m. on Monday.",
+        " ",
+        "  ",
+        "\n",
+        "\n\n",
+        "\r\n",
+        "\t",
+        "U.S.",
+        "e.g.",
+        "...",
+        "?!",
+        "“Quoted,” she said.",
+        "(see p. 4)",
+        "3.5",
+        "北京是中国的首都。",
+        "ここです！",
+        "مرحبا؟",
+        "है।",
+        "Ünïcödé wörds.",
+        "\u200b",
+        "\u202e",
+        "🙂",
+        "a" * 120,
+        "word " * 40,
+        "# Heading",
+        "- item",
+        "…",
+    ]
+)
 _TEXT = st.lists(st.one_of(_PIECES, st.text(max_size=40)), max_size=40).map("".join)
 _PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
