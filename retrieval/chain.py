@@ -17,7 +17,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
-from pydantic import ConfigDict
+from pydantic import ConfigDict, PrivateAttr
 
 from .answer import extractive_answer
 from .errors import InvalidQuestionError, NoDocumentsError
@@ -112,6 +112,7 @@ class CitingRetriever(BaseRetriever):
     k: int = 5
     scopes: list[str] | None = None
     max_question_chars: int = 2000
+    _ranker: Ranker | None = PrivateAttr(default=None)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> CitingRetriever:
@@ -124,7 +125,9 @@ class CitingRetriever(BaseRetriever):
     ) -> list[Document]:
         q = to_query({"question": query, "scopes": self.scopes}, self.max_question_chars)
         self.index.refresh_lexical()
-        retrieved = Ranker(self.index, candidates=self.index.settings.candidates).rank(q, limit=self.k)
+        if self._ranker is None:  # one ranker per retriever: it caches tokens between queries
+            self._ranker = Ranker(self.index, candidates=self.index.settings.candidates)
+        retrieved = self._ranker.rank(q, limit=self.k)
         return [
             Document(
                 page_content=e.text,
