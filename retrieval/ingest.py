@@ -22,7 +22,7 @@ from filelock import FileLock, Timeout
 from .catalog import DocumentRow
 from .errors import DocumentError, IndexBusyError, NoDocumentsError
 from .index import SHARED_SCOPE, Index
-from .loaders import SUPPORTED_SUFFIXES, load_file
+from .loaders import SUPPORTED_SUFFIXES, parse, read_limited
 from .segment import Segmented, segment
 
 log = logging.getLogger(__name__)
@@ -255,17 +255,13 @@ def _examine(
         report.unchanged.append(source)
         return None
     try:
-        if st.st_size > max_bytes:
-            raise DocumentError(
-                f"{source}: {st.st_size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit "
-                "(CITEBOT_MAX_FILE_MB), skipped"
-            )
-        content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+        data = read_limited(path, max_bytes)
+        content_hash = hashlib.sha256(data).hexdigest()
         if old is not None and old.state in ("complete", "alias") and old.content_hash == content_hash:
             index.catalog.touch(key, st.st_size, st.st_mtime_ns)
             report.unchanged.append(source)
             return None
-        loaded = load_file(path, max_bytes)
+        loaded = parse(data, source, path.suffix)
     except (DocumentError, OSError) as exc:
         reason = str(exc) if isinstance(exc, DocumentError) else f"{source}: cannot be read ({exc})"
         report.skipped.append((source, reason.removeprefix(f"{source}: ")))

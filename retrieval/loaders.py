@@ -218,14 +218,16 @@ def _html_text(data: bytes, name: str) -> LoadedText:
     return LoadedText("\n\n".join(b for b in blocks if b), title or None)
 
 
-def _pdf_text(path: Path, name: str) -> LoadedText:
+def _pdf_text(data: bytes, name: str) -> LoadedText:
+    import io
+
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings about odd files say nothing useful
 
     try:
-        reader = PdfReader(path)
+        reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
         meta_title = reader.metadata.title if reader.metadata else None
     except (PdfReadError, OSError) as exc:
@@ -236,16 +238,13 @@ def _pdf_text(path: Path, name: str) -> LoadedText:
     return LoadedText(text, str(meta_title) if meta_title else None)
 
 
-def load_file(path: Path, max_bytes: int) -> LoadedText:
-    """Read ``path`` into text according to its suffix.
+def read_limited(path: Path, max_bytes: int) -> bytes:
+    """Read a file's bytes, refusing one larger than ``max_bytes`` before reading it.
 
     Raises:
-        DocumentError: unsupported, too large, unreadable, binary or undecodable.
+        DocumentError: too large, or unreadable.
     """
     name = str(path)
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise DocumentError(f"{name}: unsupported file type {suffix or '(none)'}, skipped")
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -253,14 +252,35 @@ def load_file(path: Path, max_bytes: int) -> LoadedText:
                 f"{name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit "
                 "(CITEBOT_MAX_FILE_MB), skipped"
             )
-        if suffix in PDF_SUFFIXES:
-            loaded = _pdf_text(path, name)
-        else:
-            data = path.read_bytes()
-            if suffix in HTML_SUFFIXES:
-                loaded = _html_text(data, name)
-            else:
-                loaded = LoadedText(universal_newlines(decode_bytes(data, name)))
+        return path.read_bytes()
     except OSError as exc:
         raise DocumentError(f"{name}: cannot be read ({exc.strerror or exc}), skipped") from exc
+
+
+def parse(data: bytes, name: str, suffix: str) -> LoadedText:
+    """Turn a file's bytes into text according to its suffix (no I/O: ingest reads each file once).
+
+    Raises:
+        DocumentError: unsupported, binary, undecodable or unparsable.
+    """
+    suffix = suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DocumentError(f"{name}: unsupported file type {suffix or '(none)'}, skipped")
+    if suffix in PDF_SUFFIXES:
+        loaded = _pdf_text(data, name)
+    elif suffix in HTML_SUFFIXES:
+        loaded = _html_text(data, name)
+    else:
+        loaded = LoadedText(universal_newlines(decode_bytes(data, name)))
     return LoadedText(_check_text(loaded.text, name), loaded.title)
+
+
+def load_file(path: Path, max_bytes: int) -> LoadedText:
+    """Read ``path`` into text according to its suffix.
+
+    Raises:
+        DocumentError: unsupported, too large, unreadable, binary or undecodable.
+    """
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise DocumentError(f"{path}: unsupported file type {path.suffix or '(none)'}, skipped")
+    return parse(read_limited(path, max_bytes), str(path), path.suffix)
