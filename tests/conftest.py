@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,16 @@ from retrieval.settings import SEEDS_DIR
 
 SQUAD_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-dev"
 SEED_FILE = next(SEEDS_DIR.glob("*.txt"))
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:  # type: ignore[type-arg]
+    """Stop a server a test started: politely first, then for sure."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class FakeEmbedder(SentenceEmbedder):

@@ -26,7 +26,7 @@ from retrieval.llms import bundled_gguf
 from retrieval.models import Answer, Query
 from retrieval.ranking import Ranker
 from retrieval.settings import SEEDS_DIR
-from tests.conftest import SEED_FILE
+from tests.conftest import SEED_FILE, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -99,12 +99,7 @@ def server(gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
             time.sleep(0.3)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 from retrieval import Index, Settings, build_chain, ingest
 from retrieval.cli import main
 from retrieval.embeddings import SentenceEmbedder
-from tests.conftest import SEED_FILE
+from tests.conftest import SEED_FILE, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -60,12 +60,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
             time.sleep(0.2)
         yield "127.0.0.1", port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=20)
         log.close()
 
 
