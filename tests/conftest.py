@@ -25,7 +25,7 @@ SQUAD_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-dev
 SEED_FILE = next(SEEDS_DIR.glob("*.txt"))
 
 
-def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:  # type: ignore[type-arg]
+def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
     """Stop a server a test started: politely first, then for sure."""
     proc.terminate()
     try:
