@@ -160,7 +160,9 @@ def _ingest_locked(
     _recover(index)
 
     # Files gone from an ingested folder, removed first: a copy of a removed file is then indexed below.
-    present = {doc_key(scope, str(path)): (root, path) for root, path in files}
+    present: dict[str, tuple[Path, Path]] = {}
+    for root, path in files:  # a file reached twice (two overlapping paths) counts once, as first seen
+        present.setdefault(doc_key(scope, str(path)), (root, path))
     gone = [
         d
         for root in roots
@@ -171,18 +173,12 @@ def _ingest_locked(
         _remove(index, gone)
         report.removed.extend(d.source for d in gone if d.state != "alias")
 
-    seen: set[str] = set()
     work: list[_Work] = []
     planned: dict[str, DocumentRow] = {}
     late_aliases: list[DocumentRow] = []
     max_bytes = int(index.settings.max_file_mb * 1e6)
     names = {p.expanduser().resolve(): n for p, n in (display_names or {}).items()}
-    for root, path in files:
-        source = str(path)
-        key = doc_key(scope, source)
-        if key in seen:
-            continue
-        seen.add(key)
+    for key, (root, path) in present.items():
         item = _examine(index, root, path, key, scope, max_bytes, report, display_name=names.get(path))
         if item is None:
             continue
