@@ -76,7 +76,6 @@ def build_chain(settings: Settings | None = None, *, index: Index | None = None)
     def retrieve(query: Query) -> Retrieved:
         if index.is_empty():
             raise NoDocumentsError("no documents are indexed yet: run `citebot ingest PATH` first")
-        index.refresh_lexical()
         return ranker.rank(query)
 
     compose: Callable[[Retrieved], Answer]
@@ -124,7 +123,6 @@ class CitingRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         q = to_query({"question": query, "scopes": self.scopes}, self.max_question_chars)
-        self.index.refresh_lexical()
         if self._ranker is None:  # one ranker per retriever: it caches tokens between queries
             self._ranker = Ranker(self.index, candidates=self.index.settings.candidates)
         retrieved = self._ranker.rank(q, limit=self.k)

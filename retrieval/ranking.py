@@ -369,7 +369,12 @@ class Ranker:
         return Candidates(keys, rows, feats)
 
     def rank(self, query: Query, limit: int = 10) -> Retrieved:
-        """Return the best ``limit`` sentences for ``query``, best first."""
+        """Return the best ``limit`` sentences for ``query``, best first.
+
+        The BM25 index is brought up to date first: another process (an ingest, or the bot's upload)
+        may have changed the catalog since this ranker last looked.
+        """
+        self.index.refresh_lexical()
         cands = self.candidates(query)
         if cands is None:
             return Retrieved(query=query, evidence=[], confident=False)
