@@ -16,7 +16,7 @@ from pathlib import Path, PurePath
 
 from retrieval import DocumentError
 from retrieval.ingest import doc_key
-from retrieval.loaders import decode_bytes
+from retrieval.loaders import parse
 
 from .config import UPLOAD_SUFFIXES
 
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 DISPLAY_NAME_LIMIT = 100
 # Control characters no prose holds; many of them in "text" mean a binary file.
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_TAG = re.compile(r"<[A-Za-z!/]")
 
 
 def display_name(filename: str) -> str:
@@ -72,20 +72,12 @@ def check_upload(filename: str, data: bytes, max_bytes: int) -> str:
         return suffix
     if data.startswith(b"%PDF-"):
         raise DocumentError(f"{name} is a PDF file: upload it with a .pdf name")
-    text = decode_bytes(data, name)
-    sample = text[:65536]
-    if len(_CONTROL.findall(sample)) > max(8, len(sample) // 100):
-        raise DocumentError(f"{name} looks like a binary file, not text")
-    if not text.strip():
+    # The same reading ingest does (decoding, binary check, HTML/PDF text), so what passes here indexes.
+    loaded = parse(data, name, suffix)
+    if suffix in (".html", ".htm") and not _TAG.search(data[:65536].decode("utf-8", errors="ignore")):
+        raise DocumentError(f"{name} is named {suffix} but holds no HTML")
+    if not loaded.text.strip():
         raise DocumentError(f"{name} has no text in it")
-    if suffix in (".html", ".htm"):
-        from bs4 import BeautifulSoup
-
-        soup = BeautifulSoup(text, "html.parser")
-        if soup.find() is None:
-            raise DocumentError(f"{name} is named .html but holds no HTML")
-        if not soup.get_text(" ", strip=True):
-            raise DocumentError(f"{name} has no text in it")
     return suffix
 
 
