@@ -123,13 +123,15 @@ class LexicalIndex:
             self._loaded = (gen, retriever, rowids, scopes, names)
             return self._loaded
 
-    def scores(self, question: str, scopes: Sequence[str] | None = None) -> LexicalScores | None:
-        """Score every sentence against ``question``; sentences outside ``scopes`` score 0."""
+    def scores(
+        self, query_tokens: Sequence[str], scopes: Sequence[str] | None = None
+    ) -> LexicalScores | None:
+        """Score every sentence against a query (tokens from ``tokenize``); outside ``scopes`` scores 0."""
         loaded = self._load()
         if loaded is None:
             return None
         _, retriever, rowids, scope_ids, names = loaded
-        tokens = [t for t in tokenize([question])[0] if t in retriever.vocab_dict]
+        tokens = [t for t in query_tokens if t in retriever.vocab_dict]
         if not tokens:
             return LexicalScores(rowids, np.zeros(len(rowids), dtype=np.float32), 0)
         scores = np.asarray(retriever.get_scores(tokens), dtype=np.float32)

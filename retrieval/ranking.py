@@ -252,16 +252,6 @@ class Ranker:
         self._token_cache: dict[int, list[str]] = {}
         self._cache_generation = -1
 
-    def search_text(self, query: Query) -> str:
-        """The lexical query: for a follow-up, its own words count twice and the previous question's once.
-
-        "And what did South Korea say?" needs the earlier question's subject to find the passage, but
-        its own words must decide which sentence of the passage answers.
-        """
-        if not query.history:
-            return query.question
-        return " ".join([query.question, query.question, query.history[-1]])
-
     def query_vector(self, query: Query) -> np.ndarray:
         """The dense query: the question's vector, plus half the previous question's for a follow-up."""
         if not query.history:
@@ -273,7 +263,6 @@ class Ranker:
     def candidates(self, query: Query) -> Candidates | None:
         """Gather candidate sentences from all retrievers and compute their signals."""
         index, store = self.index, self.index.store
-        text = self.search_text(query)
         qv = self.query_vector(query)
         scopes = query.scopes
 
@@ -288,7 +277,13 @@ class Ranker:
                 chunk_sim[(m["doc_key"], i)] = hit.similarity
                 cand.add((m["doc_key"], i))
 
-        lex = index.lexical.scores(text, scopes)
+        # The question is tokenized once: its own terms, and the previous question's for a follow-up.
+        own_tokens = tokenize([query.question])[0]
+        history_tokens = tokenize([query.history[-1]])[0] if query.history else []
+        # "And what did South Korea say?" needs the earlier question's subject to find the passage, but
+        # its own words must decide which sentence answers: they count twice in BM25.
+        lex_tokens = [*own_tokens, *own_tokens, *history_tokens] if history_tokens else own_tokens
+        lex = index.lexical.scores(lex_tokens, scopes)
         if lex is not None and lex.query_terms:
             k = min(self.k, len(lex.scores))
             top = np.argpartition(-lex.scores, k - 1)[:k] if k < len(lex.scores) else np.arange(k)
@@ -321,9 +316,7 @@ class Ranker:
 
         # IDF-weighted coverage of the question's terms.
         # Coverage asks about the question's own terms; a bare follow-up ("and him?") borrows the history's.
-        q_tokens = tokenize([query.question])[0]
-        if len(set(q_tokens)) < 2:
-            q_tokens = tokenize([text])[0]
+        q_tokens = own_tokens if len(set(own_tokens)) >= 2 else [*own_tokens, *history_tokens]
         q_terms = sorted(set(q_tokens))
         idf = index.lexical.idf(q_terms)
         total_idf = sum(idf.values()) or 1.0
