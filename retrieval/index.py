@@ -50,7 +50,7 @@ class Index:
         """The sentence embedder (the model itself loads on first use)."""
         if self._embedder is not None:
             return self._embedder
-        return SentenceEmbedder(self.settings.resolved_model(), batch_size=self.settings.embedding_batch_size)
+        return SentenceEmbedder.from_settings(self.settings)
 
     @cached_property
     def store(self) -> VectorStore:

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         "", description="A sentence-transformers model name or path; empty means the bundled MiniLM."
     )
     embedding_batch_size: int = Field(64, ge=1)
+    embedding_engine: Literal["auto", "onnx", "torch"] = Field(
+        "auto", description="'auto': ONNX Runtime for BERT models (the default one), torch for others."
+    )
+    embedding_threads: int = Field(0, ge=0, description="ONNX Runtime threads; 0 means every core.")
 
     # Chroma server mode: empty host means the embedded (persistent) Chroma in index_dir.
     chroma_host: str = ""

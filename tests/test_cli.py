@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.embeddings import SentenceEmbedder
 from retrieval.evaluate import run_eval
 from tests.conftest import SEED_FILE
 
@@ -121,7 +122,7 @@ def test_eval_writes_scorable_answers(tmp_path, settings, real_embedder, monkeyp
         },
     ]
     (qa / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in questions))
-    monkeypatch.setattr("retrieval.index.SentenceEmbedder", lambda *a, **k: real_embedder)
+    monkeypatch.setattr(SentenceEmbedder, "from_settings", lambda *a, **k: real_embedder)
     out = tmp_path / "answers.jsonl"
     m = run_eval(qa, out, settings)
     lines = [json.loads(x) for x in out.read_text().splitlines()]

@@ -13,14 +13,15 @@ import pytest
 
 from retrieval import Index, Settings, ingest
 from retrieval.embeddings import SentenceEmbedder
-from retrieval.numpy_encoder import load
+from retrieval.errors import ConfigurationError
+from retrieval.onnx_encoder import load
 from tests.conftest import SEED_FILE
 
 QUESTION = "How many North Korean soldiers entered eastern Russia?"
 
 
-def test_numpy_encoder_matches_torch(real_embedder: SentenceEmbedder) -> None:
-    """The torch-free encoder's vectors equal sentence-transformers' to cosine 1e-5, long texts included."""
+def test_onnx_encoder_matches_torch(real_embedder: SentenceEmbedder) -> None:
+    """The ONNX Runtime encoder's vectors equal sentence-transformers' to cosine 1e-5, long texts included."""
     fast = load(real_embedder.model_name)
     assert fast is not None
     text = SEED_FILE.read_text(encoding="utf-8")
@@ -33,17 +34,30 @@ def test_numpy_encoder_matches_torch(real_embedder: SentenceEmbedder) -> None:
         *text.split(". ")[:20],
     ]
     torch_vecs = real_embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
-    numpy_vecs = fast.encode(texts)
-    cos = (numpy_vecs * torch_vecs).sum(axis=1)
-    assert cos.min() > 1 - 1e-5
-    assert np.allclose(np.linalg.norm(numpy_vecs, axis=1), 1.0, atol=1e-5)
+    for batch_size in (1, 4, 64):  # padding inside a batch must not change a text's vector
+        onnx_vecs = fast.encode(texts, batch_size=batch_size)
+        cos = (onnx_vecs * torch_vecs).sum(axis=1)
+        assert cos.min() > 1 - 1e-5
+        assert np.allclose(np.linalg.norm(onnx_vecs, axis=1), 1.0, atol=1e-5)
+    assert fast.encode([]).shape == (0, 384)
 
 
 def test_unsupported_model_falls_back_to_torch(tmp_path: Path) -> None:
-    """A model folder the numpy encoder doesn't understand yields None, so torch is used instead."""
+    """A model folder the ONNX encoder doesn't understand yields None; `auto` uses torch, `onnx` refuses."""
     (tmp_path / "modules.json").write_text(json.dumps([{"type": "sentence_transformers.models.Transformer"}]))
     assert load(str(tmp_path)) is None
     assert load(str(tmp_path / "missing")) is None
+    assert SentenceEmbedder(str(tmp_path))._onnx_encoder() is None
+    with pytest.raises(ConfigurationError, match="CITEBOT_EMBEDDING_ENGINE"):
+        SentenceEmbedder(str(tmp_path), engine="onnx").encode(["a question"])
+
+
+def test_torch_engine_is_honoured(real_embedder: SentenceEmbedder) -> None:
+    """`engine="torch"` embeds on sentence-transformers even for a model ONNX Runtime could run."""
+    emb = SentenceEmbedder(real_embedder.model_name, engine="torch")
+    emb._model = real_embedder.model  # the loaded torch model, to save loading it twice
+    assert emb.active_engine == "torch" and real_embedder.active_engine == "onnx"
+    assert float(emb.encode([QUESTION])[0] @ real_embedder.encode([QUESTION])[0]) > 1 - 1e-5
 
 
 def test_duplicates_are_embedded_once(real_embedder: SentenceEmbedder) -> None:
