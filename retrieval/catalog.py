@@ -1,6 +1,8 @@
 """The catalog: citebot's own record of documents and sentences, in SQLite beside the vectors.
 
-Chroma holds the vectors; the catalog says which documents are completely indexed. A document is
+Chroma holds the vectors and answers nearest-neighbour searches; the catalog says which documents are
+completely indexed. It also keeps a float16 copy of each sentence's vector, so that scoring a hit's
+neighbours (which the ranker always reads from here) costs no second round trip to Chroma. A document is
 written in three steps: its row becomes ``pending``, its vectors go to Chroma, then its sentences and the
 ``complete`` state are committed in one transaction. A crash leaves at most a ``pending`` row, whose
 vectors the next ingest deletes before indexing the file again, so an interrupted ingest never leaves a
@@ -16,6 +18,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .errors import IndexUnavailableError
 
@@ -46,6 +50,7 @@ CREATE TABLE IF NOT EXISTS sentences (
     end INTEGER NOT NULL,
     chunk INTEGER NOT NULL,
     text TEXT NOT NULL,
+    vector BLOB,
     UNIQUE (doc_key, idx)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -86,6 +91,13 @@ class SentenceRow:
     source: str
     title: str
     scope: str
+    vector: bytes | None = None  # float16; None in catalogs written before it was kept here
+
+    def unit_vector(self) -> np.ndarray | None:
+        """The sentence's embedding as float32, or None when this catalog has no copy of it."""
+        return (
+            None if self.vector is None else np.frombuffer(self.vector, dtype=np.float16).astype(np.float32)
+        )
 
 
 _DOC_COLUMNS = (
@@ -93,7 +105,8 @@ _DOC_COLUMNS = (
     "n_sentences, n_chunks"
 )
 _SENT_SELECT = (
-    "SELECT s.rowid, s.doc_key, s.idx, s.start, s.end, s.chunk, s.text, d.doc_id, d.source, d.title, d.scope "
+    "SELECT s.rowid, s.doc_key, s.idx, s.start, s.end, s.chunk, s.text, "
+    "d.doc_id, d.source, d.title, d.scope, s.vector "
     "FROM sentences s JOIN documents d ON d.doc_key = s.doc_key"
 )
 
@@ -109,6 +122,9 @@ class Catalog:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(sentences)")}
+            if "vector" not in columns:  # a catalog from before the vector copy: its rows read None
+                self._db.execute("ALTER TABLE sentences ADD COLUMN vector BLOB")
         except sqlite3.Error as exc:
             raise _unavailable(exc, path) from exc
         except OSError as exc:
@@ -199,13 +215,17 @@ class Catalog:
             )
             _bump(db)
 
-    def complete(self, row: DocumentRow, sentences: Iterable[tuple[int, int, int, int, str]]) -> None:
-        """Commit a document's sentences ``(idx, start, end, chunk, text)`` and mark it complete."""
+    def complete(
+        self, row: DocumentRow, sentences: Iterable[tuple[int, int, int, int, str, np.ndarray]]
+    ) -> None:
+        """Commit a document's sentences ``(idx, start, end, chunk, text, vector)``; mark it complete."""
+        rows = ((row.doc_key, *s[:5], s[5].astype(np.float16).tobytes()) for s in sentences)
         with self.transaction() as db:
             db.execute("DELETE FROM sentences WHERE doc_key = ?", (row.doc_key,))
             db.executemany(
-                "INSERT INTO sentences(doc_key, idx, start, end, chunk, text) VALUES (?, ?, ?, ?, ?, ?)",
-                ((row.doc_key, *s) for s in sentences),
+                "INSERT INTO sentences(doc_key, idx, start, end, chunk, text, vector) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
             )
             _bump(db)
             db.execute(
@@ -314,6 +334,21 @@ class Catalog:
             for r in self._query(f"{_SENT_SELECT} WHERE ({cond}) AND d.state = 'complete'", params):
                 row = SentenceRow(*r)
                 out[(row.doc_key, row.idx)] = row
+        return out
+
+    def chunk_spans(self, chunks: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, int]]:
+        """First and last sentence of each ``(doc_key, chunk)`` of a complete document."""
+        out: dict[tuple[str, int], tuple[int, int]] = {}
+        for i in range(0, len(chunks), 400):
+            part = chunks[i : i + 400]
+            cond = " OR ".join("(s.doc_key = ? AND s.chunk = ?)" for _ in part)
+            sql = (
+                "SELECT s.doc_key, s.chunk, MIN(s.idx), MAX(s.idx) FROM sentences s "
+                f"JOIN documents d ON d.doc_key = s.doc_key WHERE ({cond}) AND d.state = 'complete' "
+                "GROUP BY s.doc_key, s.chunk"
+            )
+            for doc_key, chunk, first, last in self._query(sql, [v for c in part for v in c]):
+                out[(doc_key, chunk)] = (first, last)
         return out
 
     def document_texts(self, doc_key: str) -> list[str]:

@@ -24,6 +24,7 @@ from .errors import DocumentError, IndexBusyError, NoDocumentsError
 from .index import SHARED_SCOPE, Index
 from .loaders import SUPPORTED_SUFFIXES, parse, read_limited
 from .segment import Segmented, segment
+from .store import chunk_id, sentence_id
 
 log = logging.getLogger(__name__)
 
@@ -386,7 +387,7 @@ def _store_document(index: Index, w: _Work, vectors: np.ndarray) -> None:
     }
     index.store.add(
         index.store.sentences,
-        [f"{row.doc_key}:{s.idx}" for s in seg.sentences],
+        [sentence_id(row.doc_key, s.idx) for s in seg.sentences],
         vectors,
         [s.text for s in seg.sentences],
         [
@@ -398,7 +399,7 @@ def _store_document(index: Index, w: _Work, vectors: np.ndarray) -> None:
     chunk_vecs /= np.linalg.norm(chunk_vecs, axis=1, keepdims=True) + 1e-12
     index.store.add(
         index.store.chunks,
-        [f"{row.doc_key}:c{c.idx}" for c in seg.chunks],
+        [chunk_id(row.doc_key, c.idx) for c in seg.chunks],
         chunk_vecs,
         [" ".join(s.text for s in seg.sentences[c.first : c.last + 1]) for c in seg.chunks],
         [
@@ -413,7 +414,13 @@ def _store_document(index: Index, w: _Work, vectors: np.ndarray) -> None:
             for c in seg.chunks
         ],
     )
-    index.catalog.complete(row, ((s.idx, s.start, s.end, chunk_of[s.idx], s.text) for s in seg.sentences))
+    index.catalog.complete(
+        row,
+        (
+            (s.idx, s.start, s.end, chunk_of[s.idx], s.text, v)
+            for s, v in zip(seg.sentences, vectors, strict=True)
+        ),
+    )
 
 
 def forget(index: Index, doc_keys: Sequence[str]) -> list[DocumentRow]:

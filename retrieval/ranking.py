@@ -23,6 +23,7 @@ from .catalog import SentenceRow
 from .index import Index
 from .lexical import tokenize
 from .models import Evidence, Query, Retrieved
+from .store import sentence_id
 
 log = logging.getLogger(__name__)
 
@@ -268,14 +269,16 @@ class Ranker:
 
         dense: dict[Key, float] = {}
         for hit in store.query(store.sentences, qv, self.k, scopes):
-            dense[(hit.metadata["doc_key"], int(hit.metadata["idx"]))] = hit.similarity
+            dense[(hit.doc_key, hit.number)] = hit.similarity
         cand: set[Key] = set(dense)
         chunk_sim: dict[Key, float] = {}
-        for hit in store.query(store.chunks, qv, max(4, self.k // 4), scopes):
-            m = hit.metadata
-            for i in range(int(m["first"]), int(m["last"]) + 1):
-                chunk_sim[(m["doc_key"], i)] = hit.similarity
-                cand.add((m["doc_key"], i))
+        chunk_hits = store.query(store.chunks, qv, max(4, self.k // 4), scopes)
+        spans = index.catalog.chunk_spans([(h.doc_key, h.number) for h in chunk_hits])
+        for hit in chunk_hits:
+            first, last = spans.get((hit.doc_key, hit.number), (0, -1))
+            for i in range(first, last + 1):
+                chunk_sim[(hit.doc_key, i)] = hit.similarity
+                cand.add((hit.doc_key, i))
 
         # The question is tokenized once: its own terms, and the previous question's for a follow-up.
         own_tokens = tokenize([query.question])[0]
@@ -306,11 +309,18 @@ class Ranker:
             for (key, row), pos in zip(rows.items(), positions, strict=True):
                 if pos < len(lex.rowids) and lex.rowids[pos] == row.rowid:
                     lexical[key] = float(lex.scores[pos])
+        # Sentences Chroma didn't return (neighbours, BM25 and chunk hits): their vectors' copies in the
+        # catalog rows, or Chroma's for a catalog from before those copies.
         missing = [k for k in rows if k not in dense]
-        if missing:
-            vecs = store.vectors(store.sentences, [f"{d}:{i}" for d, i in missing])
-            for d, i in missing:
-                v = vecs.get(f"{d}:{i}")
+        copies = {k: v for k in missing if (v := rows[k].unit_vector()) is not None}
+        if copies:
+            sims = np.stack(list(copies.values())) @ qv
+            dense.update(zip(copies, sims.tolist(), strict=True))
+        uncopied = [k for k in missing if k not in copies]
+        if uncopied:
+            vecs = store.vectors(store.sentences, [sentence_id(d, i) for d, i in uncopied])
+            for d, i in uncopied:
+                v = vecs.get(sentence_id(d, i))
                 if v is not None:
                     dense[(d, i)] = float(v @ qv)
 

@@ -133,3 +133,44 @@ def test_langchain_retriever_returns_sentence_documents(index):
         assert text[d.metadata["start"] : d.metadata["end"]] == d.page_content
         assert {"doc_id", "source", "title", "score"} <= set(d.metadata)
     assert "at least 3,000" in docs[0].page_content
+
+
+def test_catalog_vector_copies_match_chroma_and_old_catalogs_still_rank(index, settings, tmp_path):
+    """The catalog's float16 vector copies equal Chroma's vectors; a catalog without them ranks the same.
+
+    An index written before the copies existed has NULL vectors: the ranker then reads the neighbours'
+    vectors from Chroma, and must reach the same evidence.
+    """
+    import sqlite3
+
+    from retrieval.catalog import Catalog
+    from retrieval.store import sentence_id
+
+    ingest(index, [SEEDS_DIR])
+    (doc,) = index.catalog.documents()
+    rows = index.catalog.sentences_by_key([(doc.doc_key, i) for i in range(5)])
+    chroma = index.store.vectors(index.store.sentences, [sentence_id(k[0], k[1]) for k in rows])
+    assert len(rows) == 5 and len(chroma) == 5
+    for key, row in rows.items():
+        assert row.vector is not None and len(row.vector) == 384 * 2  # float16
+        copy = row.unit_vector()
+        assert copy is not None and float(copy @ chroma[sentence_id(*key)]) > 0.9999
+
+    questions = ["How many North Korean soldiers entered eastern Russia?", "Who is John Kirby?"]
+    chain = build_chain(settings, index=index)
+    with_copies = [[(c.start, c.end) for c in chain.invoke(q).citations] for q in questions]
+    index.catalog._query("UPDATE sentences SET vector = NULL")
+    chain = build_chain(settings, index=index)
+    assert [[(c.start, c.end) for c in chain.invoke(q).citations] for q in questions] == with_copies
+
+    # A catalog file from before the column existed gains it when opened.
+    old = tmp_path / "old.sqlite3"
+    with sqlite3.connect(old) as db:
+        db.execute(
+            "CREATE TABLE sentences (rowid INTEGER PRIMARY KEY, doc_key TEXT NOT NULL, idx INTEGER NOT NULL, "
+            "start INTEGER NOT NULL, end INTEGER NOT NULL, chunk INTEGER NOT NULL, text TEXT NOT NULL, "
+            "UNIQUE (doc_key, idx))"
+        )
+    Catalog(old).close()
+    with sqlite3.connect(old) as db:
+        assert "vector" in {r[1] for r in db.execute("PRAGMA table_info(sentences)")}
