@@ -111,7 +111,7 @@ def test_disk_full_during_a_write_is_a_clear_error_and_the_rerun_completes(fake_
     with pytest.raises(IndexUnavailableError, match=r"is full\. Free some space"):
         ingest(fake_index, [docs])
     monkeypatch.undo()
-    assert fake_index.catalog.counts()["pending"] == 1  # the marker survived; its vectors are in Chroma
+    assert fake_index.catalog.counts()["pending"] == 2  # the batch's markers survived; vectors are in Chroma
     ingest(fake_index, [docs])
     counts = fake_index.catalog.counts()
     assert (counts["documents"], counts["sentences"], counts["pending"]) == (2, 4, 0)
