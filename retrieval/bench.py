@@ -273,6 +273,8 @@ def run_bench(
     model_path = settings.resolved_model()
     res: dict[str, Any] = {"machine": _machine(), "sentences": sentences, "docs": str(docs)}
     try:
+        import chromadb  # noqa: F401 - imported before any timing: the pipelines share this process
+
         plain = SentenceTransformer(model_path, device="cpu")
         plain.encode(["warm up the model"])
         embedder = SentenceEmbedder.from_settings(settings)

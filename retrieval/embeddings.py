@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -39,7 +40,7 @@ class SentenceEmbedder(Embeddings):
     Vectors are L2-normalised, so a dot product is the cosine similarity. ``engine`` picks the engine:
     ``auto`` (ONNX Runtime when the model is a shape :mod:`.onnx_encoder` computes, else torch),
     ``onnx`` (an error if the model isn't such a shape) or ``torch``. ``threads`` caps ONNX Runtime's
-    threads (0: every core).
+    threads (0: every core); ``cache_dir`` keeps the ONNX graph built from the model between processes.
     """
 
     def __init__(
@@ -50,12 +51,14 @@ class SentenceEmbedder(Embeddings):
         device: str = "cpu",
         engine: Engine = "auto",
         threads: int = 0,
+        cache_dir: Path | None = None,
     ) -> None:
         self.model_name = model
         self.batch_size = batch_size
         self.device = device
         self.engine = engine
         self.threads = threads
+        self.cache_dir = cache_dir
         self._model: SentenceTransformer | None = None
         self._onnx: OnnxEncoder | None = None
         self._onnx_tried = False
@@ -69,6 +72,7 @@ class SentenceEmbedder(Embeddings):
             batch_size=settings.embedding_batch_size,
             engine=settings.embedding_engine,
             threads=settings.embedding_threads,
+            cache_dir=settings.cache_dir,
         )
 
     @property
@@ -110,7 +114,7 @@ class SentenceEmbedder(Embeddings):
                     from .onnx_encoder import load
 
                     log.info("loading embedding model %s on ONNX Runtime", self.model_name)
-                    self._onnx = load(self.model_name, threads=self.threads)
+                    self._onnx = load(self.model_name, threads=self.threads, cache_dir=self.cache_dir)
                     self._onnx_tried = True
         if self._onnx is None and self.engine == "onnx":
             raise ConfigurationError(
@@ -144,7 +148,7 @@ class SentenceEmbedder(Embeddings):
         unique = list(positions)
         fast = self._onnx_encoder()
         if fast is not None:
-            vecs = fast.encode(unique, batch_size=self.batch_size)
+            vecs = fast.encode(unique)
         else:
             out: Any = self.model.encode(
                 unique,

@@ -16,8 +16,10 @@ uses torch instead.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +38,7 @@ _ST_MODULES = [
     "sentence_transformers.models.Normalize",
 ]
 _OPSET = 18  # LayerNormalization (17) and reductions whose axes are inputs (18)
+_GRAPH_VERSION = 1  # part of the cache key: change it whenever _build writes a different graph
 
 
 class OnnxEncoder:
@@ -47,13 +50,23 @@ class OnnxEncoder:
         self._tok = tokenizer
         self._session = session
 
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Embed ``texts`` as normalised float32 rows, in batches of similar length (less padding)."""
+    def encode(self, texts: list[str], batch_tokens: int = 512) -> np.ndarray:
+        """Embed ``texts`` as normalised float32 rows.
+
+        Texts are sorted by length and batched up to ``batch_tokens`` padded tokens: many short texts
+        per batch, few long ones. Small batches keep the activations in the CPU's cache: on 2 cores,
+        budgets of 256 to 1,024 tokens were equally fast on squad-dev's sentences, 1,000-character chunks
+        and short generated sentences, while fixed batches of 64 texts took up to 30% longer.
+        """
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         encs = self._tok.encode_batch(texts) if texts else []
         order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids))
-        for s in range(0, len(order), batch_size):
-            idx = order[s : s + batch_size]
+        start = 0
+        while start < len(order):
+            end = start + 1
+            while end < len(order) and (end - start + 1) * len(encs[order[end]].ids) <= batch_tokens:
+                end += 1
+            idx = order[start:end]
             length = len(encs[idx[-1]].ids)
             ids = np.zeros((len(idx), length), dtype=np.int64)
             mask = np.zeros((len(idx), length), dtype=np.int64)
@@ -62,6 +75,7 @@ class OnnxEncoder:
                 ids[r, :n] = encs[i].ids
                 mask[r, :n] = 1
             out[idx] = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            start = end
         return out
 
 
@@ -212,10 +226,41 @@ def _supported(path: Path) -> tuple[dict, int] | None:
     return config, max_len
 
 
-def load(model: str, *, threads: int = 0) -> OnnxEncoder | None:
+def _cache_file(cache_dir: Path, path: Path, config: dict) -> Path:
+    """Where the graph built from this model is kept: keyed by the weights file, config and builder."""
+    weights = (path / "model.safetensors").stat()
+    key = json.dumps(
+        [str(path.resolve()), weights.st_size, weights.st_mtime_ns, config, _GRAPH_VERSION], sort_keys=True
+    )
+    return cache_dir / "onnx" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.onnx"
+
+
+def _graph_bytes(path: Path, config: dict, cache_dir: Path | None) -> bytes | str:
+    """The serialised graph: the cached file's path when there is one, else built (and cached)."""
+    cached = _cache_file(cache_dir, path, config) if cache_dir is not None else None
+    if cached is not None and cached.is_file():
+        return str(cached)
+    from safetensors.numpy import load_file
+
+    weights = {k.removeprefix("bert."): v for k, v in load_file(str(path / "model.safetensors")).items()}
+    data = _build(weights, config).SerializeToString()
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, cached)  # atomic: a reader sees the whole file or none
+        except OSError as exc:
+            log.info("cannot cache the ONNX graph in %s (%s); it is rebuilt per process", cached.parent, exc)
+    return data
+
+
+def load(model: str, *, threads: int = 0, cache_dir: Path | None = None) -> OnnxEncoder | None:
     """Load ``model`` (a local directory) on ONNX Runtime, or ``None`` if it isn't a supported shape.
 
-    ``threads`` is ONNX Runtime's intra-op thread count; 0 lets it use every physical core.
+    ``threads`` is ONNX Runtime's intra-op thread count; 0 lets it use every physical core. The graph
+    is built once and kept in ``cache_dir`` (when given): a new process then skips importing ``onnx``
+    and building, about 0.4 s and 250 MB of peak memory of a cold ``citebot ask``.
     """
     path = Path(model)
     try:
@@ -224,21 +269,26 @@ def load(model: str, *, threads: int = 0) -> OnnxEncoder | None:
             return None
         config, max_len = found
         import onnxruntime as ort
-        from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
         tok = Tokenizer.from_file(str(path / "tokenizer.json"))
         tok.enable_truncation(max_len)
         tok.no_padding()
-        weights = {k.removeprefix("bert."): v for k, v in load_file(str(path / "model.safetensors")).items()}
-        proto = _build(weights, config).SerializeToString()
-        del weights
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         # Worker threads that spin between calls steal the core a busy bot needs for everything else.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        session = ort.InferenceSession(proto, options, providers=["CPUExecutionProvider"])
+        graph = _graph_bytes(path, config, cache_dir)
+        try:
+            session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # a damaged cache file: build again, in memory
+            if not isinstance(graph, str):
+                raise
+            log.warning("the cached ONNX graph %s is unreadable (%s); building it again", graph, exc)
+            Path(graph).unlink(missing_ok=True)
+            graph = _graph_bytes(path, config, cache_dir)
+            session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         return OnnxEncoder(path, tok, session, int(config["hidden_size"]))
     except (OSError, ValueError, KeyError, StopIteration, ImportError, RuntimeError) as exc:
         log.info("onnx encoder unavailable for %s (%s); using torch", model, exc)

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Literal
 
-from platformdirs import user_data_path
+from platformdirs import user_cache_path, user_data_path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,11 +39,17 @@ class Settings(BaseSettings):
     embedding_model: str = Field(
         "", description="A sentence-transformers model name or path; empty means the bundled MiniLM."
     )
-    embedding_batch_size: int = Field(64, ge=1)
+    embedding_batch_size: int = Field(
+        64, ge=1, description="Texts per batch on torch (ONNX batches by tokens)."
+    )
     embedding_engine: Literal["auto", "onnx", "torch"] = Field(
         "auto", description="'auto': ONNX Runtime for BERT models (the default one), torch for others."
     )
     embedding_threads: int = Field(0, ge=0, description="ONNX Runtime threads; 0 means every core.")
+    cache_dir: Path = Field(
+        default_factory=lambda: user_cache_path("citebot"),
+        description="Where the ONNX graph built from the embedding model is kept between runs.",
+    )
 
     # Chroma server mode: empty host means the embedded (persistent) Chroma in index_dir.
     chroma_host: str = ""

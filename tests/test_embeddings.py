@@ -34,8 +34,8 @@ def test_onnx_encoder_matches_torch(real_embedder: SentenceEmbedder) -> None:
         *text.split(". ")[:20],
     ]
     torch_vecs = real_embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
-    for batch_size in (1, 4, 64):  # padding inside a batch must not change a text's vector
-        onnx_vecs = fast.encode(texts, batch_size=batch_size)
+    for budget in (1, 64, 4096):  # padding inside a batch must not change a text's vector
+        onnx_vecs = fast.encode(texts, batch_tokens=budget)
         cos = (onnx_vecs * torch_vecs).sum(axis=1)
         assert cos.min() > 1 - 1e-5
         assert np.allclose(np.linalg.norm(onnx_vecs, axis=1), 1.0, atol=1e-5)
@@ -89,3 +89,21 @@ def test_ask_does_not_import_torch(settings: Settings, real_embedder: SentenceEm
     assert proc.stderr.endswith("NO-TORCH"), proc.stderr
     answer = json.loads(proc.stdout)
     assert not answer["refused"] and answer["citations"]
+
+
+def test_onnx_graph_is_cached_and_a_damaged_cache_is_rebuilt(
+    real_embedder: SentenceEmbedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The built graph is written to the cache once and read back; a damaged file is replaced."""
+    first = load(real_embedder.model_name, cache_dir=tmp_path)
+    assert first is not None
+    (cached,) = (tmp_path / "onnx").glob("*.onnx")
+    reference = first.encode([QUESTION])
+    again = load(real_embedder.model_name, cache_dir=tmp_path)
+    assert again is not None and np.array_equal(again.encode([QUESTION]), reference)
+    cached.write_bytes(b"not an onnx graph")
+    with caplog.at_level("WARNING", logger="retrieval.onnx_encoder"):
+        repaired = load(real_embedder.model_name, cache_dir=tmp_path)
+    assert repaired is not None and np.array_equal(repaired.encode([QUESTION]), reference)
+    assert "unreadable" in caplog.text
+    assert cached.stat().st_size > 1_000_000  # rebuilt in place
