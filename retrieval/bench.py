@@ -337,6 +337,14 @@ def run_bench(
     return res
 
 
+def _shown(key: str, value: Any) -> str:
+    if key == "engine_min_cosine":  # 1.00 would hide the difference that matters here
+        return f"{value:.6f}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def format_table(res: dict[str, Any]) -> str:
     """Render results as a Markdown table with targets, then the machine line."""
     lines = ["| metric | value | target |", "|---|---:|---|"]
@@ -344,9 +352,7 @@ def format_table(res: dict[str, Any]) -> str:
         if key in ("machine", "docs", "bot_rss_process", "embedding_engine"):
             continue
         target = TARGETS.get(key)
-        shown = (
-            f"{value:,.2f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
-        )
+        shown = _shown(key, value)
         goal = ""
         if target is not None:
             ok = value <= target[0] if target[1] else value >= target[0]
