@@ -268,6 +268,9 @@ def load(model: str, *, threads: int = 0, cache_dir: Path | None = None) -> Onnx
         if found is None:
             return None
         config, max_len = found
+        # Tokenizing is a small share of the time; its thread pool would compete with ONNX Runtime's,
+        # and the tokenizers library warns on every later fork once that pool has run.
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
