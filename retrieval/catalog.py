@@ -2,11 +2,12 @@
 
 Chroma holds the vectors and answers nearest-neighbour searches; the catalog says which documents are
 completely indexed. It also keeps a float16 copy of each sentence's vector, so that scoring a hit's
-neighbours (which the ranker always reads from here) costs no second round trip to Chroma. A document is
-written in three steps: its row becomes ``pending``, its vectors go to Chroma, then its sentences and the
-``complete`` state are committed in one transaction. A crash leaves at most a ``pending`` row, whose
-vectors the next ingest deletes before indexing the file again, so an interrupted ingest never leaves a
-half document that answers questions.
+neighbours (which the ranker always reads from here) costs no second round trip to Chroma.
+
+Documents are written a batch at a time in three steps: their rows become ``pending``, their vectors go
+to Chroma, then each one's sentences and ``complete`` state are committed in one transaction. A crash
+leaves at most one batch of ``pending`` rows, whose vectors the next ingest deletes before indexing the
+files again, so an interrupted ingest never leaves a half document that answers questions.
 """
 
 from __future__ import annotations
@@ -124,7 +125,11 @@ class Catalog:
             self._db.executescript(_SCHEMA)
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(sentences)")}
             if "vector" not in columns:  # a catalog from before the vector copy: its rows read None
-                self._db.execute("ALTER TABLE sentences ADD COLUMN vector BLOB")
+                try:
+                    self._db.execute("ALTER TABLE sentences ADD COLUMN vector BLOB")
+                except sqlite3.OperationalError as exc:  # another process added it a moment ago
+                    if "duplicate column" not in str(exc):
+                        raise
         except sqlite3.Error as exc:
             raise _unavailable(exc, path) from exc
         except OSError as exc:

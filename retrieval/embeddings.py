@@ -106,7 +106,13 @@ class SentenceEmbedder(Embeddings):
 
     def _onnx_encoder(self) -> OnnxEncoder | None:
         """The ONNX Runtime encoder for this model, or None when torch is to be used."""
-        if self.engine == "torch" or self.device != "cpu":
+        if self.engine == "torch":
+            return None
+        if self.device != "cpu":
+            if self.engine == "onnx":
+                raise ConfigurationError(
+                    f"CITEBOT_EMBEDDING_ENGINE=onnx runs on the CPU only, not on {self.device!r}"
+                )
             return None
         if not self._onnx_tried:
             with self._lock:
@@ -114,12 +120,15 @@ class SentenceEmbedder(Embeddings):
                     from .onnx_encoder import load
 
                     log.info("loading embedding model %s on ONNX Runtime", self.model_name)
-                    self._onnx = load(self.model_name, threads=self.threads, cache_dir=self.cache_dir)
-                    self._onnx_tried = True
+                    try:
+                        self._onnx = load(self.model_name, threads=self.threads, cache_dir=self.cache_dir)
+                    finally:  # tried once per embedder, whatever happened: never rebuilt per call
+                        self._onnx_tried = True
         if self._onnx is None and self.engine == "onnx":
             raise ConfigurationError(
                 f"the embedding model {self.model_name!r} can't run on ONNX Runtime here (only local "
-                "BERT models with mean pooling can): set CITEBOT_EMBEDDING_ENGINE=auto or torch"
+                "BERT models with mean pooling can; the log says why): set CITEBOT_EMBEDDING_ENGINE=auto "
+                "or torch"
             )
         return self._onnx
 

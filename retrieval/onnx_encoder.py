@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,6 @@ _ST_MODULES = [
     "sentence_transformers.models.Normalize",
 ]
 _OPSET = 18  # LayerNormalization (17) and reductions whose axes are inputs (18)
-_GRAPH_VERSION = 1  # part of the cache key: change it whenever _build writes a different graph
 
 
 class OnnxEncoder:
@@ -219,6 +219,10 @@ def _supported(path: Path) -> tuple[dict, int] | None:
         and (path / "tokenizer.json").is_file()
         and (path / "model.safetensors").is_file()
     )
+    st_extra = path / "config_sentence_transformers.json"
+    extra = json.loads(st_extra.read_text()) if st_extra.is_file() else {}
+    # sentence-transformers lowercases the text, or prepends a prompt, before tokenizing for these.
+    supported = supported and not st_config.get("do_lower_case") and not extra.get("default_prompt_name")
     if not supported:
         log.info("onnx encoder: %s has an unsupported configuration; using torch", path)
         return None
@@ -227,47 +231,74 @@ def _supported(path: Path) -> tuple[dict, int] | None:
 
 
 def _cache_file(cache_dir: Path, path: Path, config: dict) -> Path:
-    """Where the graph built from this model is kept: keyed by the weights file, config and builder."""
+    """Where the graph built from this model is kept.
+
+    The name starts with a hash of the model's path, so a rebuilt graph can replace that model's older
+    ones, and ends with a hash of what the graph depends on: the weights file (size and time), the
+    config, and this module's own source, so any change to the builder is a new graph.
+    """
     weights = (path / "model.safetensors").stat()
-    key = json.dumps(
-        [str(path.resolve()), weights.st_size, weights.st_mtime_ns, config, _GRAPH_VERSION], sort_keys=True
-    )
-    return cache_dir / "onnx" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.onnx"
+    builder = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    key = json.dumps([weights.st_size, weights.st_mtime_ns, config, builder], sort_keys=True)
+    model = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    return cache_dir / "onnx" / f"{model}-{hashlib.sha256(key.encode()).hexdigest()[:24]}.onnx"
 
 
-def _graph_bytes(path: Path, config: dict, cache_dir: Path | None) -> bytes | str:
-    """The serialised graph: the cached file's path when there is one, else built (and cached)."""
-    cached = _cache_file(cache_dir, path, config) if cache_dir is not None else None
-    if cached is not None and cached.is_file():
-        return str(cached)
+def _cached(cached: Path) -> str | None:
+    """The cached graph's path if it is there; None if not, or if the cache can't be read."""
+    try:
+        return str(cached) if cached.is_file() else None
+    except OSError as exc:
+        log.warning("cannot read the ONNX graph cache %s (%s); building the graph", cached.parent, exc)
+        return None
+
+
+def _keep(cached: Path, data: bytes) -> None:
+    """Write the graph to the cache atomically and drop the same model's older graphs; never raise."""
+    tmp = cached.with_name(f"{cached.stem}.{os.getpid()}.tmp")
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, cached)  # a reader sees the whole file or none
+    except OSError as exc:
+        log.warning("cannot keep the ONNX graph in %s (%s); each process builds it again", cached.parent, exc)
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        return
+    model = cached.name.split("-", 1)[0]
+    for old in cached.parent.glob(f"{model}-*.onnx"):
+        if old != cached:
+            with suppress(OSError):
+                old.unlink()
+
+
+def _built(path: Path, config: dict) -> bytes:
     from safetensors.numpy import load_file
 
     weights = {k.removeprefix("bert."): v for k, v in load_file(str(path / "model.safetensors")).items()}
-    data = _build(weights, config).SerializeToString()
-    if cached is not None:
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, cached)  # atomic: a reader sees the whole file or none
-        except OSError as exc:
-            log.info("cannot cache the ONNX graph in %s (%s); it is rebuilt per process", cached.parent, exc)
-    return data
+    return _build(weights, config).SerializeToString()
 
 
 def load(model: str, *, threads: int = 0, cache_dir: Path | None = None) -> OnnxEncoder | None:
-    """Load ``model`` (a local directory) on ONNX Runtime, or ``None`` if it isn't a supported shape.
+    """Load ``model`` (a local directory) on ONNX Runtime, or ``None`` if it can't run there.
 
     ``threads`` is ONNX Runtime's intra-op thread count; 0 lets it use every physical core. The graph
     is built once and kept in ``cache_dir`` (when given): a new process then skips importing ``onnx``
-    and building, about 0.4 s and 250 MB of peak memory of a cold ``citebot ask``.
+    and building, about 0.4 s and 250 MB of peak memory of a cold ``citebot ask``. A cache that can't
+    be read or written only costs that time; a damaged cached graph is built again.
     """
     path = Path(model)
     try:
         found = _supported(path)
-        if found is None:
-            return None
-        config, max_len = found
+    except (OSError, ValueError, KeyError, StopIteration) as exc:
+        log.info(
+            "onnx encoder: cannot read %s as a sentence-transformers model (%s); using torch", model, exc
+        )
+        return None
+    if found is None:
+        return None
+    config, max_len = found
+    try:
         # Tokenizing is a small share of the time; its thread pool would compete with ONNX Runtime's,
         # and the tokenizers library warns on every later fork once that pool has run.
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -282,17 +313,21 @@ def load(model: str, *, threads: int = 0, cache_dir: Path | None = None) -> Onnx
         options.inter_op_num_threads = 1
         # Worker threads that spin between calls steal the core a busy bot needs for everything else.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        graph = _graph_bytes(path, config, cache_dir)
-        try:
-            session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # a damaged cache file: build again, in memory
-            if not isinstance(graph, str):
-                raise
-            log.warning("the cached ONNX graph %s is unreadable (%s); building it again", graph, exc)
-            Path(graph).unlink(missing_ok=True)
-            graph = _graph_bytes(path, config, cache_dir)
-            session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        providers = ["CPUExecutionProvider"]
+        cached = _cache_file(cache_dir, path, config) if cache_dir is not None else None
+        source = _cached(cached) if cached is not None else None
+        session = None
+        if source is not None:
+            try:
+                session = ort.InferenceSession(source, options, providers=providers)
+            except Exception as exc:  # ONNX Runtime's own errors derive from Exception only
+                log.warning("the cached ONNX graph %s is unreadable (%s); building it again", source, exc)
+        if session is None:
+            data = _built(path, config)
+            if cached is not None:
+                _keep(cached, data)
+            session = ort.InferenceSession(data, options, providers=providers)
         return OnnxEncoder(path, tok, session, int(config["hidden_size"]))
-    except (OSError, ValueError, KeyError, StopIteration, ImportError, RuntimeError) as exc:
-        log.info("onnx encoder unavailable for %s (%s); using torch", model, exc)
+    except Exception as exc:  # safetensors and ONNX Runtime raise plain Exceptions; torch can still run it
+        log.warning("cannot run %s on ONNX Runtime (%s: %s); using torch", model, exc.__class__.__name__, exc)
         return None

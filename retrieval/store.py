@@ -40,7 +40,7 @@ class Hit:
     """A nearest neighbour: its Chroma id and cosine similarity to the query.
 
     The id says which document and which sentence (or chunk) it is, so a search needn't fetch the
-    metadata: that fetch was two thirds of a search's time (3.3 ms of 3.3 on 593 sentences, 1.2 without).
+    metadata: with it a search of squad-dev's 593 sentences took 3.3 ms, without it 1.2 ms.
     """
 
     id: str

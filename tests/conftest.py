@@ -56,13 +56,20 @@ class FakeEmbedder(SentenceEmbedder):
         return out
 
 
+@pytest.fixture(scope="session")
+def graph_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX graph cache for the whole session (built once), not the developer's ~/.cache."""
+    return tmp_path_factory.mktemp("citebot-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, graph_cache: Path) -> None:
     """Point every path citebot reads at a temp dir, and drop settings leaking from the environment."""
     for key in list(os.environ):
         if key.startswith("CITEBOT_") or key == "DISCORD_TOKEN":
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("CITEBOT_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("CITEBOT_CACHE_DIR", str(graph_cache))
     monkeypatch.chdir(tmp_path)  # no stray .env is read
 
 

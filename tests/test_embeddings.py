@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +108,47 @@ def test_onnx_graph_is_cached_and_a_damaged_cache_is_rebuilt(
     assert repaired is not None and np.array_equal(repaired.encode([QUESTION]), reference)
     assert "unreadable" in caplog.text
     assert cached.stat().st_size > 1_000_000  # rebuilt in place
+
+
+def test_an_unwritable_cache_only_costs_time(
+    real_embedder: SentenceEmbedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cache folder that can't be created still gives a working encoder, with a warning."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would go")
+    with caplog.at_level("WARNING", logger="retrieval.onnx_encoder"):
+        fast = load(real_embedder.model_name, cache_dir=blocked)
+    assert fast is not None and fast.encode([QUESTION]).shape == (1, 384)
+    assert "cannot keep the ONNX graph" in caplog.text
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_damaged_weights_fall_back_without_a_traceback(
+    real_embedder: SentenceEmbedder, tmp_path: Path
+) -> None:
+    """Weights ONNX can't read give None (torch gets its turn); `engine="onnx"` says so in one line."""
+    model = tmp_path / "model"
+    shutil.copytree(real_embedder.model_name, model)
+    (model / "model.safetensors").write_bytes(b"\x00" * 64)
+    assert load(str(model), cache_dir=tmp_path / "cache") is None
+    emb = SentenceEmbedder(str(model), engine="onnx", cache_dir=tmp_path / "cache")
+    with pytest.raises(ConfigurationError, match="can't run on ONNX Runtime"):
+        emb.encode([QUESTION])
+    with pytest.raises(ConfigurationError, match="can't run on ONNX Runtime"):
+        emb.encode([QUESTION])  # tried once, not rebuilt on every call
+    with pytest.raises(ConfigurationError, match="CPU only"):
+        SentenceEmbedder(real_embedder.model_name, engine="onnx", device="cuda").encode([QUESTION])
+
+
+def test_models_that_lowercase_or_prompt_stay_on_torch(
+    real_embedder: SentenceEmbedder, tmp_path: Path
+) -> None:
+    """sentence-transformers changes the text before tokenizing for these: the ONNX graph would not."""
+    for name, content in [
+        ("sentence_bert_config.json", {"max_seq_length": 256, "do_lower_case": True}),
+        ("config_sentence_transformers.json", {"prompts": {"query": "q: "}, "default_prompt_name": "query"}),
+    ]:
+        model = tmp_path / name.split(".")[0]
+        shutil.copytree(real_embedder.model_name, model)
+        (model / name).write_text(json.dumps(content))
+        assert load(str(model)) is None
