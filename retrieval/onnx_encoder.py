@@ -44,8 +44,7 @@ _OPSET = 18  # LayerNormalization (17) and reductions whose axes are inputs (18)
 class OnnxEncoder:
     """Encode sentences with a BERT sentence-transformers model on ONNX Runtime."""
 
-    def __init__(self, model_dir: Path, tokenizer: Tokenizer, session: Any, dimension: int) -> None:
-        self.model_dir = model_dir
+    def __init__(self, tokenizer: Tokenizer, session: Any, dimension: int) -> None:
         self.dimension = dimension
         self._tok = tokenizer
         self._session = session
@@ -327,7 +326,7 @@ def load(model: str, *, threads: int = 0, cache_dir: Path | None = None) -> Onnx
             if cached is not None:
                 _keep(cached, data)
             session = ort.InferenceSession(data, options, providers=providers)
-        return OnnxEncoder(path, tok, session, int(config["hidden_size"]))
+        return OnnxEncoder(tok, session, int(config["hidden_size"]))
     except Exception as exc:  # safetensors and ONNX Runtime raise plain Exceptions; torch can still run it
         log.warning("cannot run %s on ONNX Runtime (%s: %s); using torch", model, exc.__class__.__name__, exc)
         return None

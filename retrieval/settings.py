@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 #: The repository's own ``seeds/`` folder: the documents indexed when nothing else was.
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
+#: Which engine embeds: ONNX Runtime, sentence-transformers on torch, or ONNX where the model allows.
+Engine = Literal["auto", "onnx", "torch"]
+
 
 def default_model() -> str:
     """Return the path of the bundled all-MiniLM-L6-v2, so nothing is ever fetched from a hub."""
@@ -42,7 +45,7 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(
         64, ge=1, description="Texts per batch on torch (ONNX batches by tokens)."
     )
-    embedding_engine: Literal["auto", "onnx", "torch"] = Field(
+    embedding_engine: Engine = Field(
         "auto", description="'auto': ONNX Runtime for BERT models (the default one), torch for others."
     )
     embedding_threads: int = Field(0, ge=0, description="ONNX Runtime threads; 0 means every core.")
