@@ -16,7 +16,7 @@ from discord.ext import commands
 from langchain_core.runnables import Runnable
 
 from retrieval import SHARED_SCOPE, Answer, Index, Settings
-from retrieval.settings import SEEDS_DIR
+from retrieval.resources import seeds_dir
 
 from .config import BotConfig
 from .conversations import Conversations, Turn
@@ -99,8 +99,8 @@ class CitebotBot(commands.Bot):
         from retrieval import ingest
 
         if self.index.is_empty():
-            log.info("the index is empty: indexing %s", SEEDS_DIR)
-            ingest(self.index, [SEEDS_DIR])
+            log.info("the index is empty: indexing %s", seeds_dir())
+            ingest(self.index, [seeds_dir()])
         self.index.embedder.encode(["warm up"])
 
     async def sync_commands(self, guild: discord.abc.Snowflake | None = None) -> int:

@@ -19,11 +19,11 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import ConfigDict, PrivateAttr
 
-from .answer import extractive_answer
+from .answer.extractive import extractive_answer
 from .errors import InvalidQuestionError, NoDocumentsError
-from .index import Index, open_index
+from .index.core import Index, open_index
 from .models import Answer, Query, Retrieved
-from .ranking import Ranker
+from .rank.ranker import Ranker
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def build_chain(settings: Settings | None = None, *, index: Index | None = None)
             )
 
     else:  # a language model writes the answer; citations are still checked against the evidence
-        from .generative import generative_answerer
+        from .answer.generative import generative_answerer
 
         compose = generative_answerer(settings)
 

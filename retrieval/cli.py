@@ -18,7 +18,8 @@ from typing import Any
 import click
 
 from .errors import CitebotError
-from .settings import SEEDS_DIR, Settings
+from .resources import seeds_dir
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +73,13 @@ def cli(ctx: click.Context, index_dir: Path | None, verbose: int) -> None:
 @click.pass_context
 def ingest_cmd(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
     """Index documents (.txt, .md, .html, .pdf); default: the bundled seeds/."""
-    from .index import open_index
-    from .ingest import ingest
-    from .recovery import open_for_rebuild
+    from .index.core import open_index
+    from .ingest.pipeline import ingest
+    from .index.recovery import open_for_rebuild
 
     # --rebuild also recovers an index too damaged to open: its files are deleted and built again.
     index = open_for_rebuild(_settings(ctx)) if rebuild else open_index(_settings(ctx))
-    report = ingest(index, list(paths) or [SEEDS_DIR], rebuild=rebuild, progress=sys.stderr.isatty())
+    report = ingest(index, list(paths) or [seeds_dir()], rebuild=rebuild, progress=sys.stderr.isatty())
     for source, reason in report.skipped:
         click.echo(f"skipped {source}: {reason}", err=True)
     click.echo(
@@ -161,8 +162,8 @@ def ask_cmd(
 ) -> None:
     """Answer QUESTION from the indexed documents, with numbered quoted sources."""
     from .chain import build_chain, clean_question
-    from .index import open_index
-    from .ingest import ingest
+    from .index.core import open_index
+    from .ingest.pipeline import ingest
 
     settings = _with_llm(
         _settings(ctx),
@@ -175,8 +176,8 @@ def ask_cmd(
     clean_question(question, settings.max_question_chars)  # fail fast, before loading anything heavy
     index = open_index(settings)
     if index.is_empty():
-        click.echo(f"The index is empty; indexing {SEEDS_DIR} first.", err=True)
-        ingest(index, [SEEDS_DIR])
+        click.echo(f"The index is empty; indexing {seeds_dir()} first.", err=True)
+        ingest(index, [seeds_dir()])
     config: Any = {"callbacks": [_draft_echo()]} if stream and settings.llm != "none" else None
     answer = build_chain(settings, index=index).invoke(question, config=config)
     if config:
@@ -210,7 +211,7 @@ def eval_cmd(
     llm_gguf: Path | None,
 ) -> None:
     """Index SET_DIR/docs afresh, answer SET_DIR/questions.jsonl, and print the metrics."""
-    from .evaluate import run_eval
+    from .tools.evaluate import run_eval
 
     settings = _with_llm(
         _settings(ctx), llm=llm, llm_model=llm_model, llm_base_url=llm_base_url, llm_gguf=llm_gguf
@@ -231,7 +232,7 @@ def stats_cmd(ctx: click.Context, as_json: bool) -> None:
     """Show how many documents, sentences and chunks are indexed, and where."""
     from dataclasses import asdict
 
-    from .index import open_index
+    from .index.core import open_index
 
     stats = asdict(open_index(_settings(ctx)).stats())
     if as_json:
@@ -281,7 +282,7 @@ def bench_cmd(
     as_json: bool,
 ) -> None:
     """Measure ingestion and query speed, memory and disk on this machine (see BENCHMARKS.md)."""
-    from .bench import format_table, run_bench
+    from .tools.bench import format_table, run_bench
 
     res = run_bench(
         _settings(ctx), sentences=sentences, docs=docs, questions=questions, workdir=workdir, keep=keep

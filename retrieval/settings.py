@@ -12,9 +12,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
-#: The repository's own ``seeds/`` folder: the documents indexed when nothing else was.
-SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
-
 #: Which engine embeds: ONNX Runtime, sentence-transformers on torch, or ONNX where the model allows.
 Engine = Literal["auto", "onnx", "torch"]
 

@@ -18,11 +18,11 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from retrieval import Index, Settings
-from retrieval.embeddings import SentenceEmbedder
-from retrieval.settings import SEEDS_DIR
+from retrieval.embed.embeddings import SentenceEmbedder
+from retrieval.resources import seeds_dir
 
 SQUAD_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-dev"
-SEED_FILE = next(SEEDS_DIR.glob("*.txt"))
+SEED_FILE = next(seeds_dir().glob("*.txt"))
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
@@ -111,5 +111,5 @@ def fake_index(settings: Settings, fake_embedder: FakeEmbedder) -> Iterator[Inde
 def seeds_copy(tmp_path: Path) -> Path:
     """A writable copy of seeds/."""
     dest = tmp_path / "seeds"
-    shutil.copytree(SEEDS_DIR, dest)
+    shutil.copytree(seeds_dir(), dest)
     return dest

@@ -3,13 +3,13 @@ from langchain_core.documents import Document
 from langchain_core.runnables import Runnable
 
 from retrieval import Answer, CitingRetriever, InvalidQuestionError, NoDocumentsError, build_chain, ingest
-from retrieval.settings import SEEDS_DIR
+from retrieval.resources import seeds_dir
 from tests.conftest import SEED_FILE
 
 
 @pytest.fixture
 def seeded(index, settings):
-    ingest(index, [SEEDS_DIR])
+    ingest(index, [seeds_dir()])
     return build_chain(settings, index=index)
 
 
@@ -111,7 +111,7 @@ def test_follow_up_uses_the_previous_question(seeded):
 
 def test_scopes_restrict_the_documents_searched(index, settings, tmp_path):
     """A scope filter keeps other scopes' documents out of the answer."""
-    ingest(index, [SEEDS_DIR])
+    ingest(index, [seeds_dir()])
     private = tmp_path / "guild"
     private.mkdir()
     (private / "otters.txt").write_text("Sea otters hold hands while they sleep so they do not drift apart.")
@@ -125,7 +125,7 @@ def test_scopes_restrict_the_documents_searched(index, settings, tmp_path):
 
 def test_langchain_retriever_returns_sentence_documents(index):
     """CitingRetriever gives sentence Documents whose metadata locates the verbatim text."""
-    ingest(index, [SEEDS_DIR])
+    ingest(index, [seeds_dir()])
     docs = CitingRetriever(index=index, k=3).invoke("How many North Korean soldiers entered eastern Russia?")
     assert len(docs) == 3 and all(isinstance(d, Document) for d in docs)
     text = SEED_FILE.read_text(encoding="utf-8")
@@ -143,10 +143,10 @@ def test_catalog_vector_copies_match_chroma_and_old_catalogs_still_rank(index, s
     """
     import sqlite3
 
-    from retrieval.catalog import Catalog
-    from retrieval.store import sentence_id
+    from retrieval.index.catalog import Catalog
+    from retrieval.index.store import sentence_id
 
-    ingest(index, [SEEDS_DIR])
+    ingest(index, [seeds_dir()])
     (doc,) = index.catalog.documents()
     rows = index.catalog.sentences_by_key([(doc.doc_key, i) for i in range(5)])
     chroma = index.store.vectors(index.store.sentences, [sentence_id(k[0], k[1]) for k in rows])

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.embeddings import SentenceEmbedder
-from retrieval.evaluate import run_eval
+from retrieval.embed.embeddings import SentenceEmbedder
+from retrieval.tools.evaluate import run_eval
 from tests.conftest import SEED_FILE
 
 pytestmark = pytest.mark.slow

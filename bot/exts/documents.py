@@ -17,8 +17,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from retrieval import SHARED_SCOPE, DocumentError, ingest
-from retrieval.catalog import DocumentRow
-from retrieval.ingest import forget
+from retrieval.index.catalog import DocumentRow
+from retrieval.ingest.pipeline import forget
 
 from ..formatting import escape, lines_embed, trim
 from ..uploads import check_upload, display_name, store_upload, stored_files, upload_suffix, uploads_dir

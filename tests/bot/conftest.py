@@ -26,8 +26,8 @@ from langchain_core.runnables import RunnableLambda
 
 from bot import BotConfig, CitebotBot, create_bot
 from retrieval import Index, Settings, build_chain, ingest
-from retrieval.embeddings import SentenceEmbedder
-from retrieval.settings import SEEDS_DIR
+from retrieval.embed.embeddings import SentenceEmbedder
+from retrieval.resources import seeds_dir
 
 APP_ID = 900000000000000001
 BOT_USER_ID = 900000000000000002
@@ -54,7 +54,7 @@ def bot_index(tmp_path_factory: pytest.TempPathFactory, real_embedder: SentenceE
     Tests that upload documents use servers of their own (fresh ids), so sharing it keeps them isolated.
     """
     idx = Index(Settings(index_dir=tmp_path_factory.mktemp("bot") / "index"), embedder=real_embedder)
-    ingest(idx, [SEEDS_DIR])
+    ingest(idx, [seeds_dir()])
     yield idx
     idx.close()
 

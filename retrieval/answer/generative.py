@@ -1,0 +1,161 @@
+"""Answers written by a language model from the retrieved evidence, with every citation checked.
+
+The model sees the top evidence sentences, numbered and quoted as data, and cites them by number. Its
+output is parsed (schema-constrained JSON where the provider offers it, tolerant parsing otherwise) and
+checked by ``citecheck``: what survives cites real, verbatim sentences. When retrieval is weak the model
+is not asked at all (a refusal); when the model says the documents don't answer, that is a refusal too;
+when nothing it wrote survives the check, or it fails, the answer is the extractive one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+
+from .extractive import extractive_answer, refusal
+from .citecheck import check_draft
+from .drafts import DRAFT_SCHEMA, Draft, parse_draft, sounds_like_refusal
+from ..errors import CitebotError
+from .llms import build_chat_model, model_error
+from ..models import Answer, Evidence, Retrieved
+from .prompts import chat_prompt
+from ..settings import Settings
+
+log = logging.getLogger(__name__)
+
+_TOOL_NAME = "cited_answer"
+_TAG = re.compile(r"</?\s*sentences\s*>", re.IGNORECASE)
+
+
+def format_sentences(evidence: Sequence[Evidence]) -> str:
+    """Number the sentences [1], [2], ... and quote each as a JSON string, one per line.
+
+    Quoting keeps a document's text inside its own line as data: quotes and newlines in it are
+    escaped, and the tags that close the block are removed, so no sentence can pose as the prompt.
+    """
+    return "\n".join(
+        f"[{i}] {json.dumps(_TAG.sub(' ', e.text), ensure_ascii=False)}"
+        for i, e in enumerate(evidence, start=1)
+    )
+
+
+def output_mode(settings: Settings) -> str:
+    """'json' or 'text': 'auto' takes schema-constrained JSON from every provider citebot builds."""
+    if settings.llm_output != "auto":
+        return settings.llm_output
+    return "json" if settings.llm in ("openai", "ollama", "llamacpp") else "text"
+
+
+class GenerativeAnswerer:
+    """``Retrieved`` to ``Answer`` with a chat model; ``stats`` counts how answers came about.
+
+    Args:
+        settings: citebot's settings (``llm_*`` fields).
+        model: the chat model; default: the one ``settings`` name (built now, loaded on first use).
+        prompts_dir: where the prompt files are; default: the repository's ``prompts/``.
+    """
+
+    def __init__(
+        self, settings: Settings, model: BaseChatModel | None = None, prompts_dir: Path | None = None
+    ) -> None:
+        self.settings = settings
+        self.model = model if model is not None else build_chat_model(settings)
+        self.mode = output_mode(settings)
+        self.prompt = chat_prompt("system", "answer_json" if self.mode == "json" else "answer", prompts_dir)
+        self.stats: Counter[str] = Counter()
+
+    def __call__(self, retrieved: Retrieved) -> Answer:
+        """Answer from ``retrieved``; see the module docstring for when it refuses or falls back."""
+        question = retrieved.query.question
+        self.stats["questions"] += 1
+        if not retrieved.confident or not retrieved.evidence:
+            self.stats["refused_retrieval"] += 1
+            return refusal(question)
+        shown = retrieved.evidence[: self.settings.llm_sentences]
+        messages = self.prompt.format_messages(sentences=format_sentences(shown), question=question)
+        t0 = time.perf_counter()
+        try:
+            draft = self._draft(messages)
+        except CitebotError:
+            raise
+        except Exception as exc:
+            error = model_error(exc, self.settings)
+            if error is not None:
+                raise error from exc
+            log.warning("the language model failed (%s: %s); answering with quotes", type(exc).__name__, exc)
+            self.stats["model_error"] += 1
+            return self._fallback(retrieved, "model error")
+        finally:
+            log.debug("model answered in %.0f ms", (time.perf_counter() - t0) * 1000)
+        if not draft.answerable and not draft.sentences:
+            self.stats["refused_model"] += 1
+            log.info("the model says the documents don't answer: %s", question)
+            return refusal(question)
+        report = check_draft(draft, shown, question, min_support=self.settings.llm_min_support)
+        if report.dropped_citations:
+            self.stats["dropped_citations"] += len(report.dropped_citations)
+            log.info("dropped citations of unknown sentences %s", report.dropped_citations)
+        if report.dropped_sentences:
+            self.stats["dropped_sentences"] += len(report.dropped_sentences)
+            log.info("dropped %d answer sentence(s) without valid support", len(report.dropped_sentences))
+        if report.answer is None:
+            if not draft.answerable or any(sounds_like_refusal(s) for s in report.dropped_sentences):
+                self.stats["refused_model"] += 1
+                log.info("the model says the documents don't answer: %s", question)
+                return refusal(question)
+            return self._fallback(retrieved, "no sentence of the model's answer had a supported citation")
+        self.stats["generated"] += 1
+        return report.answer
+
+    def _fallback(self, retrieved: Retrieved, reason: str) -> Answer:
+        self.stats["fallback"] += 1
+        log.info("fallback to the extractive answer: %s", reason)
+        return extractive_answer(retrieved, max_citations=self.settings.max_citations)
+
+    def _draft(self, messages: list[BaseMessage]) -> Draft:
+        """Ask the model and parse what it wrote."""
+        if self.mode == "text":  # streamed, so callbacks (a terminal, a chat reply) see tokens as they come
+            content = "".join(chunk.text for chunk in self.model.stream(messages))
+            log.debug("model output: %s", content)
+            return parse_draft(content)
+        message = self._structured().invoke(messages)
+        if isinstance(message, AIMessage) and message.tool_calls:
+            log.debug("model tool call: %s", message.tool_calls[0]["args"])
+            return parse_draft(message.tool_calls[0]["args"])
+        content = message.text if isinstance(message, BaseMessage) else str(message)
+        log.debug("model output: %s", content)
+        return parse_draft(content)
+
+    def _structured(self) -> Any:
+        """The model bound to ``DRAFT_SCHEMA`` the way its provider constrains output."""
+        if self.settings.llm == "openai":  # a forced tool call: hosted APIs, vLLM and llama.cpp's server
+            tool = {
+                "type": "function",
+                "function": {
+                    "name": _TOOL_NAME,
+                    "parameters": DRAFT_SCHEMA,
+                    "description": "The cited answer to the question.",
+                },
+            }
+            return self.model.bind_tools([tool], tool_choice=_TOOL_NAME)
+        if self.settings.llm == "ollama":
+            return self.model.bind(format=DRAFT_SCHEMA)
+        if self.settings.llm == "llamacpp":
+            return self.model.bind(response_format={"type": "json_object", "schema": DRAFT_SCHEMA})
+        return self.model  # unknown provider: the prompt asks for JSON and parsing is tolerant
+
+
+def generative_answerer(
+    settings: Settings, model: BaseChatModel | None = None
+) -> Callable[[Retrieved], Answer]:
+    """The ``compose`` step of ``build_chain`` when ``settings.llm`` names a model."""
+    return GenerativeAnswerer(settings, model)

@@ -1,0 +1,431 @@
+"""The catalog: citebot's own record of documents and sentences, in SQLite beside the vectors.
+
+Chroma holds the vectors and answers nearest-neighbour searches; the catalog says which documents are
+completely indexed. It also keeps a float16 copy of each sentence's vector, so that scoring a hit's
+neighbours (which the ranker always reads from here) costs no second round trip to Chroma.
+
+Documents are written a batch at a time in three steps: their rows become ``pending``, their vectors go
+to Chroma, then each one's sentences and ``complete`` state are committed in one transaction. A crash
+leaves at most one batch of ``pending`` rows, whose vectors the next ingest deletes before indexing the
+files again, so an interrupted ingest never leaves a half document that answers questions.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import IndexUnavailableError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_key TEXT PRIMARY KEY,
+    scope TEXT NOT NULL,
+    root TEXT NOT NULL,
+    source TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0,
+    mtime_ns INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL,
+    alias_of TEXT,
+    n_sentences INTEGER NOT NULL DEFAULT 0,
+    n_chunks INTEGER NOT NULL DEFAULT 0,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_root ON documents(scope, root);
+CREATE INDEX IF NOT EXISTS documents_hash ON documents(scope, content_hash);
+CREATE TABLE IF NOT EXISTS sentences (
+    rowid INTEGER PRIMARY KEY,
+    doc_key TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    chunk INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB,
+    UNIQUE (doc_key, idx)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRow:
+    """One file known to the index."""
+
+    doc_key: str
+    scope: str
+    root: str
+    source: str
+    doc_id: str
+    title: str
+    content_hash: str
+    size: int
+    mtime_ns: int
+    state: str
+    alias_of: str | None
+    n_sentences: int
+    n_chunks: int
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceRow:
+    """One indexed sentence with its document's citation fields."""
+
+    rowid: int
+    doc_key: str
+    idx: int
+    start: int
+    end: int
+    chunk: int
+    text: str
+    doc_id: str
+    source: str
+    title: str
+    scope: str
+    vector: bytes | None = None  # float16; None in catalogs written before it was kept here
+
+    def unit_vector(self) -> np.ndarray | None:
+        """The sentence's embedding as float32, or None when this catalog has no copy of it."""
+        return (
+            None if self.vector is None else np.frombuffer(self.vector, dtype=np.float16).astype(np.float32)
+        )
+
+
+_DOC_COLUMNS = (
+    "doc_key, scope, root, source, doc_id, title, content_hash, size, mtime_ns, state, alias_of, "
+    "n_sentences, n_chunks"
+)
+_SENT_SELECT = (
+    "SELECT s.rowid, s.doc_key, s.idx, s.start, s.end, s.chunk, s.text, "
+    "d.doc_id, d.source, d.title, d.scope, s.vector "
+    "FROM sentences s JOIN documents d ON d.doc_key = s.doc_key"
+)
+
+
+class Catalog:
+    """Thread-safe access to the SQLite catalog file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(sentences)")}
+            if "vector" not in columns:  # a catalog from before the vector copy: its rows read None
+                try:
+                    self._db.execute("ALTER TABLE sentences ADD COLUMN vector BLOB")
+                except sqlite3.OperationalError as exc:  # another process added it a moment ago
+                    if "duplicate column" not in str(exc):
+                        raise
+        except sqlite3.Error as exc:
+            raise _unavailable(exc, path) from exc
+        except OSError as exc:
+            raise IndexUnavailableError(
+                f"cannot open the index at {path.parent}: {exc.strerror or exc}"
+            ) from exc
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run statements atomically: all of them are committed, or none."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _unavailable(exc, self.path) from exc
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                with suppress(sqlite3.Error):  # nothing to roll back when a failed COMMIT undid it
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise _unavailable(exc, self.path) from exc
+                raise
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise _unavailable(exc, self.path) from exc
+
+    # meta -------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        """Return a stored setting of the index, such as the embedding model it was built with."""
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a setting of the index."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def generation(self) -> int:
+        """A counter that changes whenever the set of complete sentences changes."""
+        return int(self.get_meta("generation") or 0)
+
+    # documents --------------------------------------------------------------------------------
+    def documents(self, *, scope: str | None = None, root: str | None = None) -> list[DocumentRow]:
+        """List documents, optionally only one scope's or one ingested folder's."""
+        sql = f"SELECT {_DOC_COLUMNS} FROM documents WHERE 1=1"
+        params: list[object] = []
+        if scope is not None:
+            sql += " AND scope = ?"
+            params.append(scope)
+        if root is not None:
+            sql += " AND root = ?"
+            params.append(root)
+        return [DocumentRow(*r) for r in self._query(sql + " ORDER BY source", params)]
+
+    def document(self, doc_key: str) -> DocumentRow | None:
+        """Return one document by key."""
+        rows = self._query(f"SELECT {_DOC_COLUMNS} FROM documents WHERE doc_key = ?", (doc_key,))
+        return DocumentRow(*rows[0]) if rows else None
+
+    def find_complete_by_hash(self, scope: str, content_hash: str) -> DocumentRow | None:
+        """Return the indexed document of a scope with this content, for de-duplication."""
+        rows = self._query(
+            f"SELECT {_DOC_COLUMNS} FROM documents "
+            "WHERE scope = ? AND content_hash = ? AND state = 'complete'",
+            (scope, content_hash),
+        )
+        return DocumentRow(*rows[0]) if rows else None
+
+    def mark_pending(self, row: DocumentRow) -> None:
+        """Record that ``row``'s vectors are about to be written (the crash-recovery marker)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM sentences WHERE doc_key = ?", (row.doc_key,))
+            db.execute(
+                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 14)})",
+                (*_values(row, state="pending"), time.time()),
+            )
+            _bump(db)
+
+    def complete(
+        self, row: DocumentRow, sentences: Iterable[tuple[int, int, int, int, str, np.ndarray]]
+    ) -> None:
+        """Commit a document's sentences ``(idx, start, end, chunk, text, vector)``; mark it complete."""
+        rows = ((row.doc_key, *s[:5], s[5].astype(np.float16).tobytes()) for s in sentences)
+        with self.transaction() as db:
+            db.execute("DELETE FROM sentences WHERE doc_key = ?", (row.doc_key,))
+            db.executemany(
+                "INSERT INTO sentences(doc_key, idx, start, end, chunk, text, vector) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            _bump(db)
+            db.execute(
+                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 14)})",
+                (*_values(row, state=row.state), time.time()),
+            )
+
+    def mark_removing(self, doc_keys: Sequence[str]) -> None:
+        """Mark documents ``pending`` before their vectors are deleted.
+
+        A crash between deleting the vectors and deleting the rows then leaves ``pending`` rows, which the
+        next ingest cleans up, never a ``complete`` document without vectors.
+        """
+        with self.transaction() as db:
+            for key in doc_keys:
+                db.execute("UPDATE documents SET state = 'pending' WHERE doc_key = ?", (key,))
+            _bump(db)
+
+    def put_alias(self, row: DocumentRow) -> None:
+        """Record a file whose content is already indexed under another name."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM sentences WHERE doc_key = ?", (row.doc_key,))
+            db.execute(
+                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 14)})",
+                (*_values(row, state="alias"), time.time()),
+            )
+
+    def touch(self, doc_key: str, size: int, mtime_ns: int) -> None:
+        """Remember a file's new size and time when its content did not change."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE documents SET size = ?, mtime_ns = ? WHERE doc_key = ?", (size, mtime_ns, doc_key)
+            )
+
+    def delete(self, doc_keys: Sequence[str]) -> None:
+        """Forget documents and their sentences."""
+        with self.transaction() as db:
+            for key in doc_keys:
+                db.execute("DELETE FROM sentences WHERE doc_key = ?", (key,))
+                db.execute("DELETE FROM documents WHERE doc_key = ?", (key,))
+            _bump(db)
+
+    def aliases_of(self, doc_key: str) -> list[DocumentRow]:
+        """Other names of an indexed document's content."""
+        rows = self._query(f"SELECT {_DOC_COLUMNS} FROM documents WHERE alias_of = ?", (doc_key,))
+        return [DocumentRow(*r) for r in rows]
+
+    def stale_aliases(self, scope: str) -> list[DocumentRow]:
+        """Duplicates whose original is gone, incomplete, or no longer has the same content."""
+        cols = ", ".join(f"a.{c.strip()}" for c in _DOC_COLUMNS.split(","))
+        rows = self._query(
+            f"SELECT {cols} FROM documents a LEFT JOIN documents d ON d.doc_key = a.alias_of "
+            "WHERE a.scope = ? AND a.state = 'alias' "
+            "AND (d.doc_key IS NULL OR d.state != 'complete' OR d.content_hash != a.content_hash)",
+            (scope,),
+        )
+        return [DocumentRow(*r) for r in rows]
+
+    def names(self, *, scope: str | None = None) -> dict[str, list[str]]:
+        """Every complete document's names by ``doc_key``: its own source, then its duplicates' sources.
+
+        A file whose content is already indexed is stored once; this is how a listing (``/sources``, a
+        citation) can still show every name the content was ingested under.
+        """
+        sql = (
+            "SELECT d.doc_key, d.source, a.source FROM documents d "
+            "LEFT JOIN documents a ON a.alias_of = d.doc_key AND a.state = 'alias' "
+            "WHERE d.state = 'complete'"
+        )
+        params: list[object] = []
+        if scope is not None:
+            sql += " AND d.scope = ?"
+            params.append(scope)
+        out: dict[str, list[str]] = {}
+        for key, source, alias in self._query(sql + " ORDER BY d.source, a.source", params):
+            names = out.setdefault(key, [source])
+            if alias is not None:
+                names.append(alias)
+        return out
+
+    # sentences --------------------------------------------------------------------------------
+    def all_sentences(self) -> list[tuple[int, str, str]]:
+        """Every complete sentence as ``(rowid, scope, text)`` in rowid order, for the lexical index."""
+        return self._query(
+            "SELECT s.rowid, d.scope, s.text FROM sentences s JOIN documents d ON d.doc_key = s.doc_key "
+            "WHERE d.state = 'complete' ORDER BY s.rowid"
+        )
+
+    def sentences_by_rowid(self, rowids: Sequence[int]) -> dict[int, SentenceRow]:
+        """Look sentences up by rowid."""
+        out: dict[int, SentenceRow] = {}
+        for i in range(0, len(rowids), 500):
+            part = rowids[i : i + 500]
+            sql = f"{_SENT_SELECT} WHERE s.rowid IN ({', '.join('?' * len(part))}) AND d.state = 'complete'"
+            for r in self._query(sql, part):
+                out[r[0]] = SentenceRow(*r)
+        return out
+
+    def sentences_by_key(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], SentenceRow]:
+        """Look sentences up by ``(doc_key, idx)``; keys of unknown or incomplete documents are left out."""
+        out: dict[tuple[str, int], SentenceRow] = {}
+        for i in range(0, len(keys), 400):
+            part = keys[i : i + 400]
+            cond = " OR ".join("(s.doc_key = ? AND s.idx = ?)" for _ in part)
+            params = [v for k in part for v in k]
+            for r in self._query(f"{_SENT_SELECT} WHERE ({cond}) AND d.state = 'complete'", params):
+                row = SentenceRow(*r)
+                out[(row.doc_key, row.idx)] = row
+        return out
+
+    def chunk_spans(self, chunks: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, int]]:
+        """First and last sentence of each ``(doc_key, chunk)`` of a complete document."""
+        out: dict[tuple[str, int], tuple[int, int]] = {}
+        for i in range(0, len(chunks), 400):
+            part = chunks[i : i + 400]
+            cond = " OR ".join("(s.doc_key = ? AND s.chunk = ?)" for _ in part)
+            sql = (
+                "SELECT s.doc_key, s.chunk, MIN(s.idx), MAX(s.idx) FROM sentences s "
+                f"JOIN documents d ON d.doc_key = s.doc_key WHERE ({cond}) AND d.state = 'complete' "
+                "GROUP BY s.doc_key, s.chunk"
+            )
+            for doc_key, chunk, first, last in self._query(sql, [v for c in part for v in c]):
+                out[(doc_key, chunk)] = (first, last)
+        return out
+
+    def document_texts(self, doc_key: str) -> list[str]:
+        """Every sentence of one complete document, in order."""
+        rows = self._query(
+            "SELECT s.text FROM sentences s JOIN documents d ON d.doc_key = s.doc_key "
+            "WHERE s.doc_key = ? AND d.state = 'complete' ORDER BY s.idx",
+            (doc_key,),
+        )
+        return [r[0] for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Documents, aliases, sentences and chunks that are completely indexed."""
+        ((docs, sents, chunks),) = self._query(
+            "SELECT COUNT(*), COALESCE(SUM(n_sentences), 0), COALESCE(SUM(n_chunks), 0) "
+            "FROM documents WHERE state = 'complete'"
+        )
+        ((aliases,),) = self._query("SELECT COUNT(*) FROM documents WHERE state = 'alias'")
+        ((pending,),) = self._query("SELECT COUNT(*) FROM documents WHERE state = 'pending'")
+        return {
+            "documents": docs,
+            "aliases": aliases,
+            "sentences": sents,
+            "chunks": chunks,
+            "pending": pending,
+        }
+
+
+def _unavailable(exc: sqlite3.Error, path: Path) -> IndexUnavailableError:
+    """Turn an SQLite error into a message that names the cause and the fix."""
+    text = str(exc)
+    lowered = text.lower()
+    if "disk is full" in lowered or "no space" in lowered:
+        return IndexUnavailableError(
+            f"the disk holding the index {path.parent} is full. Free some space, then run `citebot ingest` "
+            "again: it resumes where it stopped."
+        )
+    if "locked" in lowered or "busy" in lowered:
+        return IndexUnavailableError(
+            f"the index catalog {path} is in use by another process; try again when it has finished"
+        )
+    if any(w in lowered for w in ("readonly", "read-only", "unable to open", "permission")):
+        return IndexUnavailableError(
+            f"cannot open or write the index catalog {path} ({text}). Check that the folder exists and that "
+            "you may write to it, or choose another with --index or CITEBOT_INDEX_DIR."
+        )
+    return IndexUnavailableError(
+        f"the index catalog {path} is damaged ({text}). "
+        "Run `citebot ingest --rebuild` to build the index again."
+    )
+
+
+def _values(row: DocumentRow, *, state: str) -> tuple:
+    return (
+        row.doc_key,
+        row.scope,
+        row.root,
+        row.source,
+        row.doc_id,
+        row.title,
+        row.content_hash,
+        row.size,
+        row.mtime_ns,
+        state,
+        row.alias_of,
+        row.n_sentences,
+        row.n_chunks,
+    )
+
+
+def _bump(db: sqlite3.Connection) -> None:
+    db.execute(
+        "INSERT INTO meta(key, value) VALUES ('generation', '1') "
+        "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+    )

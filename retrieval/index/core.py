@@ -1,0 +1,122 @@
+"""The index: catalog, vector store, lexical index and embedder of one index folder, opened together."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from .catalog import Catalog
+from ..embed.embeddings import SentenceEmbedder
+from ..errors import ConfigurationError, IndexUnavailableError
+from .lexical import LexicalIndex
+from ..settings import Settings
+from .store import VectorStore, open_client, server_address
+
+log = logging.getLogger(__name__)
+
+SHARED_SCOPE = "shared"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStats:
+    """What ``citebot stats`` reports."""
+
+    location: str
+    chroma: str
+    embedding_model: str
+    documents: int
+    aliases: int
+    sentences: int
+    chunks: int
+    pending: int
+
+
+class Index:
+    """Everything stored for one index folder; parts open lazily so cheap commands stay cheap."""
+
+    def __init__(self, settings: Settings, *, embedder: SentenceEmbedder | None = None) -> None:
+        self.settings = settings
+        self.directory: Path = settings.index_dir.expanduser().resolve()
+        self.catalog = Catalog(self.directory / "catalog.sqlite3")
+        self.lexical = LexicalIndex(self.directory / "lexical")
+        self._embedder = embedder
+        self._store_lock = threading.Lock()
+
+    @cached_property
+    def embedder(self) -> SentenceEmbedder:
+        """The sentence embedder (the model itself loads on first use)."""
+        if self._embedder is not None:
+            return self._embedder
+        return SentenceEmbedder.from_settings(self.settings)
+
+    @cached_property
+    def store(self) -> VectorStore:
+        """The Chroma collections; opening them connects to the server in server mode."""
+        with self._store_lock:
+            where = (
+                server_address(self.settings) if self.settings.chroma_host else str(self.directory / "chroma")
+            )
+            return VectorStore(open_client(self.settings), self.settings.collection, where=where)
+
+    def check_model(self) -> None:
+        """Refuse to mix vectors of two models in one index.
+
+        Raises:
+            ConfigurationError: the index was built with another embedding model.
+        """
+        built = self.catalog.get_meta("embedding_model")
+        wanted = self.embedder.model_name
+        if built is None:
+            self.catalog.set_meta("embedding_model", wanted)
+        elif built != wanted:
+            raise ConfigurationError(
+                f"the index in {self.directory} was built with the embedding model {built!r}, "
+                f"not {wanted!r}. Run `citebot ingest --rebuild` to rebuild it with the new model."
+            )
+
+    def refresh_lexical(self) -> None:
+        """Rebuild the BM25 index if the catalog changed since it was built."""
+        gen = self.catalog.generation()
+        if self.lexical.generation() != gen:
+            self.lexical.build(self.catalog.all_sentences(), gen)
+
+    def is_empty(self) -> bool:
+        """True when no document is indexed."""
+        return self.catalog.counts()["documents"] == 0
+
+    def stats(self) -> IndexStats:
+        """Counts and locations, from the catalog (no model, no Chroma needed)."""
+        c = self.catalog.counts()
+        return IndexStats(
+            location=str(self.directory),
+            chroma=server_address(self.settings)
+            if self.settings.chroma_host
+            else str(self.directory / "chroma"),
+            embedding_model=self.catalog.get_meta("embedding_model") or self.embedder.model_name,
+            documents=c["documents"],
+            aliases=c["aliases"],
+            sentences=c["sentences"],
+            chunks=c["chunks"],
+            pending=c["pending"],
+        )
+
+    def close(self) -> None:
+        """Release the catalog connection."""
+        try:
+            self.catalog.close()
+        except Exception as exc:
+            log.debug("closing the catalog failed: %s", exc)
+
+
+def open_index(settings: Settings | None = None) -> Index:
+    """Open (creating if needed) the index that ``settings`` point at."""
+    settings = settings or Settings()
+    try:
+        return Index(settings)
+    except IndexUnavailableError:
+        raise
+    except OSError as exc:
+        raise IndexUnavailableError(f"cannot open the index at {settings.index_dir}: {exc}") from exc

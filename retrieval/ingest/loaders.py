@@ -1,0 +1,286 @@
+"""Read one file into plain text: decoding, HTML and PDF extraction, and refusing what isn't text.
+
+Citation offsets point into the text returned here. For ``.txt`` and ``.md`` that is the file's text
+exactly as Python's universal-newline reading gives it (what ``Path.read_text`` returns for UTF-8), so
+anyone can check a citation against the file with ``Path(f).read_text()[start:end]``; a file in another
+encoding is decoded first (a BOM, UTF-16 without one, or a guessed legacy code page, with a warning).
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DocumentError
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text"})
+HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
+PDF_SUFFIXES = frozenset({".pdf"})
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Characters other than whitespace that no prose contains: a sign of a binary file.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedText:
+    """A document's text, ready to segment, and the title its markup gave (if any)."""
+
+    text: str
+    title: str | None = None
+
+
+def universal_newlines(text: str) -> str:
+    r"""Translate ``\r\n`` and ``\r`` to ``\n``, as Python's text-mode reading does."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def decode_bytes(data: bytes, name: str) -> str:
+    """Decode a text file's bytes: BOM first, then strict UTF-8, then a confident guess.
+
+    Raises:
+        DocumentError: the bytes look binary, or no encoding fits them.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise DocumentError(
+                    f"{name}: starts with a {encoding} mark but is not valid {encoding}, skipped"
+                ) from exc
+    if b"\x00" in data[:8192]:
+        utf16 = _utf16_without_bom(data)
+        if utf16 is None:
+            raise DocumentError(f"{name}: looks like a binary file (it contains NUL bytes), skipped")
+        try:
+            text = data.decode(utf16)
+        except UnicodeDecodeError as exc:
+            raise DocumentError(f"{name}: looks like {utf16} but is not valid, skipped") from exc
+        log.warning("%s has no byte order mark; read it as %s", name, utf16.upper())
+        return text
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    guessed = _guess_encoding(data)
+    if guessed is None:
+        raise DocumentError(f"{name}: not UTF-8 and no other text encoding fits it, skipped")
+    try:
+        text = data.decode(guessed)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise DocumentError(f"{name}: not UTF-8 and not valid {guessed} either, skipped") from exc
+    log.warning("%s is not UTF-8; read it as %s", name, guessed)
+    return text
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """Name the UTF-16 byte order of text saved without a BOM, or None when the NULs mean binary.
+
+    Text in a Latin or Cyrillic script stored as UTF-16 has a NUL in (nearly) every other byte, always
+    on the same side; a binary file's NULs fall anywhere.
+    """
+    sample = data[:8192]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def _guess_encoding(data: bytes) -> str | None:
+    """Guess a legacy encoding; among equally likely Western code pages prefer Windows-1252.
+
+    charset_normalizer ranks cp1250, cp1252 and others equal on short French or German text and may
+    return any of them; cp1252 (a superset of Latin-1's printable characters) is by far the most common,
+    and reading Latin-1 as cp1250 silently turns "è" into "č".
+    """
+    from charset_normalizer import from_bytes
+
+    results = from_bytes(data[: 1 << 20])
+    best = results.best()
+    if best is None or best.encoding is None:
+        return None
+    for match in results:
+        if (
+            match.encoding in ("cp1252", "latin_1", "iso8859_15")
+            and match.chaos <= best.chaos
+            and match.coherence >= best.coherence - 0.05
+        ):
+            try:
+                data.decode("cp1252")
+            except UnicodeDecodeError:
+                return "latin_1"
+            return "cp1252"
+    return str(best.encoding)
+
+
+def _check_text(text: str, name: str) -> str:
+    sample = text[:65536]
+    if sample and len(_CONTROL.findall(sample)) > max(8, len(sample) // 100):
+        raise DocumentError(f"{name}: looks like a binary file (many control characters), skipped")
+    return text
+
+
+# Elements whose text forms a paragraph of its own; text directly inside a container (a <div> with
+# loose text, a <p> holding a <div>) is a paragraph of that container, so none of it is lost.
+_BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "td",
+        "th",
+        "dd",
+        "dt",
+        "caption",
+        "figcaption",
+        "div",
+        "section",
+        "article",
+        "main",
+        "body",
+        "html",
+        "ul",
+        "ol",
+        "dl",
+        "table",
+        "tr",
+        "figure",
+        "address",
+        "details",
+        "summary",
+        "center",
+    }
+)
+# Page furniture and code, never prose worth citing.
+_DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "template", "title")
+
+
+def _html_text(data: bytes, name: str) -> LoadedText:
+    from bs4 import BeautifulSoup
+    from bs4.element import NavigableString, PreformattedString, Tag
+
+    try:
+        soup = BeautifulSoup(decode_bytes(data, name), "html.parser")
+        title_tag = soup.find("title") or soup.find("h1")
+        title = title_tag.get_text(" ", strip=True) if title_tag else None
+        for tag in soup(list(_DROP_TAGS)):
+            tag.decompose()
+        for br in soup("br"):
+            br.replace_with("\n")
+        blocks: list[str] = []
+        parts: list[str] = []
+        current: object = None  # the block element whose text is being gathered
+        # Depth-first, iteratively (no recursion limit on hostile nesting), in document order.
+        stack: list[tuple[object, object]] = [(soup, soup)]
+        while stack:
+            node, owner = stack.pop()
+            if isinstance(node, Tag):
+                inner = node if node.name in _BLOCK_TAGS else owner
+                stack.extend((child, inner) for child in reversed(node.contents))
+                continue
+            if not isinstance(node, NavigableString) or isinstance(node, PreformattedString):
+                continue  # comments, doctype, CDATA
+            if owner is not current and parts:
+                blocks.append(" ".join("".join(parts).split()))
+                parts = []
+            current = owner
+            parts.append(str(node))
+        if parts:
+            blocks.append(" ".join("".join(parts).split()))
+    except DocumentError:
+        raise
+    except RecursionError as exc:
+        raise DocumentError(f"{name}: HTML nested too deeply to read, skipped") from exc
+    return LoadedText("\n\n".join(b for b in blocks if b), title or None)
+
+
+def _pdf_text(data: bytes, name: str) -> LoadedText:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings about odd files say nothing useful
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        meta_title = reader.metadata.title if reader.metadata else None
+    except (PdfReadError, OSError) as exc:
+        raise DocumentError(f"{name}: not a readable PDF ({exc.__class__.__name__}: {exc}), skipped") from exc
+    except Exception as exc:  # a parser fed hostile bytes fails in any way; one bad file never stops ingest
+        raise DocumentError(f"{name}: not a readable PDF ({exc.__class__.__name__}), skipped") from exc
+    text = universal_newlines("\n\n".join(p.strip() for p in pages if p.strip()))
+    return LoadedText(text, str(meta_title) if meta_title else None)
+
+
+def read_limited(path: Path, max_bytes: int) -> bytes:
+    """Read a file's bytes, refusing one larger than ``max_bytes`` before reading it.
+
+    Raises:
+        DocumentError: too large, or unreadable.
+    """
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise DocumentError(
+                f"{name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit "
+                "(CITEBOT_MAX_FILE_MB), skipped"
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(f"{name}: cannot be read ({exc.strerror or exc}), skipped") from exc
+
+
+def parse(data: bytes, name: str, suffix: str) -> LoadedText:
+    """Turn a file's bytes into text according to its suffix (no I/O: ingest reads each file once).
+
+    Raises:
+        DocumentError: unsupported, binary, undecodable or unparsable.
+    """
+    suffix = suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DocumentError(f"{name}: unsupported file type {suffix or '(none)'}, skipped")
+    if suffix in PDF_SUFFIXES:
+        loaded = _pdf_text(data, name)
+    elif suffix in HTML_SUFFIXES:
+        loaded = _html_text(data, name)
+    else:
+        loaded = LoadedText(universal_newlines(decode_bytes(data, name)))
+    return LoadedText(_check_text(loaded.text, name), loaded.title)
+
+
+def load_file(path: Path, max_bytes: int) -> LoadedText:
+    """Read ``path`` into text according to its suffix.
+
+    Raises:
+        DocumentError: unsupported, too large, unreadable, binary or undecodable.
+    """
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise DocumentError(f"{path}: unsupported file type {path.suffix or '(none)'}, skipped")
+    return parse(read_limited(path, max_bytes), str(path), path.suffix)

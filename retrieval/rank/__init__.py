@@ -1,0 +1,5 @@
+"""Ranking: gather candidate sentences for a question, compute their signals, score them."""
+
+from .ranker import Ranker
+
+__all__ = ["Ranker"]

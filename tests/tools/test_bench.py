@@ -1,0 +1,69 @@
+"""``citebot bench`` runs end to end at a small size and reports every metric (no timing asserted)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from retrieval.cli import main
+from retrieval.tools.corpus_gen import documents, write_corpus
+from retrieval.ingest.segment import segment
+from tests.conftest import SEED_FILE
+
+KEYS = {
+    "ingest_sentences_per_s",
+    "ingest_sentences_per_s_large",
+    "ingest_overhead",
+    "ingest_overhead_large",
+    "ingest_vs_langchain",
+    "query_p50_ms",
+    "query_p95_ms",
+    "query_p95_ms_large",
+    "query_vs_langchain",
+    "cold_ask_s",
+    "cold_ask_rss_mb",
+    "bot_rss_mb_large",
+    "index_mb_per_1k_sentences",
+    "machine",
+}
+
+
+def test_generated_corpus_is_deterministic_and_segments_as_written(tmp_path: Path) -> None:
+    """The same seed gives the same documents, and segmentation finds exactly the sentences generated."""
+    first = list(documents(500))
+    assert first == list(documents(500))
+    assert sum(len(segment(text).sentences) for _, text, _ in first) == 500
+    corpus = write_corpus(tmp_path / "c", 500, max_questions=5)
+    assert corpus.sentences == 500 and len(corpus.questions) == 5
+    assert len(list((tmp_path / "c").rglob("*.txt"))) == corpus.documents
+
+
+@pytest.mark.slow
+def test_bench_json_has_every_metric(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`citebot bench --sentences N --json` prints one JSON object with all the metrics, each a number."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SEED_FILE, docs / SEED_FILE.name)
+    args = [
+        "bench",
+        "--sentences",
+        "300",
+        "--docs",
+        str(docs),
+        "--questions",
+        "5",
+        "--workdir",
+        str(tmp_path),
+        "--json",
+    ]
+    assert main(args) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert set(res) >= KEYS
+    for key in KEYS - {"machine"}:
+        assert isinstance(res[key], float | int) and math.isfinite(res[key]) and res[key] > 0, key
+    assert res["ingest_sentences_large"] == 300
+    assert not list(tmp_path.glob("citebot-bench-*")), "temporary indexes are removed"
