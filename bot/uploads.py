@@ -15,8 +15,8 @@ import unicodedata
 from pathlib import Path, PurePath
 
 from retrieval import DocumentError
-from retrieval.ingest.pipeline import doc_key
 from retrieval.ingest.loaders import parse
+from retrieval.ingest.pipeline import doc_key
 
 from .config import UPLOAD_SUFFIXES
 

@@ -74,8 +74,8 @@ def cli(ctx: click.Context, index_dir: Path | None, verbose: int) -> None:
 def ingest_cmd(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
     """Index documents (.txt, .md, .html, .pdf); default: the bundled seeds/."""
     from .index.core import open_index
-    from .ingest.pipeline import ingest
     from .index.recovery import open_for_rebuild
+    from .ingest.pipeline import ingest
 
     # --rebuild also recovers an index too damaged to open: its files are deleted and built again.
     index = open_for_rebuild(_settings(ctx)) if rebuild else open_index(_settings(ctx))

@@ -15,9 +15,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .extractive import to_citations
-from .drafts import Draft, strip_markers
 from ..models import Answer, Evidence
+from .drafts import Draft, strip_markers
+from .extractive import to_citations
 
 log = logging.getLogger(__name__)
 

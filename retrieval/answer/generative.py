@@ -21,14 +21,14 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 
-from .extractive import extractive_answer, refusal
+from ..errors import CitebotError
+from ..models import Answer, Evidence, Retrieved
+from ..settings import Settings
 from .citecheck import check_draft
 from .drafts import DRAFT_SCHEMA, Draft, parse_draft, sounds_like_refusal
-from ..errors import CitebotError
+from .extractive import extractive_answer, refusal
 from .llms import build_chat_model, model_error
-from ..models import Answer, Evidence, Retrieved
 from .prompts import chat_prompt
-from ..settings import Settings
 
 log = logging.getLogger(__name__)
 

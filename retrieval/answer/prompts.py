@@ -16,6 +16,7 @@ from ..resources import prompts_dir
 
 log = logging.getLogger(__name__)
 
+
 def load_prompt(name: str, directory: Path | None = None) -> str:
     """Return the text of ``prompts/<name>.md`` (or ``.txt``).
 

@@ -27,8 +27,8 @@ from ..settings import Engine
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from .onnx_encoder import OnnxEncoder
     from ..settings import Settings
+    from .onnx_encoder import OnnxEncoder
 
 log = logging.getLogger(__name__)
 

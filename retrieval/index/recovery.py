@@ -15,8 +15,8 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from ..errors import IndexBusyError, IndexUnavailableError
-from .core import Index, open_index
 from ..settings import Settings
+from .core import Index, open_index
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
-from ..index.catalog import DocumentRow
 from ..errors import DocumentError, IndexBusyError, NoDocumentsError
+from ..index.catalog import DocumentRow
 from ..index.core import SHARED_SCOPE, Index
+from ..index.store import chunk_id, sentence_id
 from .loaders import SUPPORTED_SUFFIXES, parse, read_limited
 from .segment import Segmented, segment
-from ..index.store import chunk_id, sentence_id
 
 log = logging.getLogger(__name__)
 

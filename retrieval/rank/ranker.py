@@ -22,8 +22,8 @@ import numpy as np
 from ..index.catalog import SentenceRow
 from ..index.core import Index
 from ..index.lexical import tokenize
-from ..models import Evidence, Query, Retrieved
 from ..index.store import sentence_id
+from ..models import Evidence, Query, Retrieved
 
 log = logging.getLogger(__name__)
 

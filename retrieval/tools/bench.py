@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .corpus_gen import write_corpus
 from ..settings import Settings
+from .corpus_gen import write_corpus
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import pytest
 
 from retrieval import Index, Settings, ingest
 from retrieval.embed.embeddings import SentenceEmbedder
-from retrieval.errors import ConfigurationError
 from retrieval.embed.onnx_encoder import load
+from retrieval.errors import ConfigurationError
 from tests.conftest import SEED_FILE
 
 QUESTION = "How many North Korean soldiers entered eastern Russia?"

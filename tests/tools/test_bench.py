@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from retrieval.cli import main
-from retrieval.tools.corpus_gen import documents, write_corpus
 from retrieval.ingest.segment import segment
+from retrieval.tools.corpus_gen import documents, write_corpus
 from tests.conftest import SEED_FILE
 
 KEYS = {
