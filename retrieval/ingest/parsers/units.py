@@ -125,12 +125,20 @@ class UnitCollector:
         return added
 
     def add_item(self, kind: Kind, start: int, end: int, context: str | None, max_chars: int) -> list[Unit]:
-        """Add a list item whole, or sentence by sentence when it is longer than ``max_chars``."""
+        """Add a list item whole (up to ``max_chars``), and its sentences too when it has several.
+
+        An item is what a list question cites; one sentence inside a long item is what a prose question
+        cites, so both are offered (the sentences nest inside the item, never straddle it). An item
+        longer than ``max_chars`` is offered sentence by sentence only.
+        """
         start, end = _trim(self.view, start, end)
-        if end - start <= max_chars:
-            unit = self.add(kind, start, end, context)
-            return [unit] if unit else []
-        return self.add_sentences(start, end, kind, context)
+        whole = self.add(kind, start, end, context) if end - start <= max_chars else None
+        before = len(self.units)
+        sentences = self.add_sentences(start, end, "sentence" if whole else kind, context)
+        if whole is not None and len(sentences) < 2:
+            del self.units[before:]
+            sentences = []
+        return ([whole] if whole else []) + sentences
 
     def add_code(self, start: int, end: int, max_lines: int) -> list[Unit]:
         """Add a code block whole, then each non-blank line when it has several and at most ``max_lines``.
