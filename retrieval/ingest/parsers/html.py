@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ...errors import DocumentError
 from ..segment import is_prose
-from .units import Kind, ParsedDocument, UnitCollector, is_how_to
+from .units import Kind, ParsedDocument, is_how_to
+from .writer import TextWriter
 
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup, Tag
@@ -47,47 +47,11 @@ _INLINE = frozenset(
     {"a", "abbr", "b", "bdi", "bdo", "br", "cite", "code", "data", "dfn", "em", "i", "kbd", "mark", "q",
      "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u", "var", "wbr", "img", "del", "ins"}
 )  # fmt: skip
-MAX_ITEM_CHARS = 600
-MAX_CODE_LINES = 80
 MAX_DEPTH = 200
 
 
 def _clean(text: str) -> str:
     return " ".join(text.split())
-
-
-@dataclass
-class _Planned:
-    kind: Kind | None  # None: prose to split into sentences
-    start: int
-    end: int
-    section: tuple[str, ...]
-    block: int
-    context: str | None = None
-
-
-@dataclass
-class _Writer:
-    """Builds the extracted text block by block and remembers where each planned unit sits."""
-
-    parts: list[str] = field(default_factory=list)
-    length: int = 0
-    planned: list[_Planned] = field(default_factory=list)
-    section: tuple[str, ...] = ()
-    block: int = -1
-
-    def write(self, text: str, kind: Kind | None, context: str | None = None, *, new_block: bool = True) -> str:
-        if new_block:
-            self.block += 1
-        sep = ("\n\n" if new_block else "\n") if self.parts else ""
-        self.parts.append(sep + text)
-        start = self.length + len(sep)
-        self.length = start + len(text)
-        self.planned.append(_Planned(kind, start, self.length, self.section, max(self.block, 0), context))
-        return text
-
-    def text(self) -> str:
-        return "".join(self.parts)
 
 
 def _is_furniture(tag: Tag) -> bool:
@@ -104,7 +68,7 @@ def _is_furniture(tag: Tag) -> bool:
 
 class _HtmlWalker:
     def __init__(self) -> None:
-        self.out = _Writer()
+        self.out = TextWriter()
         self.headings: list[tuple[int, str]] = []
         self.title: str | None = None
         self.last_sentence: str | None = None
@@ -231,18 +195,7 @@ def parse_html(html: str, name: str = "document") -> ParsedDocument:
         walker.title = _clean(soup.title.string) or None
     walker.walk(root)  # type: ignore[arg-type]
     text = walker.out.text()
-    out = UnitCollector(text)
-    for plan in walker.out.planned:
-        out.section = plan.section
-        out._block = plan.block
-        if plan.kind is None:
-            out.add_sentences(plan.start, plan.end)
-        elif plan.kind == "code":
-            out.add_code(plan.start, plan.end, MAX_CODE_LINES)
-        elif plan.kind in ("list_item", "step"):
-            out.add_item(plan.kind, plan.start, plan.end, plan.context, MAX_ITEM_CHARS)
-        else:
-            out.add(plan.kind, plan.start, plan.end, plan.context)
-    if not out.units:
+    units = walker.out.units()
+    if not units:
         raise DocumentError(f"{name}: no readable content (only navigation, scripts or page furniture), skipped")
-    return ParsedDocument(text, walker.title, out.units)
+    return ParsedDocument(text, walker.title, units)
