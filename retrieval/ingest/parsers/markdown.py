@@ -14,6 +14,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from ..segment import _blocks, _sentence_spans
 from .units import Kind, ParsedDocument, UnitCollector, is_how_to
 
 if TYPE_CHECKING:
@@ -44,7 +45,8 @@ MAX_CODE_LINES = 80
 def _parser() -> MarkdownIt:
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark").enable("table")
+    # Inline parsing is never needed (offsets come from lines) and is half the time on a huge table.
+    return MarkdownIt("commonmark").enable("table").disable("inline")
 
 
 def _blank(text: str, start: int, end: int) -> str:
@@ -272,24 +274,30 @@ class _MarkdownWalker:
 
 
 def _sentences_in(out: UnitCollector, start: int, end: int) -> list[tuple[int, int]]:
-    from ..segment import _sentence_spans
-
     return _sentence_spans(out.view, start, end) if end > start else []
+
+
+_LEAVES = frozenset({"paragraph_open", "fence", "code_block", "heading_open", "table_open", "html_block", "hr"})
+_NOT_TEXT = re.compile(r"!\[[^\]]*\]\([^)]*\)|<[^>]*>")
 
 
 def _has_text(inline: Token) -> bool:
     """Tell whether a paragraph holds words, not only images and raw HTML."""
-    for child in inline.children or []:
-        if child.type in ("image", "html_inline", "softbreak", "hardbreak"):
-            continue
-        if child.type == "text" and not child.content.strip():
-            continue
-        return True
-    return False
+    return bool(re.search(r"\w", _NOT_TEXT.sub(" ", inline.content)))
 
 
 def parse_markdown(text: str) -> ParsedDocument:
     """Parse Markdown ``text`` into units whose offsets point into ``text`` itself."""
     walker = _MarkdownWalker(text)
     tokens = _parser().parse(walker.view)
-    return walker.run(tokens)
+    parsed = walker.run(tokens)
+    # markdown-it stops at its nesting limit (lists nested 20 deep) and drops the rest of the file;
+    # whatever it left unread is kept as plain paragraphs, so no text is lost.
+    last_line = max((t.map[1] for t in tokens if t.map and t.type in _LEAVES), default=0)
+    rest = walker.line_starts[min(last_line, len(walker.lines))]
+    if walker.view[rest:].strip():
+        log.warning("Markdown nested past %d levels; the rest is read as plain text", _parser().options.maxNesting)
+        walker.out.new_block()
+        for start, end in _blocks(walker.view[rest:]):
+            walker.out.add_sentences(rest + start, rest + end)
+    return parsed

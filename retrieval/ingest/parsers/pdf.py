@@ -102,7 +102,13 @@ def parse_pdf(data: bytes, name: str = "document") -> ParsedDocument:
 def _looks_like_heading(line: str) -> bool:
     """A short capitalised line without sentence punctuation, standing alone: a heading."""
     words = line.split()
-    return 0 < len(words) <= 8 and line.strip()[:1].isupper() and not _SENTENCE_END.search(line.strip())
+    stripped = line.strip()
+    return (
+        0 < len(words) <= 8
+        and stripped[:1].isupper()
+        and not _SENTENCE_END.search(stripped)
+        and stripped[-1] not in "-,;"
+    )
 
 
 def _write_page(writer: TextWriter, lines: list[str]) -> None:

@@ -54,7 +54,7 @@ def _register_directives(text: str) -> None:
         """Any directive docutils doesn't know (``versionadded``, ``autoclass``): parse its content."""
 
         has_content = True
-        optional_arguments = 100
+        optional_arguments = 1
         final_argument_whitespace = True
         option_spec: ClassVar[dict[str, Any] | None] = None
 
@@ -62,6 +62,11 @@ def _register_directives(text: str) -> None:
             from docutils import nodes as n
 
             node = n.container()
+            # ``.. versionadded:: 2.0`` + text on the next lines: docutils hands the text over as part
+            # of the argument; it is prose, so it becomes a paragraph.
+            _, _, rest = (self.arguments[0] if self.arguments else "").partition("\n")
+            if rest.strip():
+                node += n.paragraph(rest, rest)
             if self.content:
                 self.state.nested_parse(self.content, self.content_offset, node)
             return [node]
