@@ -37,11 +37,13 @@ def _check_zip(data: bytes, name: str) -> None:
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
         raise DocumentError(f"{name}: not a Word document (.docx files are zip archives), skipped") from exc
     if len(members) > MAX_MEMBERS:
-        raise DocumentError(f"{name}: the archive holds {len(members)} files, too many for a document, skipped")
+        raise DocumentError(
+            f"{name}: the archive holds {len(members)} files, too many for a document, skipped"
+        )
     total = sum(m.file_size for m in members)
     if total > MAX_UNZIPPED_BYTES:
         raise DocumentError(
-            f"{name}: would unpack to {total // (1024 * 1024)} MB, over the {MAX_UNZIPPED_BYTES // (1024 * 1024)} MB "
+            f"{name}: would unpack to {total // 2**20} MB, over the {MAX_UNZIPPED_BYTES // 2**20} MB "
             "limit (a zip bomb?), skipped"
         )
 
@@ -53,7 +55,9 @@ def _open(data: bytes, name: str) -> Document:
     try:
         return docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors... on broken parts
-        raise DocumentError(f"{name}: not a readable Word document ({exc.__class__.__name__}), skipped") from exc
+        raise DocumentError(
+            f"{name}: not a readable Word document ({exc.__class__.__name__}), skipped"
+        ) from exc
 
 
 def parse_docx(data: bytes, name: str = "document") -> ParsedDocument:
@@ -114,7 +118,7 @@ def _write_table(writer: TextWriter, table: object) -> None:
     header: str | None = None
     first = True
     for row in table.rows:
-        cells = []
+        cells: list[str] = []
         for cell in row.cells:
             value = " ".join(cell.text.split())
             if not cells or value != cells[-1]:  # merged cells repeat their text

@@ -190,12 +190,14 @@ def parse_html(html: str, name: str = "document") -> ParsedDocument:
     for br in soup.find_all("br"):
         br.replace_with("\n")
     walker = _HtmlWalker()
-    root = soup.find("main") or soup.find(attrs={"role": "main"}) or soup.find("article") or soup.body or soup
+    root = soup.find("main") or soup.find(role="main") or soup.find("article") or soup.body or soup
     if soup.title and soup.title.string:
         walker.title = _clean(soup.title.string) or None
-    walker.walk(root)  # type: ignore[arg-type]
+    walker.walk(root)
     text = walker.out.text()
     units = walker.out.units()
     if not units:
-        raise DocumentError(f"{name}: no readable content (only navigation, scripts or page furniture), skipped")
+        raise DocumentError(
+            f"{name}: no readable content (only navigation, scripts or page furniture), skipped"
+        )
     return ParsedDocument(text, walker.title, units)

@@ -180,9 +180,8 @@ class _MarkdownWalker:
         if not self.lists:
             self.out.new_block()
         kind: Kind = "list_item"
-        if ordered and is_how_to(*self.out.section, context or ""):
-            kind = "step"
-        elif ordered and self.lists and self.lists[-1][0] == "step":
+        inside_step = bool(self.lists) and self.lists[-1][0] == "step"
+        if ordered and (inside_step or is_how_to(*self.out.section, context or "")):
             kind = "step"
         self.lists.append((kind, context))
         return i
@@ -277,7 +276,9 @@ def _sentences_in(out: UnitCollector, start: int, end: int) -> list[tuple[int, i
     return _sentence_spans(out.view, start, end) if end > start else []
 
 
-_LEAVES = frozenset({"paragraph_open", "fence", "code_block", "heading_open", "table_open", "html_block", "hr"})
+_LEAVES = frozenset(
+    {"paragraph_open", "fence", "code_block", "heading_open", "table_open", "html_block", "hr"}
+)
 _NOT_TEXT = re.compile(r"!\[[^\]]*\]\([^)]*\)|<[^>]*>")
 
 
@@ -296,7 +297,9 @@ def parse_markdown(text: str) -> ParsedDocument:
     last_line = max((t.map[1] for t in tokens if t.map and t.type in _LEAVES), default=0)
     rest = walker.line_starts[min(last_line, len(walker.lines))]
     if walker.view[rest:].strip():
-        log.warning("Markdown nested past %d levels; the rest is read as plain text", _parser().options.maxNesting)
+        log.warning(
+            "Markdown nested past %d levels; the rest is read as plain text", _parser().options.maxNesting
+        )
         walker.out.new_block()
         for start, end in _blocks(walker.view[rest:]):
             walker.out.add_sentences(rest + start, rest + end)

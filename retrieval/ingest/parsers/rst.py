@@ -124,9 +124,15 @@ def _find_tables(lines: list[str], starts: list[int]) -> list[_Table]:
                 j += 1
             header_end = borders[1] if len(borders) >= 3 else i
             rows = [
-                (starts[k] + len(lines[k]) - len(lines[k].lstrip()), starts[k] + len(lines[k].rstrip()), k < header_end)
+                (
+                    starts[k] + len(lines[k]) - len(lines[k].lstrip()),
+                    starts[k] + len(lines[k].rstrip()),
+                    k < header_end,
+                )
                 for k in range(i + 1, j)
-                if lines[k].strip() and not _SIMPLE_BORDER.match(lines[k]) and not _SIMPLE_SPAN.match(lines[k])
+                if lines[k].strip()
+                and not _SIMPLE_BORDER.match(lines[k])
+                and not _SIMPLE_SPAN.match(lines[k])
             ]
             tables.append(_Table(starts[i], starts[j] if j < len(starts) else starts[-1], rows))
             i = j
@@ -219,13 +225,10 @@ class _RstWalker:
             elif isinstance(child, n.bullet_list | n.enumerated_list):
                 self.visit_list(child, lead_in, item, depth)
             elif isinstance(child, n.table):
-                self.out.new_block() if item is None else None
+                if item is None:
+                    self.out.new_block()
                 self.table()
-            elif isinstance(child, n.term):
-                span = self.locate(child.rawsource or child.astext())
-                if span:
-                    self.out.add("sentence", *span)
-            elif isinstance(child, n.line):
+            elif isinstance(child, n.term | n.line):
                 span = self.locate(child.rawsource or child.astext())
                 if span:
                     self.out.add("sentence", *span)

@@ -111,7 +111,9 @@ class UnitCollector:
         self.units.append(unit)
         return unit
 
-    def add_sentences(self, start: int, end: int, kind: Kind = "sentence", context: str | None = None) -> list[Unit]:
+    def add_sentences(
+        self, start: int, end: int, kind: Kind = "sentence", context: str | None = None
+    ) -> list[Unit]:
         """Split ``source[start:end]`` into sentences (segment.py's splitter) and add each one."""
         added = []
         # Wrapped prose: pysbd ends a sentence at every newline, so it sees the lines joined by spaces

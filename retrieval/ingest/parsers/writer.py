@@ -41,7 +41,9 @@ class TextWriter:
     block: int = -1
     page_starts: list[int] = field(default_factory=list)
 
-    def write(self, text: str, kind: Kind | None, context: str | None = None, *, new_block: bool = True) -> None:
+    def write(
+        self, text: str, kind: Kind | None, context: str | None = None, *, new_block: bool = True
+    ) -> None:
         """Append ``text`` as a block (or as the next line of the current one) that becomes ``kind``."""
         if new_block or self.block < 0:
             self.block += 1
@@ -76,5 +78,6 @@ class TextWriter:
         if not self.page_starts:
             return out.units
         return [
-            dataclasses.replace(u, page=bisect.bisect_right(self.page_starts, u.start) or 1) for u in out.units
+            dataclasses.replace(u, page=bisect.bisect_right(self.page_starts, u.start) or 1)
+            for u in out.units
         ]

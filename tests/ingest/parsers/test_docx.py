@@ -71,5 +71,5 @@ def test_zip_that_is_not_word_is_a_document_error():
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
         archive.writestr("hello.txt", "hi")
-    with pytest.raises(DocumentError, match="other.docx"):
+    with pytest.raises(DocumentError, match=r"other\.docx"):
         parse_docx(buf.getvalue(), "other.docx")

@@ -56,6 +56,9 @@ def test_div_soup_keeps_its_prose_and_list():
 
 def test_navigation_only_page_is_a_document_error():
     """A page that is only navigation gives a DocumentError naming it."""
-    html = "<html><body><nav><ul><li><a href='/'>Home</a></li></ul></nav><footer>Contact us.</footer></body></html>"
-    with pytest.raises(DocumentError, match="menu.html"):
+    html = (
+        "<html><body><nav><ul><li><a href='/'>Home</a></li></ul></nav>"
+        "<footer>Contact us.</footer></body></html>"
+    )
+    with pytest.raises(DocumentError, match=r"menu\.html"):
         parse_html(html, "menu.html")

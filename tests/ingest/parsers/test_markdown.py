@@ -39,7 +39,7 @@ Or run local models with:
 
 
 def test_markdown_units_are_exact_and_typed():
-    """Paragraphs give sentences, list items lose their marker, steps keep their code, rows keep the header."""
+    """Paragraphs give sentences, items lose their marker, steps keep their code, rows are whole lines."""
     doc = parse_markdown(DOC)
     assert_exact(doc)
     assert rows(doc) == [

@@ -9,8 +9,8 @@ from .conftest import assert_exact, rows
 from .pdfmaker import make_pdf
 
 PAGES = [
-    ["ACME Manual", "Getting started", "The widget needs a power sup-", "ply of five volts.", "To install it:",
-     "1. Unpack the box.", "2. Plug it in.", "Page 1 of 2"],
+    ["ACME Manual", "Getting started", "The widget needs a power sup-", "ply of five volts.",
+     "To install it:", "1. Unpack the box.", "2. Plug it in.", "Page 1 of 2"],
     ["ACME Manual", "It runs for ten hours on one charge.", "Page 2 of 2"],
 ]  # fmt: skip
 
@@ -40,5 +40,5 @@ def test_pdf_without_text_layer_is_a_document_error():
 
 def test_not_a_pdf_is_a_document_error():
     """Bytes that are not a PDF give a DocumentError, not a pypdf traceback."""
-    with pytest.raises(DocumentError, match="junk.pdf"):
+    with pytest.raises(DocumentError, match=r"junk\.pdf"):
         parse_pdf(b"this is not a pdf at all", "junk.pdf")

@@ -9,13 +9,18 @@ from retrieval.tools.unit_coverage import coverage
 def test_coverage_counts_spans_citable_as_one_unit(tmp_path):
     """A span inside a list item is covered; a span much shorter than every unit around it is not."""
     (tmp_path / "docs").mkdir()
-    text = "Or run local models with:\n- [Ollama](https://ollama.com)\n\nA long sentence that says many things at once.\n"
+    text = (
+        "Or run local models with:\n- [Ollama](https://ollama.com)\n\n"
+        "A long sentence that says many things at once.\n"
+    )
     (tmp_path / "docs" / "a.md").write_text(text, encoding="utf-8")
-    item = "[Ollama](https://ollama.com)"
-    spans = [
-        {"id": "q1", "kind": "list", "doc_id": "a", "evidence": [{"start": text.index(item), "end": text.index(item) + len(item), "text": item}]},
-        {"id": "q2", "kind": "prose", "doc_id": "a", "evidence": [{"start": text.index("many"), "end": text.index("many") + 4, "text": "many"}]},
-    ]  # fmt: skip
+
+    def question(qid: str, kind: str, needle: str) -> dict[str, object]:
+        start = text.index(needle)
+        evidence = [{"start": start, "end": start + len(needle), "text": needle}]
+        return {"id": qid, "kind": kind, "doc_id": "a", "evidence": evidence}
+
+    spans = [question("q1", "list", "[Ollama](https://ollama.com)"), question("q2", "prose", "many")]
     (tmp_path / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in spans), encoding="utf-8")
     result = coverage(tmp_path)
     assert result["coverage"]["list"]["share"] == 1.0
