@@ -1,0 +1,133 @@
+"""Word documents (.docx) into citable units, with python-docx.
+
+Heading styles ("Heading 1", "Title") give the section path, list styles and numbered paragraphs give
+list items (numbered ones under a how-to heading are steps), tables give rows with the first row as
+their header. A .docx is a zip archive: it is checked before python-docx opens it, so a file that is
+not a zip, or that would inflate past ``MAX_UNZIPPED_BYTES`` (a zip bomb), is refused cleanly.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import zipfile
+from typing import TYPE_CHECKING
+
+from ...errors import DocumentError
+from .units import Kind, ParsedDocument, is_how_to
+from .writer import TextWriter
+
+if TYPE_CHECKING:
+    from docx.document import Document
+
+log = logging.getLogger(__name__)
+
+MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
+MAX_MEMBERS = 10_000
+_HEADING = re.compile(r"^(heading|title)\s*(\d*)$", re.IGNORECASE)
+_LIST_STYLE = re.compile(r"list", re.IGNORECASE)
+_NUMBER_STYLE = re.compile(r"number", re.IGNORECASE)
+
+
+def _check_zip(data: bytes, name: str) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise DocumentError(f"{name}: not a Word document (.docx files are zip archives), skipped") from exc
+    if len(members) > MAX_MEMBERS:
+        raise DocumentError(
+            f"{name}: the archive holds {len(members)} files, too many for a document, skipped"
+        )
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNZIPPED_BYTES:
+        raise DocumentError(
+            f"{name}: would unpack to {total // 2**20} MB, over the {MAX_UNZIPPED_BYTES // 2**20} MB "
+            "limit (a zip bomb?), skipped"
+        )
+
+
+def _open(data: bytes, name: str) -> Document:
+    import docx
+
+    _check_zip(data, name)
+    try:
+        return docx.Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors... on broken parts
+        raise DocumentError(
+            f"{name}: not a readable Word document ({exc.__class__.__name__}), skipped"
+        ) from exc
+
+
+def parse_docx(data: bytes, name: str = "document") -> ParsedDocument:
+    """Extract a .docx's paragraphs, lists and tables in order and cut them into units.
+
+    Raises:
+        DocumentError: not a zip or not a Word document, too large when unpacked, or without text.
+    """
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    document = _open(data, name)
+    writer = TextWriter()
+    headings: list[tuple[int, str]] = []
+    title: str | None = None
+    lead_in: str | None = None
+    in_list = False
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            _write_table(writer, block)
+            in_list, lead_in = False, None
+            continue
+        if not isinstance(block, Paragraph):
+            continue
+        text = " ".join(block.text.split())
+        if not text:
+            continue
+        style = block.style.name if block.style is not None else ""
+        heading = _HEADING.match(style or "")
+        if heading:
+            level = int(heading.group(2) or 1) if heading.group(1).lower() == "heading" else 0
+            while headings and headings[-1][0] >= level:
+                headings.pop()
+            headings.append((level, text))
+            writer.section = tuple(t for _, t in headings)
+            title = title or text
+            in_list, lead_in = False, None
+            continue
+        numbered = block._p.pPr is not None and block._p.pPr.numPr is not None
+        if _LIST_STYLE.search(style or "") or numbered:
+            ordered = bool(_NUMBER_STYLE.search(style or ""))
+            kind: Kind = "step" if ordered and is_how_to(*writer.section, lead_in or "") else "list_item"
+            writer.write(text, kind, lead_in, new_block=not in_list)
+            in_list = True
+            continue
+        writer.write(text, None)
+        lead_in, in_list = (text if text.endswith(":") else None), False
+    units = writer.units()
+    if not units:
+        raise DocumentError(f"{name}: the Word document holds no text, skipped")
+    return ParsedDocument(writer.text(), title, units)
+
+
+def _write_table(writer: TextWriter, table: object) -> None:
+    from docx.table import Table
+
+    assert isinstance(table, Table)
+    header: str | None = None
+    first = True
+    for row in table.rows:
+        cells: list[str] = []
+        for cell in row.cells:
+            value = " ".join(cell.text.split())
+            if not cells or value != cells[-1]:  # merged cells repeat their text
+                cells.append(value)
+        if not any(cells):
+            continue
+        line = " | ".join(cells)
+        if header is None:
+            header = line
+            continue
+        writer.write(line, "table_row", header, new_block=first)
+        first = False

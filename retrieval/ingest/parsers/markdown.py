@@ -1,0 +1,306 @@
+"""Markdown (CommonMark with GFM tables) into citable units, with markdown-it-py.
+
+markdown-it gives each block token the range of source lines it came from (``token.map``); offsets are
+computed from line starts, so every unit is an exact slice of the file's text. Headings only build the
+section path. Lines that are template markup rather than text (YAML front matter, Markdoc/Jinja tags
+such as ``{% Tabs %}``, include lines such as ``{!file.py!}``, ``///`` admonition fences) are blanked
+before parsing, so they never become units.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from ..segment import _blocks, _sentence_spans
+from .units import Kind, ParsedDocument, UnitCollector, is_how_to
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+
+log = logging.getLogger(__name__)
+
+_FRONT_MATTER = re.compile(r"\A(---|\+\+\+)[ \t]*\n.*?\n\1[ \t]*(\n|\Z)", re.DOTALL)
+_TEMPLATE_LINE = re.compile(
+    r"^[ \t]*(?:(?:\{%.*?%\}|\{\{.*?\}\}|\{#.*?#\})[ \t]*)+$"  # Markdoc / Jinja tags alone on a line
+    r"|^[ \t]*\{([!*]).*\1\}[ \t]*$"  # MkDocs include lines: {!file!} and {* file *}
+    r"|^[ \t]*///.*$",  # pymdown blocks: /// tip ... ///
+    re.MULTILINE,
+)
+_HTML_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+# A list item longer than this is cited sentence by sentence.
+MAX_ITEM_CHARS = 600
+# A table row longer than this also offers the sentences of its cells (some cells hold several facts).
+LONG_ROW_CHARS = 200
+# Code blocks of at most this many lines also offer each line as a unit.
+MAX_CODE_LINES = 80
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
+    # Inline parsing is never needed (offsets come from lines) and is half the time on a huge table.
+    return MarkdownIt("commonmark").enable("table").disable("inline")
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    """Replace ``text[start:end]`` by spaces, keeping newlines, so offsets don't move."""
+    return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+
+
+def mask_markup(text: str) -> str:
+    """Return ``text`` with front matter and template-only lines blanked to spaces (same length)."""
+    view = text
+    m = _FRONT_MATTER.match(view)
+    if m:
+        view = _blank(view, 0, m.end())
+    for m in list(_TEMPLATE_LINE.finditer(view)):
+        view = _blank(view, m.start(), m.end())
+    return view
+
+
+class _MarkdownWalker:
+    """One pass over markdown-it's token stream, turning blocks into units."""
+
+    def __init__(self, source: str) -> None:
+        self.out = UnitCollector(source, mask_markup(source))
+        self.view = self.out.view
+        self.lines = self.view.split("\n")
+        self.line_starts = [0]
+        for line in self.lines:
+            self.line_starts.append(self.line_starts[-1] + len(line) + 1)
+        self.headings: list[tuple[int, str]] = []
+        self.title: str | None = None
+        # Per token level: the last sentence of the paragraph just before, a list's possible lead-in.
+        self.last_para: dict[int, str | None] = {}
+        # Open lists: (kind of their items, lead-in).
+        self.lists: list[tuple[Kind, str | None]] = []
+        # Open containers ("list_item", "blockquote"), innermost last.
+        self.containers: list[str] = []
+
+    def _line_end(self, line: int) -> int:
+        return self.line_starts[line] + len(self.lines[line].rstrip())
+
+    def _content_start(self, line: int, content: str) -> int:
+        """Offset where ``content`` (a line stripped of container markers) begins on source ``line``."""
+        src = self.lines[line].rstrip()
+        want = content.strip()
+        if want and src.endswith(want):
+            return self.line_starts[line] + len(src) - len(want)
+        found = src.find(want[:20]) if want else -1
+        if found < 0:
+            found = len(src) - len(src.lstrip())
+        return self.line_starts[line] + found
+
+    def run(self, tokens: list[Token]) -> ParsedDocument:
+        i = 0
+        while i < len(tokens):
+            tok = tokens[i]
+            handler = getattr(self, "_on_" + tok.type, None)
+            if handler is not None:
+                i = handler(tokens, i)
+            elif tok.nesting == 1 and not self.lists:
+                self.last_para[tok.level] = None
+            i += 1
+        return ParsedDocument(self.out.source, self.title, self.out.units)
+
+    def _start_block(self, level: int) -> None:
+        if not self.lists:
+            self.out.new_block()
+        self.last_para[level] = None
+
+    def _on_heading_open(self, tokens: list[Token], i: int) -> int:
+        depth = int(tokens[i].tag[1:])
+        text = tokens[i + 1].content.strip()
+        while self.headings and self.headings[-1][0] >= depth:
+            self.headings.pop()
+        self.headings.append((depth, text))
+        self.out.section = tuple(t for _, t in self.headings)
+        if self.title is None and depth == 1 and text:
+            self.title = text
+        self.last_para[tokens[i].level] = None
+        return i + 2
+
+    def _on_html_block(self, tokens: list[Token], i: int) -> int:
+        m = _HTML_H1.search(tokens[i].content)
+        if self.title is None and m:
+            self.title = " ".join(_TAG.sub(" ", m.group(1)).split()) or None
+        return i
+
+    def _on_paragraph_open(self, tokens: list[Token], i: int) -> int:
+        tok, inline = tokens[i], tokens[i + 1]
+        in_item = bool(self.containers) and self.containers[-1] == "list_item"
+        if not in_item:
+            self._start_block(tok.level)
+        if tok.map is None or not _has_text(inline):
+            return i + 2
+        first, last = tok.map[0], tok.map[1] - 1
+        content_lines = inline.content.split("\n")
+        start = self._content_start(first, content_lines[0])
+        end = self._line_end(last)
+        if in_item and self.lists:
+            kind, context = self.lists[-1]
+            units = self.out.add_item(kind, start, end, context, MAX_ITEM_CHARS)
+        else:
+            units = self.out.add_sentences(start, end)
+        self.last_para[tok.level] = units[-1].text if units else None
+        return i + 2
+
+    def _on_list_item_open(self, tokens: list[Token], i: int) -> int:
+        self.containers.append("list_item")
+        return i
+
+    def _on_blockquote_open(self, tokens: list[Token], i: int) -> int:
+        self.containers.append("blockquote")
+        self.last_para[tokens[i].level] = None
+        return i
+
+    def _on_list_item_close(self, tokens: list[Token], i: int) -> int:
+        if self.containers:
+            self.containers.pop()
+        return i
+
+    _on_blockquote_close = _on_list_item_close
+
+    def _on_bullet_list_open(self, tokens: list[Token], i: int) -> int:
+        return self._open_list(tokens, i, ordered=False)
+
+    def _on_ordered_list_open(self, tokens: list[Token], i: int) -> int:
+        return self._open_list(tokens, i, ordered=True)
+
+    def _open_list(self, tokens: list[Token], i: int, *, ordered: bool) -> int:
+        level = tokens[i].level
+        context = self.last_para.get(level)
+        if not self.lists:
+            self.out.new_block()
+        kind: Kind = "list_item"
+        inside_step = bool(self.lists) and self.lists[-1][0] == "step"
+        if ordered and (inside_step or is_how_to(*self.out.section, context or "")):
+            kind = "step"
+        self.lists.append((kind, context))
+        return i
+
+    def _on_bullet_list_close(self, tokens: list[Token], i: int) -> int:
+        return self._close_list(tokens, i)
+
+    def _on_ordered_list_close(self, tokens: list[Token], i: int) -> int:
+        return self._close_list(tokens, i)
+
+    def _close_list(self, tokens: list[Token], i: int) -> int:
+        if self.lists:
+            self.lists.pop()
+        self.last_para[tokens[i].level] = None
+        return i
+
+    def _on_fence(self, tokens: list[Token], i: int) -> int:
+        tok = tokens[i]
+        self._start_block(tok.level)
+        if tok.map is None:
+            return i
+        first, stop = tok.map[0] + 1, tok.map[1]
+        closing = self.lines[stop - 1].strip() if stop - 1 > tok.map[0] else ""
+        if closing and set(closing) == {tok.markup[0]} and len(closing) >= len(tok.markup):
+            stop -= 1
+        if stop > first:
+            self.out.add_code(self.line_starts[first], self._line_end(stop - 1), MAX_CODE_LINES)
+        return i
+
+    def _on_code_block(self, tokens: list[Token], i: int) -> int:
+        tok = tokens[i]
+        self._start_block(tok.level)
+        if tok.map is not None:
+            self.out.add_code(self.line_starts[tok.map[0]], self._line_end(tok.map[1] - 1), MAX_CODE_LINES)
+        return i
+
+    def _on_table_open(self, tokens: list[Token], i: int) -> int:
+        self._start_block(tokens[i].level)
+        header: str | None = None
+        j = i + 1
+        in_head = False
+        while j < len(tokens) and tokens[j].type != "table_close":
+            tok = tokens[j]
+            if tok.type == "thead_open":
+                in_head = True
+            elif tok.type == "thead_close":
+                in_head = False
+            elif tok.type == "tr_open" and tok.map is not None:
+                line = tok.map[0]
+                start = self._content_start(line, self.lines[line])
+                end = self._line_end(line)
+                cells = []
+                k = j + 1
+                while k < len(tokens) and tokens[k].type != "tr_close":
+                    if tokens[k].type == "inline":
+                        cells.append(tokens[k].content)
+                    k += 1
+                if in_head:
+                    header = self.out.source[start:end] if end > start else None
+                else:
+                    self.out.add("table_row", start, end, header)
+                    if end - start > LONG_ROW_CHARS:
+                        self._cell_sentences(start, end, cells, header)
+                j = k
+            j += 1
+        return j
+
+    def _cell_sentences(self, start: int, end: int, cells: list[str], header: str | None) -> None:
+        """Offer the sentences of a long row's cells, for cells that hold several separate facts."""
+        cursor = start
+        for cell in cells:
+            want = cell.strip()
+            if not want:
+                continue
+            at = self.view.find(want, cursor, end)
+            if at < 0:
+                continue
+            cursor = at + len(want)
+            pieces = []
+            piece_start = at
+            for m in _BR.finditer(self.view, at, cursor):
+                pieces.append((piece_start, m.start()))
+                piece_start = m.end()
+            pieces.append((piece_start, cursor))
+            spans = [s for p in pieces for s in _sentences_in(self.out, *p)]
+            if len(spans) > 1:
+                for s, e in spans:
+                    self.out.add("sentence", s, e, header)
+
+
+def _sentences_in(out: UnitCollector, start: int, end: int) -> list[tuple[int, int]]:
+    return _sentence_spans(out.view, start, end) if end > start else []
+
+
+_LEAVES = frozenset(
+    {"paragraph_open", "fence", "code_block", "heading_open", "table_open", "html_block", "hr"}
+)
+_NOT_TEXT = re.compile(r"!\[[^\]]*\]\([^)]*\)|<[^>]*>")
+
+
+def _has_text(inline: Token) -> bool:
+    """Tell whether a paragraph holds words, not only images and raw HTML."""
+    return bool(re.search(r"\w", _NOT_TEXT.sub(" ", inline.content)))
+
+
+def parse_markdown(text: str) -> ParsedDocument:
+    """Parse Markdown ``text`` into units whose offsets point into ``text`` itself."""
+    walker = _MarkdownWalker(text)
+    tokens = _parser().parse(walker.view)
+    parsed = walker.run(tokens)
+    # markdown-it stops at its nesting limit (lists nested 20 deep) and drops the rest of the file;
+    # whatever it left unread is kept as plain paragraphs, so no text is lost.
+    last_line = max((t.map[1] for t in tokens if t.map and t.type in _LEAVES), default=0)
+    rest = walker.line_starts[min(last_line, len(walker.lines))]
+    if walker.view[rest:].strip():
+        log.warning(
+            "Markdown nested past %d levels; the rest is read as plain text", _parser().options.maxNesting
+        )
+        walker.out.new_block()
+        for start, end in _blocks(walker.view[rest:]):
+            walker.out.add_sentences(rest + start, rest + end)
+    return parsed

@@ -1,0 +1,168 @@
+"""Citable units: the pieces of a document that an answer can quote, with exact offsets.
+
+A unit is a sentence, a list item, a numbered step, a table row or a code block (or one line of one).
+Its ``text`` is always ``source[start:end]``, where ``source`` is the file's decoded text for text
+formats and the extracted text (``ParsedDocument.text``) for HTML, PDF and DOCX, so every citation can
+be checked against the document by slicing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..segment import _sentence_spans, _split_long, _trim
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["sentence", "list_item", "table_row", "code", "step"]
+
+_WORD = re.compile(r"\w")
+# A sentence longer than this is cut at whitespace, as segment.py does for prose.
+MAX_SENTENCE_CHARS = 1000
+# Ordered lists under a heading or lead-in like these are instructions, so their items are steps.
+_HOW_TO = re.compile(
+    r"\b(how|install\w*|set ?up|setup|steps?|instructions?|getting started|quick ?start|usage|"
+    r"tutorial|guide|run(ning)?|configur\w*|deploy\w*|build\w*|create|do (this|that)|follow\w*)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One citable piece of a document: ``text == source[start:end]``.
+
+    Attributes:
+        kind: what the piece is; the ranker and the answer layout may treat kinds differently.
+        start: offset of the first character in the source.
+        end: offset just past the last character.
+        text: the verbatim source slice (wrapped lines keep their newline and indentation).
+        section: the heading path above the unit, outermost first.
+        context: verbatim text that the unit needs to be understood: a list's lead-in sentence or a
+            table's header row; None when there is none.
+        page: the 1-based page number for paged formats (PDF), else None.
+        block: the number of the paragraph, list, table or code block holding the unit, so that
+            neighbours (a step and its command) can be grouped.
+    """
+
+    kind: Kind
+    start: int
+    end: int
+    text: str
+    section: tuple[str, ...] = ()
+    context: str | None = None
+    page: int | None = None
+    block: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDocument:
+    """A parsed document: the text that unit offsets point into, its title, and its units in order."""
+
+    text: str
+    title: str | None
+    units: list[Unit]
+
+
+def is_how_to(*texts: str) -> bool:
+    """Tell whether a heading or lead-in announces instructions (so an ordered list is steps)."""
+    return any(_HOW_TO.search(t) for t in texts)
+
+
+@dataclass
+class UnitCollector:
+    """Accumulates units over one source text, enforcing exact offsets as they are added.
+
+    Parsers find spans; this class trims them, checks them against the source, and numbers blocks, so
+    the offset invariant is kept in one place.
+    """
+
+    source: str
+    view: str = ""
+    units: list[Unit] = field(default_factory=list)
+    section: tuple[str, ...] = ()
+    page: int | None = None
+    _block: int = -1
+
+    def __post_init__(self) -> None:
+        # ``view`` is the source with markup that is never text (front matter, template tags) blanked
+        # to spaces: spans are found in it, and the text is taken from the source at the same offsets.
+        if len(self.view) != len(self.source):
+            self.view = self.source
+
+    def new_block(self) -> int:
+        """Start a new block (paragraph, list, table, code block) and return its number."""
+        self._block += 1
+        return self._block
+
+    @property
+    def block(self) -> int:
+        """The number of the current block."""
+        return max(self._block, 0)
+
+    def add(self, kind: Kind, start: int, end: int, context: str | None = None) -> Unit | None:
+        """Add ``source[start:end]`` trimmed of surrounding whitespace; skip it if it holds no word."""
+        start, end = _trim(self.view, start, end)
+        if end <= start or not _WORD.search(self.view[start:end]):
+            return None
+        unit = Unit(kind, start, end, self.source[start:end], self.section, context, self.page, self.block)
+        self.units.append(unit)
+        return unit
+
+    def add_sentences(
+        self, start: int, end: int, kind: Kind = "sentence", context: str | None = None
+    ) -> list[Unit]:
+        """Split ``source[start:end]`` into sentences (segment.py's splitter) and add each one."""
+        added = []
+        # Wrapped prose: pysbd ends a sentence at every newline, so it sees the lines joined by spaces
+        # (same length, so its offsets still point into the source).
+        piece = self.view[start:end].replace("\n", " ")
+        for s, e in _sentence_spans(piece, 0, len(piece)):
+            for s2, e2 in _split_long(piece, *_trim(piece, s, e), MAX_SENTENCE_CHARS):
+                unit = self.add(kind, start + s2, start + e2, context)
+                if unit is not None:
+                    added.append(unit)
+        return added
+
+    def add_item(self, kind: Kind, start: int, end: int, context: str | None, max_chars: int) -> list[Unit]:
+        """Add a list item whole (up to ``max_chars``), and its sentences too when it has several.
+
+        An item is what a list question cites; one sentence inside a long item is what a prose question
+        cites, so both are offered (the sentences nest inside the item, never straddle it). An item
+        longer than ``max_chars`` is offered sentence by sentence only.
+        """
+        start, end = _trim(self.view, start, end)
+        whole = self.add(kind, start, end, context) if end - start <= max_chars else None
+        before = len(self.units)
+        sentences = self.add_sentences(start, end, "sentence" if whole else kind, context)
+        if whole is not None and len(sentences) < 2:
+            del self.units[before:]
+            sentences = []
+        return ([whole] if whole else []) + sentences
+
+    def add_code(self, start: int, end: int, max_lines: int) -> list[Unit]:
+        """Add a code block whole, then each non-blank line when it has several and at most ``max_lines``.
+
+        Questions ask both for an example (the block is the citation) and for one command, setting or
+        printed value (a line is): a line unit inside a long block would otherwise fail to be citable
+        without dragging the whole block along. Very long blocks keep only the whole, so a generated
+        listing cannot flood the index with lines.
+        """
+        whole = self.add("code", start, end)
+        if whole is None:
+            return []
+        added = [whole]
+        lines = []
+        pos = whole.start
+        for line in whole.text.split("\n"):
+            if line.strip():
+                lines.append((pos, pos + len(line)))
+            pos += len(line) + 1
+        if 2 <= len(lines) <= max_lines:
+            for s, e in lines:
+                unit = self.add("code", s, e)
+                if unit is not None:
+                    added.append(unit)
+        return added

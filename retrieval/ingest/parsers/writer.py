@@ -1,0 +1,83 @@
+"""Build extracted text block by block (HTML, PDF, DOCX) and turn the planned blocks into units.
+
+Formats without a text source of their own get one written here: one block per paragraph, list item,
+table row or code block, separated by blank lines (rows and items of one list or table by single
+newlines). Units are cut only once the text is complete, so their offsets point into it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+
+from .units import Kind, Unit, UnitCollector
+
+log = logging.getLogger(__name__)
+
+MAX_ITEM_CHARS = 600
+MAX_CODE_LINES = 80
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    kind: Kind | None  # None: prose to split into sentences
+    start: int
+    end: int
+    section: tuple[str, ...]
+    block: int
+    context: str | None
+
+
+@dataclass
+class TextWriter:
+    """Accumulates extracted text and remembers where each block is and what it should become."""
+
+    parts: list[str] = field(default_factory=list)
+    length: int = 0
+    planned: list[_Planned] = field(default_factory=list)
+    section: tuple[str, ...] = ()
+    block: int = -1
+    page_starts: list[int] = field(default_factory=list)
+
+    def write(
+        self, text: str, kind: Kind | None, context: str | None = None, *, new_block: bool = True
+    ) -> None:
+        """Append ``text`` as a block (or as the next line of the current one) that becomes ``kind``."""
+        if new_block or self.block < 0:
+            self.block += 1
+        sep = ("\n\n" if new_block else "\n") if self.parts else ""
+        self.parts.append(sep + text)
+        start = self.length + len(sep)
+        self.length = start + len(text)
+        self.planned.append(_Planned(kind, start, self.length, self.section, self.block, context))
+
+    def start_page(self) -> None:
+        """Mark that what is written next belongs to the next page."""
+        self.page_starts.append(self.length)
+
+    def text(self) -> str:
+        """The extracted text so far."""
+        return "".join(self.parts)
+
+    def units(self) -> list[Unit]:
+        """Cut the planned blocks into units with offsets into ``text()``."""
+        out = UnitCollector(self.text())
+        for plan in self.planned:
+            out.section = plan.section
+            out._block = plan.block
+            if plan.kind is None:
+                out.add_sentences(plan.start, plan.end)
+            elif plan.kind == "code":
+                out.add_code(plan.start, plan.end, MAX_CODE_LINES)
+            elif plan.kind in ("list_item", "step"):
+                out.add_item(plan.kind, plan.start, plan.end, plan.context, MAX_ITEM_CHARS)
+            else:
+                out.add(plan.kind, plan.start, plan.end, plan.context)
+        if not self.page_starts:
+            return out.units
+        return [
+            dataclasses.replace(u, page=bisect.bisect_right(self.page_starts, u.start) or 1)
+            for u in out.units
+        ]

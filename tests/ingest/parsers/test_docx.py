@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import io
+import zipfile
+
+import docx
+import pytest
+
+from retrieval.errors import DocumentError
+from retrieval.ingest.parsers import docx as docx_parser
+from retrieval.ingest.parsers.docx import parse_docx
+
+from .conftest import assert_exact, rows
+
+
+def _document() -> bytes:
+    d = docx.Document()
+    d.add_heading("Setup guide", 1)
+    d.add_paragraph("Follow these steps:")
+    d.add_paragraph("Install Python.", style="List Number")
+    d.add_paragraph("Run the installer.", style="List Number")
+    d.add_paragraph("Works offline.", style="List Bullet")
+    d.add_heading("Options", 2)
+    table = d.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Name", "Value"
+    table.cell(1, 0).text, table.cell(1, 1).text = "port", "8080"
+    d.add_paragraph("A plain sentence here. And another one.")
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()
+
+
+def test_docx_units_sections_and_rows():
+    """Headings give sections, list styles give steps and items, tables give rows with a header."""
+    doc = parse_docx(_document(), "guide.docx")
+    assert_exact(doc)
+    assert rows(doc) == [
+        ("sentence", "Follow these steps:"),
+        ("step", "Install Python."),
+        ("step", "Run the installer."),
+        ("list_item", "Works offline."),
+        ("table_row", "port | 8080"),
+        ("sentence", "A plain sentence here."),
+        ("sentence", "And another one."),
+    ]
+    assert doc.units[1].context == "Follow these steps:"
+    assert doc.units[4].context == "Name | Value"
+    assert doc.units[4].section == ("Setup guide", "Options")
+    assert doc.title == "Setup guide"
+
+
+def test_not_a_zip_is_a_document_error():
+    """A .docx that is not a zip archive gives a DocumentError naming it."""
+    with pytest.raises(DocumentError, match=r"fake\.docx.*zip"):
+        parse_docx(b"plain text, not a zip", "fake.docx")
+
+
+def test_zip_bomb_is_refused_before_unpacking(monkeypatch):
+    """An archive that would inflate past the cap is refused, not unpacked."""
+    monkeypatch.setattr(docx_parser, "MAX_UNZIPPED_BYTES", 1_000_000)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b"\0" * 5_000_000)
+    assert len(buf.getvalue()) < 50_000  # it really is a bomb: tiny packed, large unpacked
+    with pytest.raises(DocumentError, match="zip bomb"):
+        parse_docx(buf.getvalue(), "bomb.docx")
+
+
+def test_zip_that_is_not_word_is_a_document_error():
+    """A zip archive without a Word document inside gives a DocumentError."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("hello.txt", "hi")
+    with pytest.raises(DocumentError, match=r"other\.docx"):
+        parse_docx(buf.getvalue(), "other.docx")

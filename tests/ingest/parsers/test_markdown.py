@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from retrieval.ingest.parsers.markdown import parse_markdown
+
+from .conftest import assert_exact, assert_nested_or_disjoint, rows
+
+DOC = """---
+id: setup
+---
+
+# Setup
+
+{% Banner type="note" %}
+
+Run it locally. It needs Python.
+
+Or run local models with:
+- [LM Studio](https://lmstudio.ai)
+- [Ollama](https://ollama.com)
+
+## Instructions
+
+1. Clone the repo:
+   ```bash
+   git clone https://example.org/x
+   cd x
+   ```
+
+2. Start it.
+
+| Setting | Description |
+| --- | --- |
+| **port** | The port to listen on. |
+"""
+
+
+def test_markdown_units_are_exact_and_typed():
+    """Paragraphs give sentences, items lose their marker, steps keep their code, rows are whole lines."""
+    doc = parse_markdown(DOC)
+    assert_exact(doc)
+    assert rows(doc) == [
+        ("sentence", "Run it locally."),
+        ("sentence", "It needs Python."),
+        ("sentence", "Or run local models with:"),
+        ("list_item", "[LM Studio](https://lmstudio.ai)"),
+        ("list_item", "[Ollama](https://ollama.com)"),
+        ("step", "Clone the repo:"),
+        ("code", "git clone https://example.org/x\n   cd x"),
+        ("code", "git clone https://example.org/x"),
+        ("code", "cd x"),
+        ("step", "Start it."),
+        ("table_row", "| **port** | The port to listen on. |"),
+    ]
+    assert doc.title == "Setup"
+
+
+def test_markdown_context_section_and_blocks():
+    """List items carry their lead-in, rows their header row, every unit its heading path."""
+    doc = parse_markdown(DOC)
+    items = [u for u in doc.units if u.kind == "list_item"]
+    assert {u.context for u in items} == {"Or run local models with:"}
+    assert items[0].section == ("Setup",)
+    row = next(u for u in doc.units if u.kind == "table_row")
+    assert row.context == "| Setting | Description |"
+    assert row.section == ("Setup", "Instructions")
+    step, code = doc.units[5], doc.units[6]
+    assert step.block == code.block  # a step and its command group together
+    assert items[0].block == items[1].block != doc.units[0].block
+
+
+def test_front_matter_and_template_tags_are_not_units():
+    """YAML front matter and Markdoc tags never become units."""
+    doc = parse_markdown(DOC)
+    assert not any("id: setup" in u.text or "{%" in u.text for u in doc.units)
+
+
+def test_unterminated_fence_runs_to_the_end():
+    """A code fence without its closing line is code up to the end of the file."""
+    doc = parse_markdown("Intro here.\n\n```python\nx = 1\ny = 2\n")
+    assert rows(doc)[:2] == [("sentence", "Intro here."), ("code", "x = 1\ny = 2")]
+
+
+def test_lists_nested_1000_deep_lose_no_text():
+    """Past markdown-it's nesting limit the rest of the file is still read, as plain text."""
+    text = "".join("  " * i + f"- item {i}\n" for i in range(1000))
+    doc = parse_markdown(text)
+    assert_exact(doc)
+    assert doc.units[0].text == "item 0"
+    assert doc.units[-1].text.endswith("item 999")
+
+
+@pytest.mark.slow
+def test_a_5_mb_table_parses_into_rows():
+    """A Markdown file that is one 5 MB table gives one unit per row."""
+    row = "| cell one | cell two with words | 12345 |\n"
+    count = 5_000_000 // len(row)
+    doc = parse_markdown("| a | b | c |\n|---|---|---|\n" + row * count)
+    assert len(doc.units) == count
+    assert doc.units[-1].text == row.strip()
+
+
+_line = st.text(alphabet=st.sampled_from(list("ab .:-*#|`1>\n\t")), max_size=30)
+_block = st.one_of(
+    _line,
+    st.builds(lambda w: f"- {w}\n  - {w}.\n", st.text("xyz .", min_size=1, max_size=12)),
+    st.builds(lambda w: f"1. {w}\n2. Do it.\n", st.text("xyz .", min_size=1, max_size=12)),
+    st.builds(lambda w: f"| h | k |\n|---|---|\n| {w} | v |\n", st.text("xyz ", max_size=8)),
+    st.builds(lambda w: f"```\n{w}\n```\n", st.text("xyz =()\n", max_size=12)),
+    st.builds(lambda w: f"## {w}\n", st.text("xyz", max_size=8)),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_block, max_size=8).map("\n".join))
+def test_markdown_units_are_exact_slices(text):
+    """For any Markdown, every unit is source[start:end], non-empty, and units never straddle."""
+    doc = parse_markdown(text)
+    assert doc.text == text
+    assert_exact(doc)
+    assert_nested_or_disjoint(doc.units)

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from retrieval.errors import DocumentError
+from retrieval.ingest.parsers.rst import parse_rst
+
+from .conftest import assert_exact, assert_nested_or_disjoint, rows
+
+DOC = """.. currentmodule:: discord
+
+Installing
+==========
+
+You can get the library from PyPI. Support for old versions
+of Python is not provided.
+
+.. versionadded:: 2.0
+   Voice works too.
+
+For the quick and dirty:
+
+1. Go to your directory:
+
+   .. code-block:: sh
+
+       $ cd bot
+       $ python3 -m venv env
+
+2. Use :class:`Client` as usual.
+
+Converters
+----------
+
++-----------+--------------------+
+| Class     | Converter          |
++===========+====================+
+| :class:`M`| :class:`MConverter`|
++-----------+--------------------+
+
+=====  =====
+Name   Value
+=====  =====
+port   8080
+=====  =====
+"""
+
+
+def test_rst_units_are_exact_and_typed():
+    """Wrapped sentences keep their newline, steps and code come from the list, tables give rows."""
+    doc = parse_rst(DOC)
+    assert_exact(doc)
+    assert rows(doc) == [
+        ("sentence", "You can get the library from PyPI."),
+        ("sentence", "Support for old versions\nof Python is not provided."),
+        ("sentence", "Voice works too."),
+        ("sentence", "For the quick and dirty:"),
+        ("step", "Go to your directory:"),
+        ("code", "$ cd bot\n       $ python3 -m venv env"),
+        ("code", "$ cd bot"),
+        ("code", "$ python3 -m venv env"),
+        ("step", "Use :class:`Client` as usual."),
+        ("table_row", "| :class:`M`| :class:`MConverter`|"),
+        ("table_row", "port   8080"),
+    ]
+    assert doc.title == "Installing"
+
+
+def test_rst_context_and_sections():
+    """Steps carry their lead-in; rows carry their header row and the section path."""
+    doc = parse_rst(DOC)
+    step = next(u for u in doc.units if u.kind == "step")
+    assert step.context == "For the quick and dirty:"
+    grid, simple = [u for u in doc.units if u.kind == "table_row"]
+    assert grid.context == "| Class     | Converter          |"
+    assert simple.context == "Name   Value"
+    assert grid.section == ("Installing", "Converters")
+
+
+def test_unknown_directives_and_roles_are_silent(capsys):
+    """Sphinx-only directives and roles neither raise nor print; their text is still read."""
+    doc = parse_rst(".. autoclass:: Foo\n   :members:\n\n.. nosuchthing:: x\n\nSee :unknown:`y` here.\n")
+    assert "See :unknown:`y` here." in [u.text for u in doc.units]
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_deeply_nested_rst_is_a_document_error():
+    """Lists nested 1,000 deep give a clear DocumentError, not a RecursionError."""
+    text = "".join("  " * i + f"- item {i}\n\n" for i in range(1000))
+    with pytest.raises(DocumentError, match="nested too deeply"):
+        parse_rst(text)
+
+
+_para = st.text(alphabet=st.sampled_from(list("ab .:`*\n")), min_size=1, max_size=40)
+_block = st.one_of(
+    _para,
+    st.builds(lambda w: f"- {w}\n- two.\n", st.text("xyz .", min_size=1, max_size=12)),
+    st.builds(lambda w: f"#. {w}\n#. Do it.\n", st.text("xyz .", min_size=1, max_size=12)),
+    st.builds(lambda w: f"Code::\n\n    {w}\n", st.text("xyz =()", min_size=1, max_size=12)),
+    st.builds(lambda w: f"{w}\n{'=' * max(len(w), 1)}\n", st.text("xyz", min_size=1, max_size=8)),
+    st.builds(lambda w: f".. note:: {w}\n", st.text("xyz .", max_size=12)),
+    st.just("=  =\na  b\n=  =\n"),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_block, max_size=6).map("\n\n".join))
+def test_rst_units_are_exact_slices(text):
+    """For any reStructuredText, every unit is source[start:end], non-empty, and units never straddle."""
+    doc = parse_rst(text)
+    assert doc.text == text
+    assert_exact(doc)
+    assert_nested_or_disjoint(doc.units)
