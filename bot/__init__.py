@@ -12,7 +12,7 @@ from typing import Any
 
 from langchain_core.runnables import Runnable
 
-from retrieval import Answer, Index, Settings, build_chain, open_index
+from retrieval import Answer, Index, Library, Settings, open_index
 
 from .client import CitebotBot, ShardedCitebotBot
 from .config import BotConfig, BotSettings
@@ -28,28 +28,33 @@ def create_bot(
     config: BotConfig | None = None,
     chain: Runnable[Any, Answer] | None = None,
     index: Index | None = None,
+    library: Library | None = None,
     prepare_index: bool = True,
     **options: Any,
 ) -> CitebotBot:
-    """Build the bot over an index and a chain, without connecting to Discord.
+    """Build the bot over a library of documents, without connecting to Discord.
 
     Args:
         settings: citebot's core settings (index folder, model); read from the environment when None.
         config: the bot's behaviour (``CITEBOT_BOT_*``); read from the environment when None. A
             ``BotSettings`` (which also holds the token) is accepted too.
-        chain: the question-to-``Answer`` runnable; by default ``build_chain`` over ``index``.
+        chain: the question-to-``Answer`` runnable; by default the library's chain.
         index: the index to answer from and add uploads to; by default the one ``settings`` point at.
+        library: the documents, uploads and answers, instead of ``index`` and ``chain``.
         prepare_index: at start-up, index the bundled seeds if the index is empty and load the model.
         **options: passed to ``commands.Bot`` (for example ``intents``).
 
     Returns:
         A ``CitebotBot``, or a ``ShardedCitebotBot`` when ``config.sharded`` is set.
+
+    Raises:
+        TypeError: ``library`` was given together with ``index`` or ``chain``.
     """
-    settings = settings or Settings()  # pydantic-settings reads the environment
     config = config or BotConfig()
-    index = index or open_index(settings)
-    chain = chain or build_chain(settings, index=index)
+    if library is None:
+        settings = settings or Settings()  # pydantic-settings reads the environment
+        library = Library(index or open_index(settings), chain=chain)
+    elif index is not None or chain is not None:
+        raise TypeError("create_bot takes library=, or index= and chain=, not both")
     cls = ShardedCitebotBot if config.sharded else CitebotBot
-    return cls(
-        settings=settings, config=config, index=index, chain=chain, prepare_index=prepare_index, **options
-    )
+    return cls(config=config, library=library, prepare_index=prepare_index, **options)

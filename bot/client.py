@@ -1,4 +1,4 @@
-"""The bot: discord.py's ``commands.Bot`` holding the citing chain, the index and the admission limits.
+"""The bot: discord.py's ``commands.Bot`` holding the library of documents and the admission limits.
 
 Features live in extensions (``bot/exts``), loaded in ``setup_hook`` as discord.py recommends; this class
 only owns what they share.
@@ -13,14 +13,12 @@ from typing import Any
 
 import discord
 from discord.ext import commands
-from langchain_core.runnables import Runnable
 
-from retrieval import SHARED_SCOPE, Answer, Index, Settings
-from retrieval.resources import seeds_dir
+from retrieval import SHARED_SCOPE, Answer, Index, Library, Settings
 
 from .config import BotConfig
 from .conversations import Conversations, Turn
-from .limits import RateLimits, ReadWriteLock, WorkQueue
+from .limits import RateLimits, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +45,7 @@ class CitebotBot(commands.Bot):
     """A bot that answers questions from the indexed documents and cites the sentences it used."""
 
     def __init__(
-        self,
-        *,
-        settings: Settings,
-        config: BotConfig,
-        index: Index,
-        chain: Runnable[Any, Answer],
-        prepare_index: bool = True,
-        **options: Any,
+        self, *, config: BotConfig, library: Library, prepare_index: bool = True, **options: Any
     ) -> None:
         options.setdefault("intents", intents_for(config))
         if config.sharded and config.shard_count:
@@ -66,10 +57,8 @@ class CitebotBot(commands.Bot):
             help_command=None,
             **options,
         )
-        self.settings = settings
         self.config = config
-        self.index = index
-        self.chain = chain
+        self.library = library
         self.prepare_index = prepare_index
         self.conversations = Conversations(config.conversation_memory)
         self.rate_limits = RateLimits(
@@ -79,29 +68,29 @@ class CitebotBot(commands.Bot):
             guild_per=config.guild_window,
         )
         self.work = WorkQueue(workers=config.workers, max_pending=config.max_pending)
-        self.index_lock = ReadWriteLock()
+
+    @property
+    def settings(self) -> Settings:
+        """The core's settings (index folder, model, limits)."""
+        return self.library.settings
+
+    @property
+    def index(self) -> Index:
+        """The library's index, for programs and tests that embed the bot."""
+        return self.library.index
 
     async def setup_hook(self) -> None:
         """Load the extensions, make sure there is something to answer from, and sync slash commands."""
         for name in EXTENSIONS:
             await self.load_extension(name)
-        if self.prepare_index:
-            await asyncio.to_thread(self._prepare_index)
+        if self.prepare_index:  # index the bundled seeds into an empty index, and load the model
+            await asyncio.to_thread(self.library.prepare)
         if self.config.sync_commands or self.config.sync_guild_id:
             guild = discord.Object(self.config.sync_guild_id) if self.config.sync_guild_id else None
             try:
                 await self.sync_commands(guild)
             except discord.HTTPException as exc:
                 log.warning("could not sync slash commands (%s); run !sync later", exc)
-
-    def _prepare_index(self) -> None:
-        """Index the bundled seeds when the index is empty, and load the model before the first question."""
-        from retrieval import ingest
-
-        if self.index.is_empty():
-            log.info("the index is empty: indexing %s", seeds_dir())
-            ingest(self.index, [seeds_dir()])
-        self.index.embedder.encode(["warm up"])
 
     async def sync_commands(self, guild: discord.abc.Snowflake | None = None) -> int:
         """Publish the slash commands, globally or (instantly) to one server; returns how many."""
@@ -122,13 +111,15 @@ class CitebotBot(commands.Bot):
     ) -> tuple[Answer, Turn]:
         """Run the chain for ``question`` off the event loop, with the previous turn as its history.
 
+        Questions never wait for an upload: the core lets any number of readers answer while one writer
+        changes the index, and they see a document once it is complete.
+
         Returns the answer and the turn to remember for the next follow-up.
         """
         scopes = guild_scopes(guild_id)
         history = [*previous.history, previous.question][-HISTORY_TURNS:] if previous else []
-        payload = {"question": question, "history": history, "scopes": list(scopes)}
-        async with self.index_lock.read():
-            answer = await self.work.run(functools.partial(self.chain.invoke, payload))
+        ask = functools.partial(self.library.ask, question, scopes=scopes, history=history)
+        answer = await self.work.run(ask)
         return answer, Turn(question=answer.question, scopes=scopes, history=tuple(history))
 
     async def close(self) -> None:

@@ -13,9 +13,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
-#: Document types ``/ingest`` accepts; each is checked by content, not only by its extension.
-UPLOAD_SUFFIXES = frozenset({".txt", ".md", ".html", ".htm", ".pdf"})
-
 
 class BotConfig(BaseSettings):
     """How the bot behaves; every field reads ``CITEBOT_BOT_<FIELD>`` or ``.env`` and has a default."""
@@ -52,16 +49,10 @@ class BotConfig(BaseSettings):
     guild_questions: int = Field(default=60, ge=1, description="Questions per server per guild_window s.")
     guild_window: float = Field(default=60.0, gt=0)
 
-    # Documents uploaded with /ingest.
-    max_upload_mb: float = Field(default=8.0, gt=0, description="Largest file /ingest accepts, in megabytes.")
+    # What /ingest accepts (formats, size: CITEBOT_MAX_FILE_MB) is the core's rule, not the bot's.
     conversation_memory: int = Field(
         default=5000, ge=10, description="Answers remembered for follow-up questions (oldest first out)."
     )
-
-    @property
-    def max_upload_bytes(self) -> int:
-        """The upload limit in bytes."""
-        return int(self.max_upload_mb * 1_000_000)
 
 
 class BotSettings(BotConfig):

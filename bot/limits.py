@@ -1,4 +1,4 @@
-"""Admission of work: per-user and per-server rate limits, a bounded queue for the chain, index locking.
+"""Admission of work: per-user and per-server rate limits and a bounded queue for the chain.
 
 The chain is synchronous and CPU-bound. Running it on the event loop would stall the gateway heartbeat,
 and running it unbounded would let a burst of questions queue for minutes; so questions run on a small
@@ -8,11 +8,10 @@ thread pool, and when too many wait the asker is told to come back shortly inste
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -119,47 +118,3 @@ class WorkQueue:
         """Stop the workers; queued calls that have not started are cancelled."""
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-
-class ReadWriteLock:
-    """Many questions read the index at once; an ingest or forget writes it alone.
-
-    The core rebuilds its BM25 index lazily when the catalog changes, which is not safe while another
-    thread changes the catalog; so writes wait for running questions and new questions wait for writes.
-    Waiting writers go first, so a steady stream of questions can't starve an upload.
-    """
-
-    def __init__(self) -> None:
-        self._cond = asyncio.Condition()
-        self._readers = 0
-        self._writing = False
-        self._writers_waiting = 0
-
-    @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[None]:
-        """Hold the lock shared, for a question."""
-        async with self._cond:
-            await self._cond.wait_for(lambda: not self._writing and not self._writers_waiting)
-            self._readers += 1
-        try:
-            yield
-        finally:
-            async with self._cond:
-                self._readers -= 1
-                self._cond.notify_all()
-
-    @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[None]:
-        """Hold the lock alone, for a change to the index."""
-        async with self._cond:
-            self._writers_waiting += 1
-            try:
-                await self._cond.wait_for(lambda: not self._writing and self._readers == 0)
-            finally:
-                self._writers_waiting -= 1
-            self._writing = True
-        try:
-            yield
-        finally:
-            async with self._cond:
-                self._writing = False
-                self._cond.notify_all()

@@ -1,9 +1,11 @@
 """citebot's core: ingest documents, index them, retrieve the sentences that answer a question.
 
-Importing this package loads no model and opens no database; that happens on first use.
+Front ends use :class:`Library` (documents, uploads, answers) and the names below; everything else in
+the subpackages is private to the core. Importing this package loads no model and opens no database;
+that happens on first use.
 """
 
-from .chain import CitingRetriever, build_chain
+from .chain import CitingRetriever, build_chain, clean_question
 from .errors import (
     CitebotError,
     ConfigurationError,
@@ -13,28 +15,41 @@ from .errors import (
     InvalidQuestionError,
     NoDocumentsError,
 )
-from .index import SHARED_SCOPE, Index, open_index
+from .index import SHARED_SCOPE, Index, IndexStats, open_index
 from .ingest import IngestReport, ingest
+from .ingest.formats import FORMATS, Format, MediaKind, describe_formats, format_for
+from .library import Added, Document, DocumentState, Library
 from .models import Answer, Citation, Query
 from .settings import Settings
 
 __all__ = [
+    "FORMATS",
     "SHARED_SCOPE",
+    "Added",
     "Answer",
     "Citation",
     "CitebotError",
     "CitingRetriever",
     "ConfigurationError",
+    "Document",
     "DocumentError",
+    "DocumentState",
+    "Format",
     "Index",
     "IndexBusyError",
+    "IndexStats",
     "IndexUnavailableError",
     "IngestReport",
     "InvalidQuestionError",
+    "Library",
+    "MediaKind",
     "NoDocumentsError",
     "Query",
     "Settings",
     "build_chain",
+    "clean_question",
+    "describe_formats",
+    "format_for",
     "ingest",
     "open_index",
 ]

@@ -1,7 +1,13 @@
-"""The ``citebot`` command line: ingest, ask, eval, stats, and the Discord bot.
+"""The ``citebot`` command line: ingest, ask, eval, stats, bench, and commands added by plugins.
 
 Library errors (``CitebotError``) become one clear line and exit status 1; anything unexpected becomes
 a short apology with the details in the log (``-v``), never a raw traceback.
+
+Other packages add commands (the Discord bot adds ``citebot discord``) through the ``citebot.commands``
+entry-point group: each entry names a ``click.Command``, found when the command line first lists or
+looks up its commands, so the core never imports a front end. A plugin command gets the core's
+``Settings`` with ``click.get_current_context().find_object(Settings)``. A plugin that fails to load is
+a warning, never the end of the command line.
 """
 
 from __future__ import annotations
@@ -12,16 +18,22 @@ import logging
 import os
 import sys
 import textwrap
+from collections.abc import Callable, Iterable
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any
 
 import click
 
 from .errors import CitebotError
+from .ingest.formats import describe_formats
 from .resources import seeds_dir
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+#: The entry-point group other packages register their ``citebot`` commands in.
+PLUGIN_GROUP = "citebot.commands"
 
 
 def _setup_logging(verbose: int) -> None:
@@ -40,11 +52,72 @@ def _setup_logging(verbose: int) -> None:
 
 
 def _settings(ctx: click.Context) -> Settings:
-    settings: Settings = ctx.obj["settings"]
-    return settings
+    return ctx.find_object(Settings) or Settings()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def add_plugins(group: click.Group, found: Iterable[EntryPoint]) -> list[str]:
+    """Add the commands that ``found`` entry points name to ``group``; returns the names added.
+
+    A plugin that fails to import, names something that is not a click command, or takes a name already
+    used is skipped with a warning: one broken plugin never stops the command line.
+    """
+    added: list[str] = []
+    for entry in found:
+        if entry.name in group.commands:
+            log.warning("ignored the citebot plugin command %r (%s): the name is taken", entry.name, entry.value)
+            continue
+        try:
+            command = entry.load()
+        except Exception as exc:  # any import-time failure of a third-party package
+            log.warning(
+                "the citebot plugin command %r (%s) failed to load: %s: %s",
+                entry.name,
+                entry.value,
+                type(exc).__name__,
+                exc,
+            )
+            continue
+        if not isinstance(command, click.Command):
+            log.warning("ignored the citebot plugin %r (%s): it is not a click command", entry.name, entry.value)
+            continue
+        group.add_command(command, entry.name)
+        added.append(entry.name)
+    return added
+
+
+def installed_plugins() -> Iterable[EntryPoint]:
+    """The entry points installed packages register in :data:`PLUGIN_GROUP`."""
+    return entry_points(group=PLUGIN_GROUP)
+
+
+class PluginGroup(click.Group):
+    """A click group that adds plugin commands the first time its commands are listed or looked up."""
+
+    def __init__(
+        self, *args: Any, find_plugins: Callable[[], Iterable[EntryPoint]] = installed_plugins, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.find_plugins = find_plugins
+        self._plugins_added = False
+
+    def _add_plugins(self) -> None:
+        if not self._plugins_added:
+            self._plugins_added = True
+            add_plugins(self, self.find_plugins())
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command, plugins included."""
+        self._add_plugins()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """A command by name; plugins are looked for only when no built-in command has the name."""
+        if cmd_name not in self.commands:
+            self._add_plugins()
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--index",
     "index_dir",
@@ -64,15 +137,14 @@ def cli(ctx: click.Context, index_dir: Path | None, verbose: int) -> None:
         raise click.ClickException(f"invalid configuration: {exc}") from exc
     if index_dir is not None:
         settings = settings.model_copy(update={"index_dir": index_dir})
-    ctx.obj = {"settings": settings}
+    ctx.obj = settings
 
 
-@cli.command("ingest")
+@cli.command("ingest", help=f"Index documents ({describe_formats('and')}); default: the bundled seeds/.")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--rebuild", is_flag=True, help="Drop the index and build it again from these paths.")
 @click.pass_context
 def ingest_cmd(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
-    """Index documents (.txt, .md, .html, .pdf); default: the bundled seeds/."""
     from .index.core import open_index
     from .index.recovery import open_for_rebuild
     from .ingest.pipeline import ingest
@@ -161,9 +233,8 @@ def ask_cmd(
     stream: bool,
 ) -> None:
     """Answer QUESTION from the indexed documents, with numbered quoted sources."""
-    from .chain import build_chain, clean_question
-    from .index.core import open_index
-    from .ingest.pipeline import ingest
+    from .chain import clean_question
+    from .library import Library
 
     settings = _with_llm(
         _settings(ctx),
@@ -174,12 +245,12 @@ def ask_cmd(
         llm_output="text" if stream else None,
     )
     clean_question(question, settings.max_question_chars)  # fail fast, before loading anything heavy
-    index = open_index(settings)
-    if index.is_empty():
+    library = Library.open(settings)
+    if library.is_empty():
         click.echo(f"The index is empty; indexing {seeds_dir()} first.", err=True)
-        ingest(index, [seeds_dir()])
+        library.seed()
     config: Any = {"callbacks": [_draft_echo()]} if stream and settings.llm != "none" else None
-    answer = build_chain(settings, index=index).invoke(question, config=config)
+    answer = library.chain().invoke(question, config=config)
     if config:
         click.echo("\n", err=True)
     if as_json:
@@ -232,9 +303,9 @@ def stats_cmd(ctx: click.Context, as_json: bool) -> None:
     """Show how many documents, sentences and chunks are indexed, and where."""
     from dataclasses import asdict
 
-    from .index.core import open_index
+    from .library import Library
 
-    stats = asdict(open_index(_settings(ctx)).stats())
+    stats = asdict(Library.open(_settings(ctx)).stats())
     if as_json:
         click.echo(json.dumps(stats))
     else:
@@ -288,15 +359,6 @@ def bench_cmd(
         _settings(ctx), sentences=sentences, docs=docs, questions=questions, workdir=workdir, keep=keep
     )
     click.echo(json.dumps(res) if as_json else format_table(res))
-
-
-@cli.command("discord")
-@click.pass_context
-def discord_cmd(ctx: click.Context) -> None:
-    """Run the Discord bot (token from DISCORD_TOKEN or .env)."""
-    from bot.__main__ import run
-
-    run(_settings(ctx))
 
 
 def main(argv: list[str] | None = None) -> int:

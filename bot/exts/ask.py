@@ -15,7 +15,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from retrieval import Answer
-from retrieval.chain import clean_question
 
 from ..conversations import Turn
 from ..formatting import answer_replies, trim
@@ -64,7 +63,7 @@ class Ask(commands.Cog):
         if interaction.guild_id is None and not self.bot.config.allow_dms:
             await interaction.response.send_message(DMS_OFF, ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
-        question = clean_question(question_text(question), self.bot.settings.max_question_chars)
+        question = self.bot.library.clean_question(question_text(question))
         self.bot.admit(interaction.user.id, interaction.guild_id)
         previous = self._previous(reply_to=None, channel=interaction.channel)
         await interaction.response.defer(thinking=True)
@@ -112,7 +111,7 @@ class Ask(commands.Cog):
         if guild_id is None and not self.bot.config.allow_dms:
             await message.reply(DMS_OFF, mention_author=False, allowed_mentions=NO_MENTIONS)
             return
-        question = clean_question(question_text(message.content), self.bot.settings.max_question_chars)
+        question = self.bot.library.clean_question(question_text(message.content))
         self.bot.admit(message.author.id, guild_id)
         reply_to = message.reference.message_id if message.reference else None
         previous = self._previous(reply_to=reply_to, channel=message.channel)

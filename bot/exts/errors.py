@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from retrieval import CitebotError
+from retrieval import CitebotError, IndexBusyError
 
 from ..limits import BusyError
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UNEXPECTED = "Sorry, something went wrong on my side. It has been logged; please try again later."
+INDEX_BUSY = "I'm busy updating the documents right now: try again in a minute."
 NO_PERMISSION_HERE = (
     "I can't post my answer here: I need the Send Messages, Embed Links and Read Message History permissions."
 )
@@ -65,6 +66,8 @@ def describe(error: BaseException) -> tuple[str | None, bool]:
         return "You can't use that command here.", False
     if isinstance(error, commands.UserInputError):
         return _sentence(str(error)), False
+    if isinstance(error, IndexBusyError):  # its own message names the index folder: not for a chat
+        return INDEX_BUSY, False
     if isinstance(error, CitebotError):
         return _sentence(str(error)), False
     if isinstance(error, discord.Forbidden):

@@ -15,13 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DocumentError
+from .formats import describe_formats, format_for
 
 log = logging.getLogger(__name__)
-
-TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text"})
-HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
-PDF_SUFFIXES = frozenset({".pdf"})
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | PDF_SUFFIXES
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -179,7 +175,13 @@ _BLOCK_TAGS = frozenset(
 _DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "template", "title")
 
 
-def _html_text(data: bytes, name: str) -> LoadedText:
+def plain_text(data: bytes, name: str) -> LoadedText:
+    """Parse a plain-text or Markdown file: decoded, with universal newlines, every character kept."""
+    return LoadedText(universal_newlines(decode_bytes(data, name)))
+
+
+def html_text(data: bytes, name: str) -> LoadedText:
+    """Parse an HTML page into paragraphs of prose, without navigation, scripts and other furniture."""
     from bs4 import BeautifulSoup
     from bs4.element import NavigableString, PreformattedString, Tag
 
@@ -218,7 +220,8 @@ def _html_text(data: bytes, name: str) -> LoadedText:
     return LoadedText("\n\n".join(b for b in blocks if b), title or None)
 
 
-def _pdf_text(data: bytes, name: str) -> LoadedText:
+def pdf_text(data: bytes, name: str) -> LoadedText:
+    """Parse a PDF's text layer, page after page; its metadata title becomes the title."""
     import io
 
     from pypdf import PdfReader
@@ -257,21 +260,22 @@ def read_limited(path: Path, max_bytes: int) -> bytes:
         raise DocumentError(f"{name}: cannot be read ({exc.strerror or exc}), skipped") from exc
 
 
+def _unsupported(name: str, suffix: str) -> DocumentError:
+    return DocumentError(
+        f"{name}: unsupported file type {suffix or '(none)'} (citebot reads {describe_formats()}), skipped"
+    )
+
+
 def parse(data: bytes, name: str, suffix: str) -> LoadedText:
-    """Turn a file's bytes into text according to its suffix (no I/O: ingest reads each file once).
+    """Turn a file's bytes into text with the parser its format registers (no I/O: ingest reads once).
 
     Raises:
         DocumentError: unsupported, binary, undecodable or unparsable.
     """
-    suffix = suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise DocumentError(f"{name}: unsupported file type {suffix or '(none)'}, skipped")
-    if suffix in PDF_SUFFIXES:
-        loaded = _pdf_text(data, name)
-    elif suffix in HTML_SUFFIXES:
-        loaded = _html_text(data, name)
-    else:
-        loaded = LoadedText(universal_newlines(decode_bytes(data, name)))
+    fmt = format_for(suffix)
+    if fmt is None:
+        raise _unsupported(name, suffix.lower())
+    loaded = fmt.parse(data, name)
     return LoadedText(_check_text(loaded.text, name), loaded.title)
 
 
@@ -281,6 +285,6 @@ def load_file(path: Path, max_bytes: int) -> LoadedText:
     Raises:
         DocumentError: unsupported, too large, unreadable, binary or undecodable.
     """
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise DocumentError(f"{path}: unsupported file type {path.suffix or '(none)'}, skipped")
+    if format_for(path.suffix) is None:
+        raise _unsupported(str(path), path.suffix.lower())
     return parse(read_limited(path, max_bytes), str(path), path.suffix)

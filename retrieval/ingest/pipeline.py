@@ -23,7 +23,8 @@ from ..errors import DocumentError, IndexBusyError, NoDocumentsError
 from ..index.catalog import DocumentRow
 from ..index.core import SHARED_SCOPE, Index
 from ..index.store import chunk_id, sentence_id
-from .loaders import SUPPORTED_SUFFIXES, parse, read_limited
+from .formats import describe_formats, format_for
+from .loaders import parse, read_limited
 from .segment import Segmented, segment
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def _scan(paths: Sequence[Path], report: IngestReport) -> tuple[list[tuple[Path,
         if path.is_dir():
             roots.append(path)
             for f in _walk(path):
-                if f.suffix.lower() in SUPPORTED_SUFFIXES:
+                if format_for(f.name) is not None:
                     files.append((path, f))
                 else:
                     report.skipped.append((str(f), f"unsupported file type {f.suffix or '(none)'}"))
@@ -212,7 +213,7 @@ def _ingest_locked(
         raise NoDocumentsError(
             "nothing to index: "
             + ", ".join(str(p) for p in paths)
-            + " holds no .txt, .md, .html or .pdf files"
+            + f" holds no {describe_formats()} files"
         )
     return report
 
