@@ -4,13 +4,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+import logging
+import tomllib
+from importlib.metadata import EntryPoint
 
+import click
+import pytest
+from click.testing import CliRunner
+
+from retrieval import Settings, describe_formats
+from retrieval.cli import PLUGIN_GROUP, PluginGroup, add_plugins, cli
 from retrieval.embed.embeddings import SentenceEmbedder
 from retrieval.tools.evaluate import run_eval
 from tests.conftest import SEED_FILE
 
-pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[1]
 
 
 def citebot(
@@ -33,6 +41,7 @@ def cli_index(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cli") / "index"
 
 
+@pytest.mark.slow
 def test_ask_on_a_fresh_index_indexes_the_seeds_and_cites(cli_index):
     """`citebot ask --json` on an empty index ingests seeds/ and cites the "at least 3,000" sentence."""
     r = citebot(
@@ -48,6 +57,7 @@ def test_ask_on_a_fresh_index_indexes_the_seeds_and_cites(cli_index):
     assert "indexing" in r.stderr
 
 
+@pytest.mark.slow
 def test_stats_reports_the_index(cli_index):
     """`citebot stats --json` counts what the previous test indexed and says where it is."""
     r = citebot("stats", "--json", index_dir=cli_index)
@@ -57,6 +67,7 @@ def test_stats_reports_the_index(cli_index):
     assert stats["location"] == str(cli_index.resolve())
 
 
+@pytest.mark.slow
 def test_ask_refuses_off_topic_in_plain_text(cli_index):
     """A question the seed doesn't answer prints a refusal and no sources."""
     r = citebot("ask", "What is the capital of France?", index_dir=cli_index)
@@ -65,6 +76,7 @@ def test_ask_refuses_off_topic_in_plain_text(cli_index):
     assert "Sources:" not in r.stdout
 
 
+@pytest.mark.slow
 def test_readable_answer_lists_numbered_sources(cli_index):
     """The plain answer shows [1] and the quoted sentence with its title and offsets."""
     r = citebot("ask", "What did South Korea's intelligence service say?", index_dir=cli_index)
@@ -72,6 +84,7 @@ def test_readable_answer_lists_numbered_sources(cli_index):
     assert "Sources:" in r.stdout and "[1] “" in r.stdout and "characters " in r.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -88,6 +101,7 @@ def test_errors_are_one_line_without_traceback(cli_index, args, message):
     assert "Traceback" not in r.stderr + r.stdout
 
 
+@pytest.mark.slow
 def test_ingest_of_an_empty_folder_is_clear(tmp_path):
     """An empty folder gets a clear message, not a traceback."""
     (tmp_path / "empty").mkdir()
@@ -96,6 +110,7 @@ def test_ingest_of_an_empty_folder_is_clear(tmp_path):
     assert "nothing to index" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_eval_writes_scorable_answers(tmp_path, settings, real_embedder, monkeypatch):
     """run_eval indexes a QA set afresh, writes one line per question, and scores verbatim 1.0."""
     qa = tmp_path / "qa"
@@ -130,3 +145,81 @@ def test_eval_writes_scorable_answers(tmp_path, settings, real_embedder, monkeyp
     assert all("latency_ms" in x for x in lines)
     assert m["verbatim"] == 1.0 and m["cite@1"] == 1.0 and m["answer_in_cited"] == 1.0
     assert m["refusal_recall"] == 1.0
+
+
+# Plugin commands (fast: no model, no subprocess) ---------------------------------------------------------
+@click.command("hello")
+@click.pass_context
+def hello(ctx: click.Context) -> None:
+    """Say which index folder the core's settings name (a plugin command reading them)."""
+    settings = ctx.find_object(Settings)
+    assert settings is not None
+    click.echo(f"hello from {settings.index_dir}")
+
+
+NOT_A_COMMAND = "just a string"
+
+
+def plugin(name: str, target: str) -> EntryPoint:
+    return EntryPoint(name, target, PLUGIN_GROUP)
+
+
+def fresh_cli(*found: EntryPoint) -> PluginGroup:
+    """A copy of the citebot group with its own command table and the given plugins to find."""
+    group = PluginGroup(
+        name="citebot", commands=dict(cli.commands), params=cli.params, callback=cli.callback,
+        find_plugins=lambda: found,
+    )
+    return group
+
+
+def test_plugins_registered_in_pyproject_are_listed_in_help() -> None:
+    """`citebot --help` lists `discord`, found through the entry points pyproject.toml registers."""
+    table = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    registered = [plugin(n, v) for n, v in table["project"]["entry-points"][PLUGIN_GROUP].items()]
+    assert [(e.name, e.value) for e in registered] == [("discord", "bot.cli:discord")]
+    result = CliRunner().invoke(fresh_cli(*registered), ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "discord" in result.output and "Run the Discord bot" in result.output
+
+
+def test_a_plugin_command_runs_with_the_core_settings(tmp_path: Path) -> None:
+    """A plugin command is found on first use and reads the Settings the core built (--index applied)."""
+    group = fresh_cli(plugin("hello", "tests.test_cli:hello"))
+    result = CliRunner().invoke(group, ["--index", str(tmp_path / "ix"), "hello"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"hello from {tmp_path / 'ix'}"
+
+
+def test_a_broken_plugin_is_a_warning_not_a_crash(caplog: pytest.LogCaptureFixture) -> None:
+    """Plugins that fail to import, aren't commands, or take a built-in's name are skipped with a warning."""
+    group = click.Group(commands={"ask": click.Command("ask")})
+    caplog.set_level(logging.WARNING, logger="retrieval.cli")
+    added = add_plugins(
+        group,
+        [
+            plugin("gone", "no_such_module_for_citebot:command"),
+            plugin("odd", "tests.test_cli:NOT_A_COMMAND"),
+            plugin("ask", "tests.test_cli:hello"),
+            plugin("hello", "tests.test_cli:hello"),
+        ],
+    )
+    assert added == ["hello"] and set(group.commands) == {"ask", "hello"}
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("'gone'" in m and "failed to load" in m and "ModuleNotFoundError" in m for m in messages)
+    assert any("'odd'" in m and "not a click command" in m for m in messages)
+    assert any("'ask'" in m and "name is taken" in m for m in messages)
+
+
+def test_help_still_works_with_a_broken_plugin() -> None:
+    """`citebot --help` with a plugin that can't load lists the built-in commands and exits 0."""
+    result = CliRunner().invoke(fresh_cli(plugin("gone", "no_such_module_for_citebot:command")), ["--help"])
+    assert result.exit_code == 0
+    assert "ingest" in result.output and "gone" not in result.output
+
+
+def test_ingest_help_lists_the_formats_from_the_registry() -> None:
+    """`citebot ingest --help` names the formats the registry holds."""
+    result = CliRunner().invoke(cli, ["ingest", "--help"])
+    assert result.exit_code == 0
+    assert describe_formats("and") in " ".join(result.output.split())

@@ -25,7 +25,7 @@ from discord.webhook.async_ import AsyncWebhookAdapter
 from langchain_core.runnables import RunnableLambda
 
 from bot import BotConfig, CitebotBot, create_bot
-from retrieval import Index, Settings, build_chain, ingest
+from retrieval import Index, Library, Settings, build_chain, ingest
 from retrieval.embed.embeddings import SentenceEmbedder
 from retrieval.resources import seeds_dir
 
@@ -79,21 +79,32 @@ def chain_spy(bot_index: Index) -> ChainSpy:
 
 
 @pytest.fixture
-def make_bot(bot_index: Index, chain_spy: ChainSpy) -> Callable[..., CitebotBot]:
-    """Build the bot over the shared index; keyword arguments override BotConfig fields."""
+def make_bot(bot_index: Index, chain_spy: ChainSpy) -> Iterator[Callable[..., CitebotBot]]:
+    """Build the bot over the shared index; keyword arguments override BotConfig fields.
 
-    def make(options: dict[str, Any] | None = None, **overrides: Any) -> CitebotBot:
+    ``core`` overrides core Settings fields (the same index folder, opened again with them), and
+    ``write_timeout`` sets how long an upload waits for another writer.
+    """
+    opened: list[Index] = []
+
+    def make(
+        options: dict[str, Any] | None = None,
+        *,
+        core: dict[str, Any] | None = None,
+        write_timeout: float = 30.0,
+        **overrides: Any,
+    ) -> CitebotBot:
+        index = bot_index
+        if core:
+            index = Index(bot_index.settings.model_copy(update=core), embedder=bot_index.embedder)
+            opened.append(index)
+        library = Library(index, chain=chain_spy.runnable, write_timeout=write_timeout)
         config = BotConfig(**overrides)
-        return create_bot(
-            bot_index.settings,
-            config=config,
-            index=bot_index,
-            chain=chain_spy.runnable,
-            prepare_index=False,
-            **(options or {}),
-        )
+        return create_bot(config=config, library=library, prepare_index=False, **(options or {}))
 
-    return make
+    yield make
+    for index in opened:
+        index.close()
 
 
 # dpytest ------------------------------------------------------------------------------------------------

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
-from .conftest import MANAGE_GUILD, FakeDiscord, snowflake
+from filelock import FileLock
+
+from .conftest import MANAGE_GUILD, QUESTION, FakeDiscord, snowflake
 
 ARTICLE = (
     "The Zorblatt Committee met in Lisbon in March. "
@@ -115,12 +118,12 @@ async def test_uploads_are_checked_by_content_not_extension(app: FakeDiscord) ->
 
 async def test_oversized_upload_is_refused_before_download(app_factory: Any) -> None:
     """An attachment over the size limit is refused from its declared size; it is never downloaded."""
-    app = await app_factory(max_upload_mb=0.001)
+    app = await app_factory(core={"max_file_mb": 0.001})
     guild = snowflake()
     payload = app.upload("big.txt", b"word " * 1000, guild_id=guild, permissions=MANAGE_GUILD)
     app.cdn.clear()  # a download attempt would fail with KeyError
     sent = await app.run(payload)
-    assert "the limit is 0 MB" in FakeDiscord.text(sent) or "limit is" in FakeDiscord.text(sent)
+    assert FakeDiscord.text(sent) == "Big.txt is 0.0 MB; the limit is 0 MB."
     assert uploads(app, guild) == []
 
 
@@ -138,3 +141,50 @@ async def test_html_upload_is_indexed_and_uploading_the_same_name_again_replaces
     assert len(uploads(app, guild)) == 1
     answer = FakeDiscord.text(await app.run(app.ask(ZORBLATT_Q, guild_id=guild)))
     assert "51,000" in answer and "42,000" not in answer
+
+
+async def test_ingest_rejection_lists_the_formats_the_core_reads(app: FakeDiscord) -> None:
+    """The /ingest description and the rejection of an unknown type both come from the formats registry."""
+    from retrieval import describe_formats
+
+    command = app.bot.tree.get_command("ingest")
+    assert command is not None and describe_formats() in command.description
+    sent = await app.run(app.upload("data.csv", b"a,b\n", guild_id=snowflake(), permissions=MANAGE_GUILD))
+    assert FakeDiscord.text(sent) == f"Data.csv is not a document I can read: send a {describe_formats()} file."
+
+
+async def test_forget_autocomplete_suggests_this_servers_uploads_only(app: FakeDiscord) -> None:
+    """Autocomplete offers this server's uploads whose name or title holds what was typed, by key."""
+    guild = snowflake()
+    await app.run(app.upload("zorblatt.txt", ARTICLE.encode(), guild_id=guild, permissions=MANAGE_GUILD))
+    cog = app.bot.get_cog("Documents")
+    assert cog is not None
+    (doc,) = app.bot.library.documents(str(guild))
+
+    class Interaction:
+        guild_id = guild
+
+    choices = await cog._forget_autocomplete(Interaction(), "ZORB")  # type: ignore[attr-defined]
+    assert [(c.name, c.value) for c in choices] == [("zorblatt.txt", doc.key)]
+    Interaction.guild_id = snowflake()
+    assert await cog._forget_autocomplete(Interaction(), "zorb") == []  # type: ignore[attr-defined]
+
+
+async def test_questions_are_answered_while_an_upload_waits_for_a_busy_index(app_factory: Any) -> None:
+    """While another process holds the ingest lock, questions still answer; /ingest then says it is busy."""
+    app: FakeDiscord = await app_factory(write_timeout=3.0)
+    guild = snowflake()
+    upload = app.upload("zorblatt.txt", ARTICLE.encode(), guild_id=guild, permissions=MANAGE_GUILD)
+    ask = app.ask(QUESTION, guild_id=guild)
+    with FileLock(str(app.bot.index.directory / "ingest.lock")):  # as `citebot ingest` would
+        app.dispatch(upload)
+        app.dispatch(ask)
+        async with asyncio.timeout(60):
+            while "3,000" not in FakeDiscord.text(app.for_token(ask["token"])):
+                await asyncio.sleep(0.05)
+        assert [s.kind for s in app.for_token(upload["token"])] == ["callback"]  # still waiting
+        await app.settle()
+    assert FakeDiscord.text(app.for_token(upload["token"])).endswith(
+        "I'm busy updating the documents right now: try again in a minute."
+    )
+    assert uploads(app, guild) == []

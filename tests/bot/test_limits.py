@@ -1,4 +1,4 @@
-"""Rate limits, the bounded work queue and the index read/write lock, without Discord."""
+"""Rate limits and the bounded work queue, without Discord."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bot.limits import BusyError, RateLimits, ReadWriteLock, WorkQueue
+from bot.limits import BusyError, RateLimits, WorkQueue
 
 
 def test_user_limit_then_server_limit() -> None:
@@ -38,28 +38,3 @@ async def test_work_queue_runs_off_the_loop_and_refuses_beyond_its_bound() -> No
     finally:
         queue.close()
 
-
-async def test_writer_waits_for_readers_and_blocks_new_ones() -> None:
-    """An index write starts only after running questions finish, and questions wait for the write."""
-    lock = ReadWriteLock()
-    events: list[str] = []
-
-    async def reader(name: str, hold: float) -> None:
-        async with lock.read():
-            events.append(f"{name} in")
-            await asyncio.sleep(hold)
-            events.append(f"{name} out")
-
-    async def writer() -> None:
-        async with lock.write():
-            events.append("write in")
-            await asyncio.sleep(0.05)
-            events.append("write out")
-
-    first = asyncio.create_task(reader("r1", 0.1))
-    await asyncio.sleep(0.01)
-    w = asyncio.create_task(writer())
-    await asyncio.sleep(0.01)
-    second = asyncio.create_task(reader("r2", 0))
-    await asyncio.gather(first, w, second)
-    assert events == ["r1 in", "r1 out", "write in", "write out", "r2 in", "r2 out"]

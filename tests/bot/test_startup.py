@@ -6,6 +6,8 @@ import logging
 import os
 import subprocess
 import sys
+import tomllib
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,11 @@ import pytest
 from discord.ext import commands
 
 import bot
-from bot import BotSettings, CitebotBot
+import bot.cli as bot_cli
+from bot import BotConfig, BotSettings, CitebotBot, create_bot
 from bot.__main__ import MISSING_TOKEN, REJECTED_TOKEN, run
-from retrieval import Settings
+from retrieval import Library, Settings
+from retrieval.cli import PLUGIN_GROUP, cli, main
 
 FAKE_TOKEN = "MTEzNDU2Nzg5MDEyMzQ1Njc4.GxYzAb.this-is-not-a-real-token-0123456789"
 REPO = Path(__file__).resolve().parents[2]
@@ -66,13 +70,31 @@ def test_missing_token_is_one_clear_line_and_a_non_zero_exit(tmp_path: Path) -> 
     assert proc.stderr.strip().splitlines() == [MISSING_TOKEN]
 
 
-def test_citebot_discord_without_a_token_exits_with_the_same_line() -> None:
-    """`citebot discord` without DISCORD_TOKEN stops with the same one-line message (SystemExit, code 1)."""
-    from retrieval.cli import main
+def registered_commands() -> list[EntryPoint]:
+    """The citebot.commands entry points pyproject.toml registers (not the installed metadata's copy)."""
+    table = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    group = table["project"]["entry-points"][PLUGIN_GROUP]
+    return [EntryPoint(name, value, PLUGIN_GROUP) for name, value in group.items()]
 
+
+def test_citebot_discord_without_a_token_exits_with_the_same_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`citebot discord`, found as a plugin, stops without DISCORD_TOKEN with the same one-line message."""
+    monkeypatch.setattr(cli, "commands", dict(cli.commands))  # plugins added here leave with the test
+    monkeypatch.setattr(cli, "find_plugins", registered_commands)
+    monkeypatch.setattr(cli, "_plugins_added", False)
     with pytest.raises(SystemExit) as exc:
         main(["discord"])
     assert exc.value.code == MISSING_TOKEN
+    assert cli.commands["discord"] is bot_cli.discord
+
+
+def test_create_bot_takes_a_library_or_an_index_and_chain_not_both(make_bot: Any, bot_index: Any) -> None:
+    """create_bot wraps an index (and chain) in a Library, and refuses a library given with either."""
+    b = create_bot(bot_index.settings, config=BotConfig(), index=bot_index, prepare_index=False)
+    assert isinstance(b.library, Library) and b.index is bot_index and b.settings is bot_index.settings
+    with pytest.raises(TypeError, match="not both"):
+        create_bot(library=b.library, index=bot_index)
+    b.work.close()
 
 
 def test_sharded_setting_builds_an_auto_sharded_bot(make_bot: Any) -> None:
