@@ -117,4 +117,3 @@ class WorkQueue:
     def close(self) -> None:
         """Stop the workers; queued calls that have not started are cancelled."""
         self._executor.shutdown(wait=False, cancel_futures=True)
-

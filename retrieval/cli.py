@@ -64,7 +64,7 @@ def add_plugins(group: click.Group, found: Iterable[EntryPoint]) -> list[str]:
     added: list[str] = []
     for entry in found:
         if entry.name in group.commands:
-            log.warning("ignored the citebot plugin command %r (%s): the name is taken", entry.name, entry.value)
+            log.warning("ignored the citebot plugin %r (%s): the name is taken", entry.name, entry.value)
             continue
         try:
             command = entry.load()
@@ -78,7 +78,7 @@ def add_plugins(group: click.Group, found: Iterable[EntryPoint]) -> list[str]:
             )
             continue
         if not isinstance(command, click.Command):
-            log.warning("ignored the citebot plugin %r (%s): it is not a click command", entry.name, entry.value)
+            log.warning("ignored the citebot plugin %r (%s): not a click command", entry.name, entry.value)
             continue
         group.add_command(command, entry.name)
         added.append(entry.name)
@@ -145,6 +145,7 @@ def cli(ctx: click.Context, index_dir: Path | None, verbose: int) -> None:
 @click.option("--rebuild", is_flag=True, help="Drop the index and build it again from these paths.")
 @click.pass_context
 def ingest_cmd(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
+    """Index files and folders (help text: see ``help=``, built from the formats registry)."""
     from .index.core import open_index
     from .index.recovery import open_for_rebuild
     from .ingest.pipeline import ingest

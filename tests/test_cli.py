@@ -1,12 +1,11 @@
 import json
+import logging
 import os
 import subprocess
 import sys
-from pathlib import Path
-
-import logging
 import tomllib
 from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import click
 import pytest
@@ -167,7 +166,10 @@ def plugin(name: str, target: str) -> EntryPoint:
 def fresh_cli(*found: EntryPoint) -> PluginGroup:
     """A copy of the citebot group with its own command table and the given plugins to find."""
     group = PluginGroup(
-        name="citebot", commands=dict(cli.commands), params=cli.params, callback=cli.callback,
+        name="citebot",
+        commands=dict(cli.commands),
+        params=cli.params,
+        callback=cli.callback,
         find_plugins=lambda: found,
     )
     return group

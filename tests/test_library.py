@@ -83,7 +83,7 @@ def test_uploading_the_same_name_again_replaces_the_older_upload(library: Librar
 def test_a_failed_upload_never_loses_the_older_one(library: Library) -> None:
     """A replacement that can't be indexed (no prose, or the index busy) leaves the old upload answering."""
     first = library.add_upload(ARTICLE.encode(), "news.md", GUILD)
-    with pytest.raises(DocumentError, match="news.md could not be added: no prose to cite"):
+    with pytest.raises(DocumentError, match=r"news\.md could not be added: no prose to cite"):
         library.add_upload(b"# Heading only\n", "news.md", GUILD)
     lock = FileLock(str(library.index.directory / "ingest.lock"))
     with lock, pytest.raises(IndexBusyError):  # `citebot ingest` in another process holds the index
@@ -142,7 +142,7 @@ def test_forget_by_name_or_key_deletes_the_stored_upload(library: Library) -> No
     assert library.forget("A.TXT", GUILD) == [a.document]
     assert library.forget(b.document.key, GUILD) == [b.document]
     assert library.documents(GUILD) == [] and stored(library) == []
-    with pytest.raises(DocumentError, match="no document called a.txt"):
+    with pytest.raises(DocumentError, match=r"no document called a\.txt"):
         library.forget("a.txt", GUILD)
 
 

@@ -119,7 +119,9 @@ class Documents(commands.Cog):
         """Suggest this server's uploads by name."""
         if interaction.guild_id is None:
             return []
-        docs = await asyncio.to_thread(self.bot.library.find, current, str(interaction.guild_id), partial=True)
+        docs = await asyncio.to_thread(
+            self.bot.library.find, current, str(interaction.guild_id), partial=True
+        )
         return [app_commands.Choice(name=trim(d.source, 100), value=d.key) for d in docs][:25]
 
 

@@ -211,9 +211,7 @@ def _ingest_locked(
     report.seconds = time.perf_counter() - t0
     if not files and not index.catalog.counts()["documents"]:
         raise NoDocumentsError(
-            "nothing to index: "
-            + ", ".join(str(p) for p in paths)
-            + f" holds no {describe_formats()} files"
+            "nothing to index: " + ", ".join(str(p) for p in paths) + f" holds no {describe_formats()} files"
         )
     return report
 

@@ -150,7 +150,8 @@ async def test_ingest_rejection_lists_the_formats_the_core_reads(app: FakeDiscor
     command = app.bot.tree.get_command("ingest")
     assert command is not None and describe_formats() in command.description
     sent = await app.run(app.upload("data.csv", b"a,b\n", guild_id=snowflake(), permissions=MANAGE_GUILD))
-    assert FakeDiscord.text(sent) == f"Data.csv is not a document I can read: send a {describe_formats()} file."
+    expected = f"Data.csv is not a document I can read: send a {describe_formats()} file."
+    assert FakeDiscord.text(sent) == expected
 
 
 async def test_forget_autocomplete_suggests_this_servers_uploads_only(app: FakeDiscord) -> None:

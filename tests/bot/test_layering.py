@@ -37,11 +37,13 @@ def test_the_bot_imports_only_names_in_retrievals_public_api() -> None:
 
 def test_the_core_never_imports_the_bot() -> None:
     """retrieval/** has no import of the bot package, and importing the CLI loads neither bot nor discord."""
-    offenders = [
-        f"{p.name}:{line}" for p, line, module, _ in imports(REPO / "retrieval") if module.split(".")[0] == "bot"
-    ]
+    found = imports(REPO / "retrieval")
+    offenders = [f"{p.name}:{line}" for p, line, module, _ in found if module.split(".")[0] == "bot"]
     assert offenders == []
-    probe = "import sys, retrieval, retrieval.cli; print(sorted({m.split('.')[0] for m in sys.modules} & {'bot', 'discord'}))"
+    probe = (
+        "import sys, retrieval, retrieval.cli; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'bot', 'discord'}))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True, timeout=120
     )

@@ -37,4 +37,3 @@ async def test_work_queue_runs_off_the_loop_and_refuses_beyond_its_bound() -> No
         assert await queue.run(lambda: 7) == 7
     finally:
         queue.close()
-

@@ -23,7 +23,8 @@ from retrieval.ingest.formats import (
 )
 from retrieval.ingest.loaders import LoadedText, parse
 
-RST = Format("reStructuredText", (".rst",), MediaKind.TEXT, "text/x-rst", "retrieval.ingest.loaders:plain_text")
+PLAIN = "retrieval.ingest.loaders:plain_text"
+RST = Format("reStructuredText", (".rst",), MediaKind.TEXT, "text/x-rst", PLAIN)
 
 
 @pytest.fixture
@@ -70,7 +71,8 @@ def test_every_parser_path_resolves_to_a_callable_that_parses() -> None:
 
 def test_an_unsupported_file_is_refused_naming_what_is_read() -> None:
     """parse() refuses a suffix the registry lacks, and the reason lists the supported formats."""
-    with pytest.raises(DocumentError, match=re.escape(f"unsupported file type .exe (citebot reads {describe_formats()})")):
+    reason = f"unsupported file type .exe (citebot reads {describe_formats()})"
+    with pytest.raises(DocumentError, match=re.escape(reason)):
         parse(b"MZ", "tool.exe", ".exe")
 
 
@@ -106,7 +108,7 @@ def test_content_sniffing_accepts_what_its_name_says() -> None:
 def test_two_formats_claiming_one_suffix_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """A registry mistake (the same suffix twice) is caught, not silently resolved."""
     formats._suffix_table.cache_clear()
-    clash = Format("Text again", (".txt",), MediaKind.TEXT, "text/plain", "retrieval.ingest.loaders:plain_text")
+    clash = Format("Text again", (".txt",), MediaKind.TEXT, "text/plain", PLAIN)
     monkeypatch.setattr(formats, "FORMATS", (*FORMATS, clash))
     try:
         with pytest.raises(ValueError, match=r"\.txt is claimed by both plain text and Text again"):
@@ -120,7 +122,9 @@ def test_adding_a_format_is_one_entry(with_rst: None, fake_index: Index, tmp_pat
     assert describe_formats() == ".txt, .md, .html, .pdf or .rst"
     folder = tmp_path / "docs"
     folder.mkdir()
-    (folder / "guide.rst").write_text("The zorblatt harvest reached 42,000 tonnes this year.\n", encoding="utf-8")
+    (folder / "guide.rst").write_text(
+        "The zorblatt harvest reached 42,000 tonnes this year.\n", encoding="utf-8"
+    )
     (folder / "tool.exe").write_bytes(b"MZ")
     report = ingest(fake_index, [folder])
     assert report.added == [str((folder / "guide.rst").resolve())]
