@@ -225,3 +225,24 @@ def test_ingest_help_lists_the_formats_from_the_registry() -> None:
     result = CliRunner().invoke(cli, ["ingest", "--help"])
     assert result.exit_code == 0
     assert describe_formats("and") in " ".join(result.output.split())
+
+
+@pytest.mark.slow
+def test_installed_entry_points_are_found_through_package_metadata(tmp_path: Path) -> None:
+    """A distribution declaring citebot.commands (here a throwaway dist-info) adds its command to --help."""
+    dist = tmp_path / "site" / "citebot_plugin_probe-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: citebot-plugin-probe\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[{PLUGIN_GROUP}]\nprobe-hello = tests.test_cli:hello\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
+    env |= {"PYTHONPATH": os.pathsep.join([str(dist.parent), str(REPO)]), "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run(
+        [sys.executable, "-m", "retrieval.cli", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "probe-hello" in r.stdout and "ingest" in r.stdout
