@@ -16,12 +16,12 @@ from langchain_core.runnables import RunnableLambda
 from pydantic import Field
 
 from retrieval import ConfigurationError, Settings, build_chain, ingest
-from retrieval.answer.extractive import extractive_answer
 from retrieval.answer.drafts import Draft, DraftSentence, parse_draft, parse_marked_text
+from retrieval.answer.extractive import extractive_answer
 from retrieval.answer.generative import GenerativeAnswerer, format_sentences
 from retrieval.answer.llms import build_chat_model
-from retrieval.models import Evidence, Query, Retrieved
 from retrieval.answer.prompts import load_prompt
+from retrieval.models import Evidence, Query, Retrieved
 
 SENTENCES = [
     "The Panthers defense gave up just 308 points, ranking sixth in the league.",
