@@ -103,7 +103,7 @@ class Ranker:
                     coverage_window=float(coverage[i]),
                 )
             )
-        unknown = missing_entities(query.question, self.vocabulary(evidence[0].doc_key))
+        unknown = missing_entities(query.question, self.vocabulary(evidence[0].doc_key)) if evidence else []
         return Retrieved(query=query, evidence=evidence, unknown_names=unknown)
 
     def vocabulary(self, doc_key: str) -> frozenset[str]:
