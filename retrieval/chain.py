@@ -20,6 +20,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import ConfigDict, PrivateAttr
 
 from .answer.extractive import extractive_answer
+from .answer.policy import AnswerPolicy
 from .errors import InvalidQuestionError, NoDocumentsError
 from .index.core import Index, open_index
 from .models import Answer, Query, Retrieved
@@ -79,17 +80,16 @@ def build_chain(settings: Settings | None = None, *, index: Index | None = None)
         return ranker.rank(query)
 
     compose: Callable[[Retrieved], Answer]
+    policy = AnswerPolicy.from_settings(settings)  # a bad weights file fails here, not at the first question
     if settings.llm == "none":
 
         def compose(retrieved: Retrieved) -> Answer:
-            return extractive_answer(
-                retrieved, max_citations=settings.max_citations, confidence=settings.citation_confidence
-            )
+            return extractive_answer(retrieved, policy)
 
     else:  # a language model writes the answer; citations are still checked against the evidence
         from .answer.generative import generative_answerer
 
-        compose = generative_answerer(settings)
+        compose = generative_answerer(settings, policy=policy)
 
     return (
         RunnableLambda(prepare, name="prepare")

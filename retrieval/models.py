@@ -58,11 +58,17 @@ class Evidence(BaseModel):
     )
     dense: float = Field(description="Cosine similarity of question and sentence.")
     lexical: float = Field(description="BM25 score of the sentence.")
+    coverage_window: float = Field(
+        description="IDF-weighted share of the question's terms found in the sentence and its neighbours."
+    )
 
 
 class Retrieved(BaseModel):
-    """The ranked evidence for one query, with what the refusal decision needs."""
+    """The ranked evidence for one query, with what the answer policy needs to decide (answer/policy.py)."""
 
     query: Query
-    evidence: list[Evidence]
-    confident: bool = Field(description="False when even the best evidence is too weak to answer from.")
+    evidence: list[Evidence] = Field(description="Best first; empty when nothing matched at all.")
+    unknown_names: list[str] = Field(
+        default_factory=list,
+        description="Names the question asks about that the best evidence's document never mentions.",
+    )

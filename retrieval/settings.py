@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     # Questions and answers.
     max_question_chars: int = Field(2000, ge=10)
     candidates: int = Field(40, ge=1, description="Sentences fetched from each retriever before fusion.")
+    weights_file: Path | None = Field(
+        None,
+        description="Ranker weights and refusal thresholds written by `python -m retrieval.tools.tune "
+        "SET_DIR --out FILE`; unset: the bundled retrieval/rank/weights.json.",
+    )
     max_citations: int = Field(2, ge=1, le=20)
     citation_confidence: float = Field(
         0.95,

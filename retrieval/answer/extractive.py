@@ -1,4 +1,4 @@
-"""Compose an answer from ranked evidence: extractive (quotes the sentences) or a refusal."""
+"""Compose an answer from ranked evidence: the cited sentences quoted, or a refusal (policy.py decides)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from ..models import Answer, Citation, Evidence, Retrieved
+from .policy import AnswerPolicy
 
 log = logging.getLogger(__name__)
 
@@ -16,24 +17,6 @@ REFUSAL = "The documents don't say: nothing in them answers this question."
 def refusal(question: str) -> Answer:
     """The answer when the documents hold nothing that answers ``question``."""
     return Answer(question=question, answer=REFUSAL, refused=True)
-
-
-def select_citations(
-    evidence: Sequence[Evidence], *, max_citations: int, confidence: float
-) -> list[Evidence]:
-    """Cite the best sentences until the ranker is ``confidence`` sure the evidence is among them.
-
-    A clear winner is cited alone; when the ranker hesitates between sentences, the runner-up is cited
-    too (up to ``max_citations``), because a user is better served by a second quote than a wrong one.
-    """
-    chosen: list[Evidence] = []
-    covered = 0.0
-    for e in evidence[:max_citations]:
-        if chosen and covered >= confidence:
-            break
-        chosen.append(e)
-        covered += e.probability
-    return chosen
 
 
 def to_citations(evidence: Sequence[Evidence]) -> list[Citation]:
@@ -53,12 +36,16 @@ def to_citations(evidence: Sequence[Evidence]) -> list[Citation]:
     ]
 
 
-def extractive_answer(retrieved: Retrieved, *, max_citations: int = 2, confidence: float = 0.95) -> Answer:
-    """Answer with the supporting sentences themselves, each followed by its marker."""
-    question = retrieved.query.question
-    if not retrieved.confident or not retrieved.evidence:
-        return refusal(question)
-    chosen = select_citations(retrieved.evidence, max_citations=max_citations, confidence=confidence)
-    citations = to_citations(chosen)
+def quote(question: str, cited: Sequence[Evidence]) -> Answer:
+    """The answer made of the cited sentences themselves, each followed by its marker."""
+    citations = to_citations(cited)
     text = " ".join(f"{c.text} [{c.n}]" for c in citations)
     return Answer(question=question, answer=text, refused=False, citations=citations)
+
+
+def extractive_answer(retrieved: Retrieved, policy: AnswerPolicy) -> Answer:
+    """Quote the sentences ``policy`` chooses, or refuse when it refuses."""
+    decision = policy.decide(retrieved)
+    if decision.refused:
+        return refusal(retrieved.query.question)
+    return quote(retrieved.query.question, decision.cited)

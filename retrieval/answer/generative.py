@@ -26,8 +26,9 @@ from ..models import Answer, Evidence, Retrieved
 from ..settings import Settings
 from .citecheck import check_draft
 from .drafts import DRAFT_SCHEMA, Draft, parse_draft, sounds_like_refusal
-from .extractive import extractive_answer, refusal
+from .extractive import quote, refusal
 from .llms import build_chat_model, model_error
+from .policy import AnswerPolicy, Decision
 from .prompts import chat_prompt
 
 log = logging.getLogger(__name__)
@@ -62,12 +63,18 @@ class GenerativeAnswerer:
         settings: citebot's settings (``llm_*`` fields).
         model: the chat model; default: the one ``settings`` name (built now, loaded on first use).
         prompts_dir: where the prompt files are; default: the repository's ``prompts/``.
+        policy: decides refusals and the fallback's citations; default: ``settings``' policy.
     """
 
     def __init__(
-        self, settings: Settings, model: BaseChatModel | None = None, prompts_dir: Path | None = None
+        self,
+        settings: Settings,
+        model: BaseChatModel | None = None,
+        prompts_dir: Path | None = None,
+        policy: AnswerPolicy | None = None,
     ) -> None:
         self.settings = settings
+        self.policy = policy or AnswerPolicy.from_settings(settings)
         self.model = model if model is not None else build_chat_model(settings)
         self.mode = output_mode(settings)
         self.prompt = chat_prompt("system", "answer_json" if self.mode == "json" else "answer", prompts_dir)
@@ -77,7 +84,8 @@ class GenerativeAnswerer:
         """Answer from ``retrieved``; see the module docstring for when it refuses or falls back."""
         question = retrieved.query.question
         self.stats["questions"] += 1
-        if not retrieved.confident or not retrieved.evidence:
+        decision = self.policy.decide(retrieved)
+        if decision.refused:
             self.stats["refused_retrieval"] += 1
             return refusal(question)
         shown = retrieved.evidence[: self.settings.llm_sentences]
@@ -93,7 +101,7 @@ class GenerativeAnswerer:
                 raise error from exc
             log.warning("the language model failed (%s: %s); answering with quotes", type(exc).__name__, exc)
             self.stats["model_error"] += 1
-            return self._fallback(retrieved, "model error")
+            return self._fallback(question, decision, "model error")
         finally:
             log.debug("model answered in %.0f ms", (time.perf_counter() - t0) * 1000)
         if not draft.answerable and not draft.sentences:
@@ -112,14 +120,17 @@ class GenerativeAnswerer:
                 self.stats["refused_model"] += 1
                 log.info("the model says the documents don't answer: %s", question)
                 return refusal(question)
-            return self._fallback(retrieved, "no sentence of the model's answer had a supported citation")
+            return self._fallback(
+                question, decision, "no sentence of the model's answer had a supported citation"
+            )
         self.stats["generated"] += 1
         return report.answer
 
-    def _fallback(self, retrieved: Retrieved, reason: str) -> Answer:
+    def _fallback(self, question: str, decision: Decision, reason: str) -> Answer:
+        """Quote the sentences the policy chose (the answer the chain gives without a model)."""
         self.stats["fallback"] += 1
         log.info("fallback to the extractive answer: %s", reason)
-        return extractive_answer(retrieved, max_citations=self.settings.max_citations)
+        return quote(question, decision.cited)
 
     def _draft(self, messages: list[BaseMessage]) -> Draft:
         """Ask the model and parse what it wrote."""
@@ -155,7 +166,7 @@ class GenerativeAnswerer:
 
 
 def generative_answerer(
-    settings: Settings, model: BaseChatModel | None = None
+    settings: Settings, model: BaseChatModel | None = None, *, policy: AnswerPolicy | None = None
 ) -> Callable[[Retrieved], Answer]:
     """The ``compose`` step of ``build_chain`` when ``settings.llm`` names a model."""
-    return GenerativeAnswerer(settings, model)
+    return GenerativeAnswerer(settings, model, policy=policy)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -23,6 +21,7 @@ from ..index.core import open_index
 from ..ingest.pipeline import ingest
 from ..models import Answer
 from ..settings import Settings
+from .metrics import SetDocuments, judge, summarise
 
 log = logging.getLogger(__name__)
 
@@ -40,70 +39,13 @@ def load_questions(set_dir: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _norm(s: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", s.lower()).split())
-
-
-def _overlaps(c: dict[str, Any], ev: dict[str, Any]) -> bool:
-    return bool(c["start"] < ev["end"] and ev["start"] < c["end"])
-
-
 def metrics(
     set_dir: Path, questions: list[dict[str, Any]], answers: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
-    """Compute cite@1, evidence recall, answer-in-cited, precision, verbatim, refusals and latency."""
-    docs = {
-        p.relative_to(set_dir / "docs").with_suffix("").as_posix(): p.read_text(encoding="utf-8")
-        for p in (set_dir / "docs").rglob("*.txt")
-    }
-    n_ans = n_unans = top1 = recall = hit = refused_ok = false_ref = n_cites = n_ok = verbatim = 0
-    counts: list[int] = []
-    lat: list[float] = []
-    for q in questions:
-        a = answers.get(q["id"]) or {"refused": True, "citations": [], "answer": ""}
-        if "latency_ms" in a:
-            lat.append(float(a["latency_ms"]))
-        cites = a.get("citations") or []
-        for c in cites:
-            doc = docs.get(c.get("doc_id"), "")
-            verbatim += int(doc[c["start"] : c["end"]] == c.get("text") and c["end"] > c["start"])
-        n_cites += len(cites)
-        if not q["answerable"]:
-            n_unans += 1
-            refused_ok += int(bool(a.get("refused")))
-            continue
-        n_ans += 1
-        if a.get("refused"):
-            false_ref += 1
-            continue
-        counts.append(len(cites))
-        good = [
-            c for c in cites if c.get("doc_id") == q["doc_id"] and any(_overlaps(c, e) for e in q["evidence"])
-        ]
-        n_ok += len(good)
-        top1 += int(bool(cites) and cites[0] in good)
-        recall += int(bool(good))
-        cited = _norm(" ".join(docs.get(c.get("doc_id"), "")[c["start"] : c["end"]] for c in cites))
-        hit += int(any(_norm(x) and _norm(x) in cited for x in q["answers"]))
-
-    def r(x: int, n: int) -> float | None:
-        return round(x / n, 4) if n else None
-
-    return {
-        "questions": len(questions),
-        "answerable": n_ans,
-        "unanswerable": n_unans,
-        "cite@1": r(top1, n_ans),
-        "evidence_recall": r(recall, n_ans),
-        "answer_in_cited": r(hit, n_ans),
-        "cite_precision": r(n_ok, sum(counts)),
-        "cites_per_answer": round(statistics.mean(counts), 3) if counts else None,
-        "verbatim": r(verbatim, n_cites),
-        "false_refusal": r(false_ref, n_ans),
-        "refusal_recall": r(refused_ok, n_unans),
-        "latency_p50_ms": round(statistics.median(lat), 2) if lat else None,
-        "latency_p95_ms": round(statistics.quantiles(lat, n=20)[18], 2) if len(lat) >= 20 else None,
-    }
+    """Score ``answers`` (by question id) against the set: the metrics of ``tools/metrics.py``."""
+    docs = SetDocuments.load(set_dir)
+    outcomes = [judge(q, answers.get(q["id"]), docs) for q in questions]
+    return summarise(outcomes, missing_answers=sum(q["id"] not in answers for q in questions))
 
 
 def answer_record(qid: str, answer: Answer, latency_ms: float) -> dict[str, Any]:

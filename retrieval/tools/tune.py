@@ -1,54 +1,63 @@
-"""Fit the ranker's signal weights and refusal threshold on a QA set, reproducibly.
+"""Fit the ranker's signal weights on a QA set, reproducibly, and write them as a weights file.
 
-Usage: ``python -m retrieval.tools.tune SET_DIR [--out weights.json]``
+Usage: ``python -m retrieval.tools.tune SET_DIR [--out retrieval/rank/weights.json] [--report FILE]``
 
 The QA set is split by document into two halves (by a hash of the doc_id, so the split never changes).
-Weights are fitted by coordinate ascent on one half and scored on the other, and the other way round,
-so the reported numbers are held-out; the weights shipped are fitted on the whole set only after the
-held-out numbers say the method generalises. Candidate generation runs once per question; the search
-then only re-weights cached signals, so a full fit takes seconds.
+Weights are fitted by conditional logit on one half and scored on the other, and the other way round,
+so the reported numbers are held-out; ``--out`` writes the weights fitted on the whole set, with the
+refusal thresholds of the weights file in use and the scores as provenance. Candidate generation runs
+once per question; scoring then only re-weights cached signals and asks the answer policy (the chain's
+own) what it would refuse and cite, so a full fit takes seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import hashlib
 import json
 import logging
 import pickle
-import re
 import tempfile
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..answer.policy import AnswerPolicy
+from ..errors import CitebotError, NoDocumentsError
 from ..index.core import open_index
 from ..ingest.pipeline import ingest
 from ..models import Query
-from ..rank.ranker import FEATURES, Ranker, Thresholds, Weights, normalise
+from ..rank.cues import missing_entities
+from ..rank.ranker import Ranker
+from ..rank.signals import FEATURES, normalise, softmax
+from ..rank.weights import FittedWeights, load_weights, save_weights
 from ..settings import Settings
 from .evaluate import load_questions
+from .metrics import Outcome, SetDocuments, cites_evidence, holds_answer, summarise
 
 log = logging.getLogger(__name__)
+
+_DENSE, _COVERAGE_WINDOW = FEATURES.index("dense"), FEATURES.index("coverage_window")
 
 
 @dataclass
 class Case:
-    """One question's cached candidates."""
+    """One question's cached candidates, with what scoring them needs (one row per candidate)."""
 
     qid: str
     answerable: bool
     fold: int
     features: np.ndarray  # normalised
     raw: np.ndarray
-    gold: np.ndarray  # candidate overlaps gold evidence
-    has_answer: np.ndarray  # candidate contains a gold answer string
-
-
-def _norm(s: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", s.lower()).split())
+    gold: np.ndarray  # the candidate is gold evidence (metrics.cites_evidence)
+    texts: list[str]
+    answers: list[str]
+    unknown: list[tuple[str, ...]]  # names of the question that the candidate's document never mentions
+    kind: str = "all"
 
 
 def fold_of(doc_id: str) -> int:
@@ -58,70 +67,51 @@ def fold_of(doc_id: str) -> int:
 
 def collect(set_dir: Path, settings: Settings, index_dir: Path) -> list[Case]:
     """Index the set and cache every question's candidates with their labels."""
+    questions = load_questions(set_dir)  # before indexing: a set without questions stops here
     s = settings.model_copy(update={"index_dir": index_dir, "chroma_host": "", "collection": "citebot-tune"})
     index = open_index(s)
-    ingest(index, [set_dir / "docs"])
-    ranker = Ranker(index, candidates=s.candidates)
-    cases = []
-    for q in load_questions(set_dir):
-        c = ranker.candidates(Query(question=q["question"]))
-        if c is None:
-            continue
-        gold = np.array(
+    try:
+        ingest(index, [set_dir / "docs"])
+        ranker = Ranker(index, candidates=s.candidates)
+        text_docs = frozenset(SetDocuments.load(set_dir).texts)
+        return [_case(ranker, q, text_docs) for q in questions]
+    finally:
+        index.close()
+
+
+def _case(ranker: Ranker, q: Mapping[str, Any], text_docs: Container[str]) -> Case:
+    c = ranker.candidates(Query(question=q["question"]))
+    rows = [c.rows[k] for k in c.keys] if c is not None else []
+    raw = c.features if c is not None else np.zeros((0, len(FEATURES)))
+    unknown = {
+        d: tuple(missing_entities(q["question"], ranker.vocabulary(d))) for d in {r.doc_key for r in rows}
+    }
+    return Case(
+        qid=q["id"],
+        answerable=bool(q["answerable"]),
+        fold=fold_of(q["doc_id"]),
+        features=normalise(raw),
+        raw=raw,
+        gold=np.array(
             [
-                c.rows[k].doc_id == q["doc_id"]
-                and any(c.rows[k].start < e["end"] and e["start"] < c.rows[k].end for e in q["evidence"])
-                for k in c.keys
-            ]
-        )
-        answers = [_norm(a) for a in q["answers"] if _norm(a)]
-        has = np.array([any(a in _norm(c.rows[k].text) for a in answers) for k in c.keys])
-        cases.append(
-            Case(q["id"], q["answerable"], fold_of(q["doc_id"]), normalise(c.features), c.features, gold, has)
-        )
-    return cases
+                cites_evidence(
+                    {"doc_id": r.doc_id, "start": r.start, "end": r.end, "text": r.text}, q, text_docs
+                )
+                for r in rows
+            ],
+            dtype=bool,
+        ),
+        texts=[r.text for r in rows],
+        answers=list(q.get("answers") or []),
+        unknown=[unknown[r.doc_key] for r in rows],
+        kind=str(q.get("kind", "all")),
+    )
 
 
 def cite_at_1(cases: list[Case], w: np.ndarray) -> float:
-    """Share of answerable questions whose top-ranked candidate is gold evidence."""
-    hits = [bool(c.gold[int(np.argmax(c.features @ w))]) for c in cases if c.answerable]
+    """Share of answerable questions whose top-ranked candidate is gold evidence (refusals aside)."""
+    hits = [bool(len(c.gold)) and bool(c.gold[int(np.argmax(c.features @ w))]) for c in cases if c.answerable]
     return float(np.mean(hits)) if hits else 0.0
-
-
-def _objective(cases: list[Case], w: np.ndarray) -> float:
-    # cite@1, with reciprocal rank as a tie-breaker so the search has a gradient to follow
-    total = 0.0
-    n = 0
-    for c in cases:
-        if not c.answerable:
-            continue
-        scores = c.features @ w
-        order = np.argsort(-scores, kind="stable")
-        ranks = np.nonzero(c.gold[order])[0]
-        total += (1.0 if len(ranks) and ranks[0] == 0 else 0.0) + 0.1 * (
-            1.0 / (1 + ranks[0]) if len(ranks) else 0
-        )
-        n += 1
-    return total / max(n, 1)
-
-
-def fit(cases: list[Case], start: np.ndarray, rounds: int = 4) -> np.ndarray:
-    """Coordinate ascent over a grid of values for each weight; the dense weight stays 1 (the scale)."""
-    w = start.copy()
-    grid = [0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0]
-    best = _objective(cases, w)
-    for _ in range(rounds):
-        improved = False
-        for j in range(1, len(FEATURES)):
-            for v in grid:
-                trial = w.copy()
-                trial[j] = v
-                score = _objective(cases, trial)
-                if score > best + 1e-9:
-                    best, w, improved = score, trial, True
-        if not improved:
-            break
-    return w
 
 
 def fit_logit(cases: list[Case], l2: float = 0.0, steps: int = 400) -> np.ndarray:
@@ -129,17 +119,19 @@ def fit_logit(cases: list[Case], l2: float = 0.0, steps: int = 400) -> np.ndarra
 
     This is a listwise learning-to-rank objective over the same signals; L2 keeps weights small so the
     fit carries over to other collections.
+
+    Raises:
+        NoDocumentsError: no answerable question has its evidence among its candidates.
     """
     data = [(c.features, c.gold) for c in cases if c.answerable and c.gold.any()]
+    if not data:
+        raise NoDocumentsError("nothing to fit: no answerable question has its evidence among its candidates")
     from scipy.optimize import minimize
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         total, grad = 0.0, np.zeros_like(w)
         for x, gold in data:
-            z = x @ w
-            z -= z.max()
-            p = np.exp(z)
-            p /= p.sum()
+            p = softmax(x @ w)
             pg = p[gold].sum()
             q = np.where(gold, p, 0.0) / pg
             total -= np.log(pg + 1e-12)
@@ -151,114 +143,114 @@ def fit_logit(cases: list[Case], l2: float = 0.0, steps: int = 400) -> np.ndarra
     return np.asarray(res.x)
 
 
-def answer_metrics(
-    cases: list[Case], w: np.ndarray, *, confidence: float = 0.95, max_citations: int = 2
-) -> dict[str, float]:
-    """score.py's metrics for the ranking, citation choice and support threshold of the shipped chain.
-
-    (The missing-name refusal needs each document's vocabulary and is left out here; ``citebot eval``
-    measures the whole chain.)
-    """
-    t = Thresholds()
-    dense_j, cov_j = FEATURES.index("dense"), FEATURES.index("coverage_window")
-    top1 = recall = hit = n_ok = n_cites = answered = false_ref = refused_unans = 0
-    n_ans = sum(c.answerable for c in cases)
-    for c in cases:
-        s = c.features @ w
-        p = np.exp(s - s.max())
-        p /= p.sum()
-        order = np.argsort(-s, kind="stable")
-        best = order[0]
-        refused = c.raw[best, dense_j] + t.coverage_weight * c.raw[best, cov_j] < t.min_support
-        if not c.answerable:
-            refused_unans += int(refused)
-            continue
-        if refused:
-            false_ref += 1
-            continue
-        chosen: list[int] = []
-        covered = 0.0
-        for j in order[:max_citations]:
-            if chosen and covered >= confidence:
-                break
-            chosen.append(j)
-            covered += p[j]
-        answered += 1
-        n_cites += len(chosen)
-        n_ok += int(c.gold[chosen].sum())
-        top1 += int(c.gold[chosen[0]])
-        recall += int(c.gold[chosen].any())
-        hit += int(c.has_answer[chosen].any())
-    n_unans = len(cases) - n_ans
-    return {
-        "cite@1": round(top1 / n_ans, 4),
-        "evidence_recall": round(recall / n_ans, 4),
-        "answer_in_cited": round(hit / n_ans, 4),
-        "cite_precision": round(n_ok / max(n_cites, 1), 4),
-        "cites_per_answer": round(n_cites / max(answered, 1), 3),
-        "false_refusal": round(false_ref / n_ans, 4),
-        "refusal_recall": round(refused_unans / max(n_unans, 1), 4),
-    }
+def outcome(case: Case, w: np.ndarray, policy: AnswerPolicy) -> Outcome:
+    """What the chain would answer with weights ``w``: the policy's refusal and citations, scored."""
+    if not len(case.gold):
+        return Outcome(answerable=case.answerable, refused=True, kind=case.kind)
+    scores = case.features @ w
+    order = np.argsort(-scores, kind="stable")
+    best = int(order[0])
+    reason = policy.refusal_reason(
+        dense=float(case.raw[best, _DENSE]),
+        coverage_window=float(case.raw[best, _COVERAGE_WINDOW]),
+        unknown_names=case.unknown[best],
+    )
+    if reason:
+        return Outcome(answerable=case.answerable, refused=True, kind=case.kind)
+    cited = order[: policy.citation_count(softmax(scores)[order].tolist())]
+    return Outcome(
+        answerable=case.answerable,
+        refused=False,
+        good=tuple(bool(case.gold[j]) for j in cited),
+        answer_in_cited=holds_answer(" ".join(case.texts[j] for j in cited), case.answers),
+        kind=case.kind,
+    )
 
 
-def report(cases: list[Case]) -> dict[str, Any]:
-    """Fit on each half, score on the other; then fit on everything."""
-    start = Weights().vector()
-    out: dict[str, Any] = {"features": list(FEATURES), "default": {}}
+def answer_metrics(cases: list[Case], w: np.ndarray, policy: AnswerPolicy) -> dict[str, Any]:
+    """score.py's metrics of the answers the chain would give with weights ``w`` (no latency, verbatim)."""
+    metrics = summarise([outcome(c, w, policy) for c in cases])
+    return {k: v for k, v in metrics.items() if v is not None and k not in ("questions", "missing_answers")}
+
+
+def report(cases: list[Case], shipped: FittedWeights, policy: AnswerPolicy) -> dict[str, Any]:
+    """The weights in use scored on each half; a fit on each half scored on the other; a fit on all."""
+    out: dict[str, Any] = {"signals": list(FEATURES), "shipped": {}}
     for f in (0, 1):
-        part = [c for c in cases if c.fold == f]
-        out["default"][f"fold{f}"] = round(cite_at_1(part, start), 4)
+        out["shipped"][f"fold{f}"] = answer_metrics(
+            [c for c in cases if c.fold == f], shipped.vector(), policy
+        )
     for f in (0, 1):
         train = [c for c in cases if c.fold != f]
         test = [c for c in cases if c.fold == f]
-        w = fit(train, start)
-        out[f"fit_without_fold{f}"] = {
-            "weights": [round(float(x), 3) for x in w],
-            "train_cite@1": round(cite_at_1(train, w), 4),
-            "heldout_cite@1": round(cite_at_1(test, w), 4),
-        }
-    for f in (0, 1):
-        train = [c for c in cases if c.fold != f]
-        test = [c for c in cases if c.fold == f]
+        if not any(c.gold.any() for c in train) or not test:
+            out[f"logit_without_fold{f}"] = {
+                "skipped": "one half of the documents has no question to fit or score"
+            }
+            continue
         w = fit_logit(train)
         out[f"logit_without_fold{f}"] = {
-            "train": answer_metrics(train, w),
-            "heldout": answer_metrics(test, w),
+            "train": answer_metrics(train, w, policy),
+            "heldout": answer_metrics(test, w, policy),
         }
-    w_logit = fit_logit(cases)
+    w_all = fit_logit(cases)
     out["logit_all"] = {
-        "weights": dict(zip(FEATURES, (round(float(x), 3) for x in w_logit), strict=True)),
-        "in_sample": answer_metrics(cases, w_logit),
-    }
-    w_all = fit(cases, start)
-    out["all"] = {
         "weights": dict(zip(FEATURES, (round(float(x), 3) for x in w_all), strict=True)),
-        "cite@1": round(cite_at_1(cases, w_all), 4),
+        "in_sample": answer_metrics(cases, w_all, policy),
     }
     return out
 
 
+def fitted_weights(result: dict[str, Any], shipped: FittedWeights, set_name: str) -> FittedWeights:
+    """The weights file for ``report``'s whole-set fit, keeping the thresholds in use."""
+    return FittedWeights(
+        weights=result["logit_all"]["weights"],
+        thresholds=shipped.thresholds,
+        fitted_on=set_name,
+        method="conditional logit (python -m retrieval.tools.tune); thresholds kept from the file in use",
+        date=datetime.date.today().isoformat(),
+        scores={
+            **{f"heldout_fold{f}": result[f"logit_without_fold{f}"].get("heldout") for f in (0, 1)},
+            "in_sample": result["logit_all"]["in_sample"],
+        },
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("set_dir", type=Path)
     parser.add_argument("--index", type=Path, default=None, help="Reuse this index folder between runs.")
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="Write the whole-set fit as a weights file.")
+    parser.add_argument("--report", type=Path, default=None, help="Also write the report (JSON) here.")
     parser.add_argument("--cache", type=Path, default=None, help="Pickle of collected candidates to reuse.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    if args.cache and args.cache.exists():
-        cases = pickle.loads(args.cache.read_bytes())
+    try:
+        result, fitted = _run(args.set_dir, args.index, args.cache)
+    except CitebotError as exc:
+        parser.exit(1, f"tune: {exc}\n")
+    text = json.dumps(result, indent=2)
+    if args.report:
+        args.report.write_text(text + "\n")
+    if args.out:
+        save_weights(fitted, args.out)
+    print(text)  # noqa: T201 - this is a script's output
+
+
+def _run(set_dir: Path, index_dir: Path | None, cache: Path | None) -> tuple[dict[str, Any], FittedWeights]:
+    """Collect (or reload) the candidates, then fit and score; the report and the weights file to write."""
+    settings = Settings()
+    shipped, policy = load_weights(settings.weights_file), AnswerPolicy.from_settings(settings)
+    if cache and cache.exists():
+        cases = pickle.loads(cache.read_bytes())
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            cases = collect(args.set_dir, Settings(), args.index or Path(tmp))
-        if args.cache:
-            args.cache.write_bytes(pickle.dumps(cases))
-    result = report(cases)
-    text = json.dumps(result, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)  # noqa: T201 - this is a script's output
+            cases = collect(set_dir, settings, index_dir or Path(tmp))
+        if cache:
+            cache.write_bytes(pickle.dumps(cases))
+    result = report(cases, shipped, policy)
+    return result, fitted_weights(result, shipped, set_dir.resolve().name)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,91 @@
+"""What a question's wording says about its answer: the kind of answer wanted, and the names it asks about.
+
+These read text only (no index), so the signals can use them and the ranker can check the names a
+question asks about against the best document's vocabulary.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from difflib import SequenceMatcher
+
+from ..index.lexical import tokenize
+
+log = logging.getLogger(__name__)
+
+_QUANTITY_Q = re.compile(
+    r"\b(how (many|much|long|old|far|big|large|tall|high|often|fast|deep|wide)|what (year|percentage|percent|"
+    r"number|amount|proportion|fraction|temperature|date|decade|century)|when|which year|in what year)\b",
+    re.IGNORECASE,
+)
+_PERSON_Q = re.compile(
+    r"^\W*(who|whom|whose)\b|\b(who|whom|whose) (is|was|were|did|does|had|has)\b", re.IGNORECASE
+)
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundred|thousand|million|billion|dozen|half|january|february|march|april|may|june|july|august|"
+    r"september|october|november|december|century|decade)\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
+_ENTITY = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
+_ACRONYM = re.compile(r"^[A-Z0-9]{2,6}s?$")
+
+
+def wants_quantity(question: str) -> bool:
+    """True for questions whose answer is a number, amount or date."""
+    return bool(_QUANTITY_Q.search(question))
+
+
+def wants_person(question: str) -> bool:
+    """True for who/whom/whose questions."""
+    return bool(_PERSON_Q.search(question))
+
+
+def answer_type_match(question: str, sentence: str) -> float:
+    """1.0 when the sentence holds the kind of answer the question asks for and the question lacks."""
+    if wants_quantity(question):
+        return 1.0 if _NUMBER.search(sentence) else 0.0
+    if wants_person(question):
+        q_words = set(re.findall(r"\w+", question.lower()))
+        names = [m.group(0) for m in _NAME.finditer(sentence)]
+        return 1.0 if any(w.lower() not in q_words for n in names for w in n.split()) else 0.0
+    return 0.0
+
+
+def question_entities(question: str) -> list[str]:
+    """Capitalised names in the question, leaving out acronyms (they may stand for a spelled-out name).
+
+    A run of capitalised words that starts the question is skipped whole ("Which Super Bowl ..."):
+    the first word is capitalised anyway, and checking what follows it refused more answerable
+    questions on squad-dev than it caught unanswerable ones.
+    """
+    return [
+        m.group(0)
+        for m in _ENTITY.finditer(question.strip())
+        if m.start() > 0 and not all(_ACRONYM.match(w) for w in m.group(0).split())
+    ]
+
+
+def _similar(term: str, vocabulary: frozenset[str]) -> bool:
+    """Exact, or a near spelling (users misspell names: "Ghandi", "Shelly")."""
+    if term in vocabulary:
+        return True
+    if len(term) < 4:
+        return False
+    return any(
+        SequenceMatcher(None, term, v).ratio() >= 0.8
+        for v in vocabulary
+        if v[:1] == term[:1] and abs(len(v) - len(term)) <= 2
+    )
+
+
+def missing_entities(question: str, vocabulary: frozenset[str]) -> list[str]:
+    """Names the question asks about of which no word occurs in a document's vocabulary."""
+    missing = []
+    for entity in question_entities(question):
+        terms = tokenize([entity])[0]
+        if terms and not any(_similar(t, vocabulary) for t in terms):
+            missing.append(entity)
+    return missing

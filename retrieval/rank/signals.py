@@ -1,0 +1,228 @@
+"""The ranker's signals as one table, and the pure function that computes them.
+
+Each ``Signal`` names one column of the feature matrix, how to compute it for one candidate, and its
+scale: signals already on a 0..1 scale (shares, flags) enter the fused score as they are, unbounded ones
+(similarities, BM25, lengths) are standardised over the question's candidates, because their spread
+differs from one question to the next. Adding a signal is adding one entry to ``SIGNALS`` (and its
+weight to ``weights.json``, which ``python -m retrieval.tools.tune --out`` writes).
+
+``compute_features`` does no I/O: it sees only what ``gather.py`` collected (texts, tokens, similarity
+and BM25 scores, IDF), so it can be tested against an independent implementation.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+
+from .cues import answer_type_match
+
+log = logging.getLogger(__name__)
+
+#: A sentence: its document's key and its position in the document.
+Key = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class FeatureInputs:
+    """What the signals of one question's candidates are computed from; no I/O beyond this point.
+
+    Attributes:
+        question: the question as asked (answer-type cues read its wording).
+        own_tokens: the question's stemmed terms.
+        history_tokens: the previous question's terms, for a follow-up; empty otherwise.
+        keys: the candidates, in the order of the feature rows.
+        texts: the text of every candidate and of its neighbours.
+        tokens: the stemmed terms of every candidate and of its neighbours.
+        dense: cosine similarity to the query of every sentence scored (candidates, neighbours, hits).
+        lexical: BM25 score of each candidate or neighbour that has one.
+        chunk: the similarity of the chunk hit that brought each sentence in.
+        idf: inverse document frequency of each question term.
+    """
+
+    question: str
+    own_tokens: Sequence[str]
+    history_tokens: Sequence[str]
+    keys: Sequence[Key]
+    texts: Mapping[Key, str]
+    tokens: Mapping[Key, Sequence[str]]
+    dense: Mapping[Key, float]
+    lexical: Mapping[Key, float]
+    chunk: Mapping[Key, float]
+    idf: Mapping[str, float]
+
+
+@dataclass
+class Context:
+    """Per-question quantities that every candidate's signals share, computed once."""
+
+    inputs: FeatureInputs
+    terms: dict[Key, frozenset[str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.terms = {k: frozenset(v) for k, v in self.inputs.tokens.items()}
+
+    @cached_property
+    def q_tokens(self) -> list[str]:
+        """Terms whose coverage counts: a bare follow-up ("and him?") borrows the previous question's."""
+        own = list(self.inputs.own_tokens)
+        return own if len(set(own)) >= 2 else [*own, *self.inputs.history_tokens]
+
+    @cached_property
+    def q_terms(self) -> list[str]:
+        """The distinct question terms, sorted (a fixed order keeps the sums reproducible)."""
+        return sorted(set(self.q_tokens))
+
+    @cached_property
+    def total_idf(self) -> float:
+        """The IDF mass of the question's terms."""
+        return sum(self.inputs.idf[t] for t in self.q_terms) or 1.0
+
+    @cached_property
+    def q_set(self) -> frozenset[str]:
+        """The question's terms as a set."""
+        return frozenset(self.q_tokens)
+
+    @cached_property
+    def q_bigrams(self) -> set[tuple[str, str]]:
+        """Consecutive term pairs of the question."""
+        return set(itertools.pairwise(self.q_tokens))
+
+    @cached_property
+    def doc_best(self) -> dict[str, float]:
+        """Each document's best dense similarity among the sentences scored."""
+        best: dict[str, float] = {}
+        for (d, _), sim in self.inputs.dense.items():
+            best[d] = max(best.get(d, -1.0), sim)
+        return best
+
+    @cached_property
+    def dense_floor(self) -> float:
+        """The stand-in similarity of a neighbour that doesn't exist (first or last sentence)."""
+        return min(self.inputs.dense.values(), default=0.0)
+
+    @cached_property
+    def chunk_floor(self) -> float:
+        """The stand-in chunk similarity of a sentence no chunk hit brought in."""
+        return min(self.inputs.chunk.values(), default=0.0)
+
+    def coverage(self, terms: frozenset[str]) -> float:
+        """The IDF-weighted share of the question's terms found in ``terms``."""
+        return sum(self.inputs.idf[t] for t in self.q_terms if t in terms) / self.total_idf
+
+    def window_terms(self, key: Key) -> frozenset[str]:
+        """The terms of a sentence and of its neighbours."""
+        d, i = key
+        empty: frozenset[str] = frozenset()
+        return self.terms[key].union(*(self.terms.get((d, j), empty) for j in (i - 1, i + 1)))
+
+
+def window(values: Mapping[Key, float], key: Key) -> float:
+    """The sentence's value plus half of each neighbour's, averaged over what exists."""
+    doc, i = key
+    total, weight = values.get(key, 0.0), 1.0
+    for j in (i - 1, i + 1):
+        if (doc, j) in values:
+            total += 0.5 * values[(doc, j)]
+            weight += 0.5
+    return total / weight
+
+
+def _prev(key: Key) -> Key:
+    return (key[0], key[1] - 1)
+
+
+def _next(key: Key) -> Key:
+    return (key[0], key[1] + 1)
+
+
+def _bigram(c: Context, key: Key) -> float:
+    if not c.q_bigrams:
+        return 0.0
+    return len(c.q_bigrams & set(itertools.pairwise(c.inputs.tokens[key]))) / len(c.q_bigrams)
+
+
+def _novelty(c: Context, key: Key) -> float:
+    toks = c.inputs.tokens[key]
+    return sum(t not in c.q_set for t in toks) / len(toks) if toks else 0.0
+
+
+def _coverage_of(key: Callable[[Key], Key]) -> Callable[[Context, Key], float]:
+    return lambda c, k: c.coverage(c.terms.get(key(k), frozenset()))
+
+
+def _dense_of(key: Callable[[Key], Key]) -> Callable[[Context, Key], float]:
+    return lambda c, k: c.inputs.dense.get(key(k), c.dense_floor)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One column of the feature matrix.
+
+    Attributes:
+        name: the signal's name, also its key in ``weights.json``.
+        compute: the signal's raw value for one candidate.
+        scale: ``"unit"``: already on a 0..1 scale, used as it is; ``"standardised"``: unbounded,
+            standardised over the question's candidates before weighting.
+    """
+
+    name: str
+    compute: Callable[[Context, Key], float]
+    scale: Literal["unit", "standardised"]
+
+
+SIGNALS: tuple[Signal, ...] = (
+    Signal("dense", lambda c, k: c.inputs.dense.get(k, 0.0), "standardised"),
+    Signal("dense_window", lambda c, k: window(c.inputs.dense, k), "standardised"),
+    Signal("chunk", lambda c, k: c.inputs.chunk.get(k, c.chunk_floor), "standardised"),
+    Signal("doc", lambda c, k: c.doc_best.get(k[0], 0.0), "standardised"),
+    Signal("lexical", lambda c, k: c.inputs.lexical.get(k, 0.0), "standardised"),
+    Signal("lexical_window", lambda c, k: window(c.inputs.lexical, k), "standardised"),
+    Signal("coverage", lambda c, k: c.coverage(c.terms[k]), "unit"),
+    Signal("coverage_window", lambda c, k: c.coverage(c.window_terms(k)), "unit"),
+    Signal("answer_type", lambda c, k: answer_type_match(c.inputs.question, c.inputs.texts[k]), "unit"),
+    Signal("dense_prev", _dense_of(_prev), "standardised"),
+    Signal("dense_next", _dense_of(_next), "standardised"),
+    Signal("coverage_prev", _coverage_of(_prev), "unit"),
+    Signal("coverage_next", _coverage_of(_next), "unit"),
+    Signal("bigram", _bigram, "unit"),
+    Signal("novelty", _novelty, "unit"),
+    Signal("length", lambda c, k: float(np.log1p(len(c.inputs.tokens[k]))), "standardised"),
+)
+#: Signal names in the order of the feature matrix's columns.
+FEATURES: tuple[str, ...] = tuple(s.name for s in SIGNALS)
+
+
+def compute_features(inputs: FeatureInputs) -> np.ndarray:
+    """The raw signals of each candidate: one row per ``inputs.keys`` entry, one column per signal."""
+    context = Context(inputs)
+    feats = np.zeros((len(inputs.keys), len(SIGNALS)), dtype=np.float64)
+    for r, key in enumerate(inputs.keys):
+        feats[r] = [s.compute(context, key) for s in SIGNALS]
+    return feats
+
+
+def _z(x: np.ndarray) -> np.ndarray:
+    std = float(x.std())
+    return (x - float(x.mean())) / std if std > 1e-9 else np.zeros_like(x)
+
+
+def normalise(features: np.ndarray) -> np.ndarray:
+    """Standardise the unbounded signals over the candidates; keep 0..1 signals as they are."""
+    out = np.empty_like(features, dtype=np.float64)
+    for j, signal in enumerate(SIGNALS):
+        column = features[:, j].astype(np.float64)
+        out[:, j] = column if signal.scale == "unit" else _z(column)
+    return out
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """The conditional-logit probability of each candidate being the evidence, from its fused score."""
+    prob = np.exp(scores - scores.max())
+    return np.asarray(prob / prob.sum())

@@ -1,0 +1,154 @@
+"""The signal table against a brute-force oracle written independently here, on handmade candidates."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import numpy as np
+import pytest
+
+from retrieval.rank.signals import FEATURES, SIGNALS, FeatureInputs, compute_features, normalise, softmax
+
+# Two documents: "a" has four sentences, "b" two. The candidates are a1, a2 and b0; a0, a3 and b1 are
+# neighbours only; c5 is a dense hit whose row was never read (an incomplete document).
+TEXTS = {
+    ("a", 0): "Korea is a peninsula.",
+    ("a", 1): "North Korea sent 1,500 troops to Russia.",
+    ("a", 2): "The troops will train for weeks.",
+    ("a", 3): "Officials said little.",
+    ("b", 0): "Seoul said Korea sent troops north.",
+    ("b", 1): "Nobody confirmed it.",
+}
+TOKENS = {
+    ("a", 0): ["korea", "peninsula"],
+    ("a", 1): ["north", "korea", "sent", "1", "500", "troop", "russia"],
+    ("a", 2): ["troop", "train", "week"],
+    ("a", 3): ["offici", "said", "littl"],
+    ("b", 0): ["seoul", "said", "korea", "sent", "troop", "north"],
+    ("b", 1): [],
+}
+DENSE = {
+    ("a", 0): 0.41,
+    ("a", 1): 0.72,
+    ("a", 2): 0.55,
+    ("a", 3): 0.20,
+    ("b", 0): 0.63,
+    ("b", 1): 0.18,
+    ("c", 5): 0.05,
+}
+LEXICAL = {("a", 0): 1.5, ("a", 1): 6.25, ("a", 2): 2.0, ("b", 0): 5.5}  # a3 and b1 have no BM25 score
+CHUNK = {("a", 0): 0.6, ("a", 1): 0.6, ("a", 2): 0.6}  # b0 came from another retriever
+IDF = {"mani": 0.4, "troop": 1.7, "korea": 1.2, "sent": 0.9, "seoul": 2.5}
+KEYS = [("a", 1), ("a", 2), ("b", 0)]
+
+
+def inputs(own: list[str], history: list[str] | None = None, question: str = "") -> FeatureInputs:
+    return FeatureInputs(
+        question=question or "How many troops did Korea send?",
+        own_tokens=own,
+        history_tokens=history or [],
+        keys=KEYS,
+        texts=TEXTS,
+        tokens=TOKENS,
+        dense=DENSE,
+        lexical=LEXICAL,
+        chunk=CHUNK,
+        idf=IDF,
+    )
+
+
+def oracle(inp: FeatureInputs, answer_type: dict[tuple[str, int], float]) -> np.ndarray:
+    """Every signal of every candidate, computed the plain way from the definitions in the README."""
+    q = list(inp.own_tokens)
+    if len(set(q)) < 2:  # a bare follow-up borrows the previous question's terms
+        q += list(inp.history_tokens)
+    terms = set(q)
+    mass = sum(inp.idf[t] for t in terms) or 1.0
+    pairs = {(q[n], q[n + 1]) for n in range(len(q) - 1)}
+
+    def coverage(key: tuple[str, int] | None) -> float:
+        words = set(inp.tokens.get(key, [])) if key else set()
+        return sum(inp.idf[t] for t in terms if t in words) / mass
+
+    def window(values: dict, d: str, i: int) -> float:
+        num, den = values.get((d, i), 0.0), 1.0
+        for j in (i - 1, i + 1):
+            if (d, j) in values:
+                num, den = num + values[(d, j)] / 2, den + 0.5
+        return num / den
+
+    lowest_dense = min(inp.dense.values())
+    lowest_chunk = min(inp.chunk.values())
+    rows = []
+    for d, i in inp.keys:
+        toks = inp.tokens[(d, i)]
+        around = set(toks) | set(inp.tokens.get((d, i - 1), [])) | set(inp.tokens.get((d, i + 1), []))
+        own_pairs = {(toks[n], toks[n + 1]) for n in range(len(toks) - 1)}
+        row = {
+            "dense": inp.dense[(d, i)],
+            "dense_window": window(dict(inp.dense), d, i),
+            "chunk": inp.chunk.get((d, i), lowest_chunk),
+            "doc": max(v for (doc, _), v in inp.dense.items() if doc == d),
+            "lexical": inp.lexical.get((d, i), 0.0),
+            "lexical_window": window(dict(inp.lexical), d, i),
+            "coverage": coverage((d, i)),
+            "coverage_window": sum(inp.idf[t] for t in terms if t in around) / mass,
+            "answer_type": answer_type[(d, i)],
+            "dense_prev": inp.dense.get((d, i - 1), lowest_dense),
+            "dense_next": inp.dense.get((d, i + 1), lowest_dense),
+            "coverage_prev": coverage((d, i - 1)),
+            "coverage_next": coverage((d, i + 1)),
+            "bigram": len(pairs & own_pairs) / len(pairs) if pairs else 0.0,
+            "novelty": sum(t not in terms for t in toks) / len(toks) if toks else 0.0,
+            "length": math.log(1 + len(toks)),
+        }
+        rows.append([row[name] for name in FEATURES])
+    return np.array(rows)
+
+
+def test_every_signal_matches_the_oracle():
+    """Each signal of each handmade candidate equals a plain, independent computation of its definition."""
+    inp = inputs(["mani", "troop", "korea", "sent"])
+    # "How many" wants a number: only a1 ("1,500") holds one.
+    expected = oracle(inp, {("a", 1): 1.0, ("a", 2): 0.0, ("b", 0): 0.0})
+    got = compute_features(inp)
+    assert got.shape == (len(KEYS), len(SIGNALS))
+    for j, name in enumerate(FEATURES):
+        assert got[:, j] == pytest.approx(expected[:, j], abs=1e-12), name
+
+
+def test_a_bare_follow_up_borrows_the_previous_questions_terms():
+    """With fewer than two distinct terms of its own, coverage also counts the previous question's terms."""
+    inp = inputs(["seoul"], history=["troop", "sent"], question="And Seoul?")
+    expected = oracle(inp, {("a", 1): 0.0, ("a", 2): 0.0, ("b", 0): 0.0})
+    got = compute_features(inp)
+    assert got == pytest.approx(expected, abs=1e-12)
+    b0 = KEYS.index(("b", 0))
+    assert got[b0, FEATURES.index("coverage")] == pytest.approx(1.0)  # b0 holds seoul, troop and sent
+
+
+def test_normalise_standardises_exactly_the_unbounded_signals():
+    """Standardised signals get mean 0 and population std 1; 0..1 signals keep their raw values."""
+    raw = compute_features(inputs(["mani", "troop", "korea", "sent"]))
+    out = normalise(raw)
+    for j, signal in enumerate(SIGNALS):
+        col = list(raw[:, j])
+        if signal.scale == "unit":
+            assert list(out[:, j]) == col
+            assert all(0.0 <= v <= 1.0 for v in col), signal.name
+        elif statistics.pstdev(col) > 1e-9:
+            mean, std = statistics.fmean(col), statistics.pstdev(col)
+            assert out[:, j] == pytest.approx([(v - mean) / std for v in col], abs=1e-9), signal.name
+
+
+def test_softmax_is_a_probability_that_keeps_the_order():
+    """Scores become probabilities summing to 1, largest score most probable, even for huge scores."""
+    p = softmax(np.array([1000.0, 999.0, 0.0]))
+    assert p.sum() == pytest.approx(1.0)
+    assert p[0] == pytest.approx(math.e / (math.e + 1)) and p[2] < 1e-300 + 1e-12
+
+
+def test_signal_names_are_unique():
+    """The table has one entry per signal; names are the weights file's keys."""
+    assert len(set(FEATURES)) == len(FEATURES) == len(SIGNALS)

@@ -1,0 +1,117 @@
+"""The weights file: the bundled one, another one named by a setting, and clear errors for bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from retrieval import ConfigurationError, Settings, build_chain, ingest
+from retrieval.models import Query
+from retrieval.rank.ranker import Ranker
+from retrieval.rank.signals import FEATURES
+from retrieval.rank.weights import FittedWeights, Thresholds, load_weights, save_weights
+from retrieval.resources import seeds_dir
+
+# The ranker's weights and thresholds as they were written in ranker.py before they became data.
+FORMER_DEFAULTS = {
+    "dense": 0.226,
+    "dense_window": 1.088,
+    "chunk": 0.611,
+    "doc": 1.415,
+    "lexical": 0.294,
+    "lexical_window": -0.252,
+    "coverage": 4.098,
+    "coverage_window": 5.857,
+    "answer_type": 2.548,
+    "dense_prev": -0.097,
+    "dense_next": -0.142,
+    "coverage_prev": 0.478,
+    "coverage_next": -0.489,
+    "bigram": 1.063,
+    "novelty": -1.144,
+    "length": 0.086,
+}
+
+
+def test_the_bundled_file_holds_the_former_defaults_and_their_provenance():
+    """The shipped weights.json has exactly the weights and thresholds ranker.py used to hard-code."""
+    fitted = load_weights()
+    assert dict(fitted.weights) == FORMER_DEFAULTS
+    assert fitted.thresholds == Thresholds(min_support=0.45, coverage_weight=0.5)
+    assert fitted.fitted_on == "squad-dev" and "conditional logit" in fitted.method
+    assert list(fitted.vector()) == [FORMER_DEFAULTS[name] for name in FEATURES]
+
+
+def test_a_written_file_reads_back_the_same(tmp_path: Path):
+    """save_weights then load_weights gives the same weights, thresholds and provenance."""
+    fitted = FittedWeights(
+        weights={name: float(i) / 10 for i, name in enumerate(FEATURES)},
+        thresholds=Thresholds(min_support=0.3, coverage_weight=0.25),
+        fitted_on="my-set",
+        method="test",
+        date="2026-12-01",
+        scores={"in_sample": {"cite@1": 0.5}},
+    )
+    path = tmp_path / "weights.json"
+    save_weights(fitted, path)
+    assert load_weights(path) == fitted
+
+
+def _write(path: Path, data: object) -> Path:
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read the weights file"),
+        ("{not json", "is not valid JSON"),
+        ([1, 2], "a JSON object"),
+        ({"thresholds": {"min_support": 0.4, "coverage_weight": 0.5}}, "'weights' must be"),
+        ({"weights": {"dense": 1.0}, "thresholds": {"min_support": 0.4, "coverage_weight": 0.5}}, "missing"),
+        (
+            {
+                "weights": {**FORMER_DEFAULTS, "shine": 1.0},
+                "thresholds": {"min_support": 0.4, "coverage_weight": 0.5},
+            },
+            "unknown ['shine']",
+        ),
+        ({"weights": {**FORMER_DEFAULTS, "dense": "high"}, "thresholds": {"min_support": 0.4}}, "finite"),
+        ({"weights": FORMER_DEFAULTS, "thresholds": {"min_support": 0.4}}, "coverage_weight"),
+    ],
+)
+def test_a_missing_or_malformed_file_is_a_configuration_error(tmp_path: Path, content: object, message: str):
+    """Each kind of bad weights file gives a ConfigurationError that names the file and the problem."""
+    path = tmp_path / "bad.json"
+    if content is not None:
+        _write(path, content)
+    with pytest.raises(ConfigurationError, match=r"bad\.json") as err:
+        load_weights(path)
+    assert message in str(err.value)
+
+
+def test_a_setting_points_the_ranker_and_the_chain_at_another_file(fake_index, tmp_path: Path):
+    """CITEBOT_WEIGHTS_FILE changes the ranking (here: BM25 alone) and the refusal thresholds."""
+    ingest(fake_index, [seeds_dir()])
+    lexical_only = {name: 0.0 for name in FEATURES} | {"lexical": 1.0}
+    path = _write(
+        tmp_path / "lexical.json",
+        {"weights": lexical_only, "thresholds": {"min_support": 5.0, "coverage_weight": 0.5}},
+    )
+    settings = fake_index.settings.model_copy(update={"weights_file": path})
+    fake_index.settings = settings
+    got = Ranker(fake_index).rank(Query(question="What did Pyongyang say about the allegations?"))
+    lexical = [e.lexical for e in got.evidence]
+    assert lexical == sorted(lexical, reverse=True) and lexical[0] > 0
+    answer = build_chain(settings, index=fake_index).invoke("What did Pyongyang say about the allegations?")
+    assert answer.refused  # no sentence reaches a support of 5
+
+
+def test_a_bad_weights_setting_fails_when_the_chain_is_built(tmp_path: Path):
+    """build_chain with a weights file that doesn't exist stops with the ConfigurationError, not later."""
+    settings = Settings(index_dir=tmp_path / "index", weights_file=tmp_path / "nowhere.json")
+    with pytest.raises(ConfigurationError, match=r"nowhere\.json"):
+        build_chain(settings)
