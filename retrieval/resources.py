@@ -8,19 +8,19 @@ finds them through ``importlib.resources`` exactly as a checkout does.
 from __future__ import annotations
 
 from importlib.resources import files
-from importlib.resources.abc import Traversable
 from pathlib import Path
 
 
-def _bundled(name: str) -> Traversable:
-    return files("retrieval") / "_bundled" / name
+def _bundled(name: str) -> Path:
+    # Resolved, so a checkout reports (and cites) the top-level folder rather than the link to it.
+    return Path(str(files("retrieval") / "_bundled" / name)).resolve()
 
 
 def prompts_dir() -> Path:
     """The folder of bundled prompt templates (``prompts/``)."""
-    return Path(str(_bundled("prompts")))
+    return _bundled("prompts")
 
 
 def seeds_dir() -> Path:
     """The folder of bundled default documents (``seeds/``), indexed when nothing else was."""
-    return Path(str(_bundled("seeds")))
+    return _bundled("seeds")
