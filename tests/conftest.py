@@ -21,7 +21,8 @@ from retrieval import Index, Settings
 from retrieval.embed.embeddings import SentenceEmbedder
 from retrieval.resources import seeds_dir
 
-SQUAD_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-dev"
+#: Four CC BY-SA Wikipedia articles (tests/data/README.md): real prose that ships with the tests.
+WIKI_DIR = Path(__file__).resolve().parent / "data" / "wiki"
 SEED_FILE = next(seeds_dir().glob("*.txt"))
 
 
