@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .evaluate import load_questions
+from .extras import require
 from ..index.core import open_index
 from ..ingest.pipeline import ingest
 from ..models import Query
@@ -131,7 +132,7 @@ def fit_logit(cases: list[Case], l2: float = 0.0, steps: int = 400) -> np.ndarra
     fit carries over to other collections.
     """
     data = [(c.features, c.gold) for c in cases if c.answerable and c.gold.any()]
-    from scipy.optimize import minimize
+    minimize = require("scipy.optimize").minimize
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         total, grad = 0.0, np.zeros_like(w)
@@ -247,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache", type=Path, default=None, help="Pickle of collected candidates to reuse.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    require("scipy.optimize")  # missing: say so now, not after minutes of collecting candidates
     if args.cache and args.cache.exists():
         cases = pickle.loads(args.cache.read_bytes())
     else:
