@@ -150,7 +150,11 @@ print(idx.catalog.counts()["documents"], *idx.store.count())
 def test_a_really_full_disk_fails_clearly_and_ingest_resumes_after_space_is_freed(tiny_disk, tmp_path):
     """Ingest onto a full 1 MB tmpfs stops with a clear error; with space again, the rerun is a clean one."""
     docs = tmp_path / "docs"
-    shutil.copytree(WIKI_DIR, docs)
+    docs.mkdir()
+    # Six distinct copies of the test articles (about 900 sentences): more than 1 MB of index.
+    for f in sorted(WIKI_DIR.glob("*.txt")):
+        for c in range(6):
+            (docs / f"{f.stem}_{c}.txt").write_text(f"{f.read_text(encoding='utf-8')}\n\nThis is copy {c}.\n")
     env = {
         **os.environ,
         "CITEBOT_INDEX_DIR": str(tiny_disk / "index"),
