@@ -137,7 +137,9 @@ class CitingRetriever(BaseRetriever):
         **kwargs: Any,
     ) -> list[Document]:
         limit = self._limit(k, kwargs)
-        q = to_query({"question": query, "scopes": self.scopes if scopes is None else scopes}, self.max_question_chars)
+        q = to_query(
+            {"question": query, "scopes": self.scopes if scopes is None else scopes}, self.max_question_chars
+        )
         if self._ranker is None:  # one ranker per retriever: it caches tokens between queries
             self._ranker = Ranker(self.index, candidates=self.index.settings.candidates)
         retrieved = self._ranker.rank(q, limit=limit)
@@ -168,7 +170,9 @@ class CitingRetriever(BaseRetriever):
         # BaseRetriever's default runs the sync method in a thread but drops every keyword argument.
         return await run_in_executor(
             None,
-            partial(self._get_relevant_documents, run_manager=run_manager.get_sync(), k=k, scopes=scopes, **kwargs),
+            partial(
+                self._get_relevant_documents, run_manager=run_manager.get_sync(), k=k, scopes=scopes, **kwargs
+            ),
             query,
         )
 
@@ -181,9 +185,7 @@ class CitingRetriever(BaseRetriever):
         """
         unknown = sorted(set(extra) - _INVOKE_PASSTHROUGH)
         if unknown:
-            raise ConfigurationError(
-                f"CitingRetriever.invoke() takes k and scopes, not {', '.join(unknown)}"
-            )
+            raise ConfigurationError(f"CitingRetriever.invoke() takes k and scopes, not {', '.join(unknown)}")
         if k is None:
             return self.k
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:

@@ -28,7 +28,18 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     # No build isolation: the installed setuptools builds it, so the test needs no network.
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", ".", "-w", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            ".",
+            "-w",
+            str(out),
+        ],
         cwd=src,
         capture_output=True,
         text=True,
@@ -79,7 +90,9 @@ def test_the_installed_wheel_answers_from_its_bundled_seeds(wheel: Path, tmp_pat
             [sys.executable, *args], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600
         )
 
-    where = run("-c", "import retrieval, retrieval.resources as r; print(retrieval.__file__); print(r.seeds_dir())")
+    where = run(
+        "-c", "import retrieval, retrieval.resources as r; print(retrieval.__file__); print(r.seeds_dir())"
+    )
     assert where.returncode == 0, where.stderr
     module_file, seeds = (Path(line) for line in where.stdout.split())
     assert module_file.is_relative_to(target) and seeds.is_relative_to(target), where.stdout

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..settings import Settings
 from .corpus_gen import write_corpus
 from .extras import require
-from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +259,24 @@ def _load_questions(docs: Path, limit: int) -> list[str]:
         return [json.loads(line)["question"] for line in f if line.strip()][:limit]
 
 
+def small_folder(root: Path, docs: Path | None, limit: int) -> tuple[Path, list[str], str]:
+    """The folder the small measurements use, its questions (at most ``limit``), and how to name it.
+
+    A given folder is used as is, with the questions of a ``questions.jsonl`` beside it if there is
+    one. Without one, ``SMALL_SENTENCES`` generated sentences are written under ``root``, with the
+    generator's questions: the benchmark then needs nothing outside the package.
+    """
+    if docs is not None:
+        docs = docs.resolve()
+        return docs, _load_questions(docs, limit), str(docs)
+    generated = write_corpus(root / "small-docs", SMALL_SENTENCES, seed=_SMALL_SEED, max_questions=limit)
+    return (
+        generated.directory,
+        [q.question for q in generated.questions],
+        f"generated ({SMALL_SENTENCES} sentences)",
+    )
+
+
 def run_bench(
     settings: Settings,
     *,
@@ -270,9 +288,8 @@ def run_bench(
 ) -> dict[str, Any]:
     """Run every measurement and return one flat dict of results (see ``TARGETS`` for the goals).
 
-    ``docs`` is a folder of real documents (with an optional ``questions.jsonl`` beside it) for the
-    small measurements; without it, a generated folder of ``SMALL_SENTENCES`` sentences and its
-    questions stand in, so the benchmark needs nothing outside the package.
+    ``docs`` is a folder of real documents for the small measurements; without it a generated one
+    stands in (:func:`small_folder`).
     """
     from ..chain import build_chain
     from ..embed.embeddings import SentenceEmbedder
@@ -281,14 +298,7 @@ def run_bench(
     root = Path(tempfile.mkdtemp(prefix="citebot-bench-", dir=workdir))
     res: dict[str, Any] = {"machine": _machine(), "sentences": sentences}
     try:
-        if docs is None:
-            generated = write_corpus(root / "small-docs", SMALL_SENTENCES, seed=_SMALL_SEED)
-            docs, given_questions = generated.directory, [q.question for q in generated.questions]
-            res["docs"] = f"generated ({SMALL_SENTENCES} sentences)"
-        else:
-            docs = docs.resolve()
-            given_questions = _load_questions(docs, questions)
-            res["docs"] = str(docs)
+        docs, given_questions, res["docs"] = small_folder(root, docs, questions)
         model_path = settings.resolved_model()
         import chromadb  # noqa: F401 - imported before any timing: the pipelines share this process
 
@@ -326,7 +336,7 @@ def run_bench(
         res["engine_min_cosine"] = float((embedder.encode(texts) * plain_vectors).sum(axis=1).min())
         res["langchain_chunks"] = lc.chunks
         res["ingest_vs_langchain"] = secs / statistics.median(tutorials)
-        qs = given_questions[:questions] or [t.split(". ", 1)[-1] for t in texts[:questions]]
+        qs = given_questions or [t.split(". ", 1)[-1] for t in texts[:questions]]
         chain = build_chain(small, index=index)
         lat = _latencies_ms(chain.invoke, qs)
         lc_lat = _latencies_ms(lambda q: lc.store.similarity_search(q, k=4), qs)

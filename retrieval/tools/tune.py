@@ -24,13 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from .evaluate import load_questions
-from .extras import require
 from ..index.core import open_index
 from ..ingest.pipeline import ingest
 from ..models import Query
 from ..rank.ranker import FEATURES, Ranker, Thresholds, Weights, normalise
 from ..settings import Settings
+from .evaluate import load_questions
+from .extras import require
 
 log = logging.getLogger(__name__)
 
