@@ -23,7 +23,8 @@ from retrieval.resources import seeds_dir
 
 #: Four CC BY-SA Wikipedia articles (tests/data/README.md): real prose that ships with the tests.
 WIKI_DIR = Path(__file__).resolve().parent / "data" / "wiki"
-SEED_FILE = next(seeds_dir().glob("*.txt"))
+# Resolved: retrieval/_bundled/seeds links to seeds/, and ingest records the real path as the source.
+SEED_FILE = next(seeds_dir().glob("*.txt")).resolve()
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
