@@ -13,7 +13,7 @@ export HF_HUB_DISABLE_PROGRESS_BARS := 1
 # pip's notes about this machine's local package mirrors are noise, not errors.
 PIPQ := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
-.PHONY: setup setup-dev demo test lint fmt eval bench clean
+.PHONY: setup setup-dev demo test lint fmt eval need-set bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,8 +55,16 @@ fmt: setup-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-eval: setup
-	$(BIN)/citebot eval ../shared/eval/squad-dev --answers .citebot/squad-dev-answers.jsonl
+# make eval SET=path/to/set: SET is a folder with docs/ and questions.jsonl (EVALUATION.md).
+eval: need-set setup
+	$(BIN)/citebot eval "$(SET)" --answers ".citebot/$(notdir $(abspath $(SET)))-answers.jsonl"
+
+need-set:
+	@if [ -z "$(SET)" ]; then \
+		echo "make eval needs a QA set: make eval SET=path/to/set (a folder with docs/ and questions.jsonl)" >&2; \
+		exit 2; \
+	fi
+	@test -d "$(SET)" || { echo "make eval: SET=$(SET) is not a folder" >&2; exit 2; }
 
 clean:
 	rm -rf $(VENV) .citebot .pytest_cache .mypy_cache .ruff_cache

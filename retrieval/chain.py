@@ -11,17 +11,19 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
-from pydantic import ConfigDict, PrivateAttr
+from langchain_core.runnables.config import run_in_executor
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from .answer.extractive import extractive_answer
 from .answer.policy import AnswerPolicy
-from .errors import InvalidQuestionError, NoDocumentsError
+from .errors import ConfigurationError, InvalidQuestionError, NoDocumentsError
 from .index.core import Index, open_index
 from .models import Answer, Query, Retrieved
 from .rank.ranker import Ranker
@@ -98,17 +100,23 @@ def build_chain(settings: Settings | None = None, *, index: Index | None = None)
     ).with_config(run_name="citebot")
 
 
+# Keyword arguments BaseRetriever.invoke passes on that are not a retriever's to act on.
+_INVOKE_PASSTHROUGH = frozenset({"verbose"})
+
+
 class CitingRetriever(BaseRetriever):
     """A LangChain retriever returning sentence-level ``Document``s with citation metadata.
 
     ``metadata`` holds ``doc_id``, ``source``, ``title``, ``start``, ``end`` and ``score``;
-    ``page_content`` is exactly the document's text from ``start`` to ``end``.
+    ``page_content`` is exactly the document's text from ``start`` to ``end``. ``k`` and ``scopes``
+    are defaults: given to ``invoke`` (``retriever.invoke(q, k=1, scopes=["shared"])``) they win for
+    that call, the convention LangChain's standard retriever tests check.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     index: Index
-    k: int = 5
+    k: int = Field(default=5, ge=1)
     scopes: list[str] | None = None
     max_question_chars: int = 2000
     _ranker: Ranker | None = PrivateAttr(default=None)
@@ -120,12 +128,21 @@ class CitingRetriever(BaseRetriever):
         return cls(index=open_index(settings), max_question_chars=settings.max_question_chars, **kwargs)
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        scopes: list[str] | None = None,
+        **kwargs: Any,
     ) -> list[Document]:
-        q = to_query({"question": query, "scopes": self.scopes}, self.max_question_chars)
+        limit = self._limit(k, kwargs)
+        q = to_query(
+            {"question": query, "scopes": self.scopes if scopes is None else scopes}, self.max_question_chars
+        )
         if self._ranker is None:  # one ranker per retriever: it caches tokens between queries
             self._ranker = Ranker(self.index, candidates=self.index.settings.candidates)
-        retrieved = self._ranker.rank(q, limit=self.k)
+        retrieved = self._ranker.rank(q, limit=limit)
         return [
             Document(
                 page_content=e.text,
@@ -140,3 +157,37 @@ class CitingRetriever(BaseRetriever):
             )
             for e in retrieved.evidence
         ]
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
+        scopes: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        # BaseRetriever's default runs the sync method in a thread but drops every keyword argument.
+        return await run_in_executor(
+            None,
+            partial(
+                self._get_relevant_documents, run_manager=run_manager.get_sync(), k=k, scopes=scopes, **kwargs
+            ),
+            query,
+        )
+
+    def _limit(self, k: int | None, extra: dict[str, Any]) -> int:
+        """The number of sentences for this call: ``k`` from ``invoke`` if given, else the field.
+
+        Raises:
+            ConfigurationError: ``k`` is not a positive whole number, or an unknown argument was given
+                (a misspelt ``k`` would otherwise be ignored without a word).
+        """
+        unknown = sorted(set(extra) - _INVOKE_PASSTHROUGH)
+        if unknown:
+            raise ConfigurationError(f"CitingRetriever.invoke() takes k and scopes, not {', '.join(unknown)}")
+        if k is None:
+            return self.k
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ConfigurationError(f"k must be a whole number of 1 or more, not {k!r}")
+        return k

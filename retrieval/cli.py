@@ -326,7 +326,7 @@ def stats_cmd(ctx: click.Context, as_json: bool) -> None:
     "--docs",
     type=click.Path(path_type=Path, exists=True, file_okay=False),
     default=None,
-    help="Folder of real documents (default: ../shared/eval/squad-dev/docs).",
+    help="Folder of real documents, with questions.jsonl beside it if any (default: generated ones).",
 )
 @click.option(
     "--questions",

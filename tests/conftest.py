@@ -21,8 +21,10 @@ from retrieval import Index, Settings
 from retrieval.embed.embeddings import SentenceEmbedder
 from retrieval.resources import seeds_dir
 
-SQUAD_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-dev"
-SEED_FILE = next(seeds_dir().glob("*.txt"))
+#: Four CC BY-SA Wikipedia articles (tests/data/README.md): real prose that ships with the tests.
+WIKI_DIR = Path(__file__).resolve().parent / "data" / "wiki"
+# Resolved: retrieval/_bundled/seeds links to seeds/, and ingest records the real path as the source.
+SEED_FILE = next(seeds_dir().glob("*.txt")).resolve()
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:

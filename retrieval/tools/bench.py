@@ -28,10 +28,13 @@ from typing import Any
 
 from ..settings import Settings
 from .corpus_gen import write_corpus
+from .extras import require
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DOCS = Path(__file__).resolve().parents[3] / "shared" / "eval" / "squad-dev" / "docs"
+#: Sentences of the generated folder measured when no ``--docs`` is given: about a QA set's size.
+SMALL_SENTENCES = 600
+_SMALL_SEED = 7  # not the large corpus's seed: the two folders hold different documents
 
 _SMALL_RUNS = 3  # timings of the small folder's ingest pipelines are medians of this many runs
 
@@ -165,8 +168,9 @@ def _langchain_pipeline(docs_dir: Path, model: str, workdir: Path) -> _Pipeline:
     """The LangChain RAG tutorial's indexing: split 1000/200, embed with HuggingFaceEmbeddings, Chroma."""
     from langchain_chroma import Chroma
     from langchain_core.documents import Document
-    from langchain_huggingface import HuggingFaceEmbeddings
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    HuggingFaceEmbeddings = require("langchain_huggingface").HuggingFaceEmbeddings
+    RecursiveCharacterTextSplitter = require("langchain_text_splitters").RecursiveCharacterTextSplitter
 
     embeddings = HuggingFaceEmbeddings(model_name=model, model_kwargs={"device": "cpu"})
     embeddings.embed_documents(["warm up the model"])
@@ -255,6 +259,24 @@ def _load_questions(docs: Path, limit: int) -> list[str]:
         return [json.loads(line)["question"] for line in f if line.strip()][:limit]
 
 
+def small_folder(root: Path, docs: Path | None, limit: int) -> tuple[Path, list[str], str]:
+    """The folder the small measurements use, its questions (at most ``limit``), and how to name it.
+
+    A given folder is used as is, with the questions of a ``questions.jsonl`` beside it if there is
+    one. Without one, ``SMALL_SENTENCES`` generated sentences are written under ``root``, with the
+    generator's questions: the benchmark then needs nothing outside the package.
+    """
+    if docs is not None:
+        docs = docs.resolve()
+        return docs, _load_questions(docs, limit), str(docs)
+    generated = write_corpus(root / "small-docs", SMALL_SENTENCES, seed=_SMALL_SEED, max_questions=limit)
+    return (
+        generated.directory,
+        [q.question for q in generated.questions],
+        f"generated ({SMALL_SENTENCES} sentences)",
+    )
+
+
 def run_bench(
     settings: Settings,
     *,
@@ -264,17 +286,20 @@ def run_bench(
     workdir: Path | None = None,
     keep: bool = False,
 ) -> dict[str, Any]:
-    """Run every measurement and return one flat dict of results (see ``TARGETS`` for the goals)."""
-    from sentence_transformers import SentenceTransformer
+    """Run every measurement and return one flat dict of results (see ``TARGETS`` for the goals).
 
+    ``docs`` is a folder of real documents for the small measurements; without it a generated one
+    stands in (:func:`small_folder`).
+    """
     from ..chain import build_chain
     from ..embed.embeddings import SentenceEmbedder
 
-    docs = (docs or DEFAULT_DOCS).resolve()
+    SentenceTransformer = require("sentence_transformers").SentenceTransformer
     root = Path(tempfile.mkdtemp(prefix="citebot-bench-", dir=workdir))
-    model_path = settings.resolved_model()
-    res: dict[str, Any] = {"machine": _machine(), "sentences": sentences, "docs": str(docs)}
+    res: dict[str, Any] = {"machine": _machine(), "sentences": sentences}
     try:
+        docs, given_questions, res["docs"] = small_folder(root, docs, questions)
+        model_path = settings.resolved_model()
         import chromadb  # noqa: F401 - imported before any timing: the pipelines share this process
 
         plain = SentenceTransformer(model_path, device="cpu")
@@ -282,7 +307,7 @@ def run_bench(
         embedder = SentenceEmbedder.from_settings(settings)
         embedder.encode([f"warm up {i}" for i in range(40)])
 
-        # 1. The given folder (squad-dev by default): ingest, baselines, queries, cold start.
+        # 1. The small folder (given, or generated): ingest, baselines, queries, cold start.
         # A folder this small ingests in seconds, where a busy moment moves one timing by 20%: each of
         # the three pipelines runs _SMALL_RUNS times, interleaved, and the medians are compared.
         small = settings.model_copy(update={"index_dir": root / "small", "chroma_host": ""})
@@ -311,7 +336,7 @@ def run_bench(
         res["engine_min_cosine"] = float((embedder.encode(texts) * plain_vectors).sum(axis=1).min())
         res["langchain_chunks"] = lc.chunks
         res["ingest_vs_langchain"] = secs / statistics.median(tutorials)
-        qs = _load_questions(docs, questions) or [t.split(". ", 1)[-1] for t in texts[:questions]]
+        qs = given_questions or [t.split(". ", 1)[-1] for t in texts[:questions]]
         chain = build_chain(small, index=index)
         lat = _latencies_ms(chain.invoke, qs)
         lc_lat = _latencies_ms(lambda q: lc.store.similarity_search(q, k=4), qs)

@@ -37,6 +37,7 @@ from ..rank.signals import FEATURES, normalise, softmax
 from ..rank.weights import FittedWeights, load_weights, save_weights
 from ..settings import Settings
 from .evaluate import load_questions
+from .extras import require
 from .metrics import Outcome, SetDocuments, cites_evidence, holds_answer, summarise
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def fit_logit(cases: list[Case], l2: float = 0.0, steps: int = 400) -> np.ndarra
     data = [(c.features, c.gold) for c in cases if c.answerable and c.gold.any()]
     if not data:
         raise NoDocumentsError("nothing to fit: no answerable question has its evidence among its candidates")
-    from scipy.optimize import minimize
+    minimize = require("scipy.optimize").minimize
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         total, grad = 0.0, np.zeros_like(w)
@@ -227,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
+        require("scipy.optimize")  # missing: say so now, not after minutes of collecting candidates
         result, fitted = _run(args.set_dir, args.index, args.cache)
     except CitebotError as exc:
         parser.exit(1, f"tune: {exc}\n")

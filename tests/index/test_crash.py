@@ -23,7 +23,7 @@ import pytest
 from retrieval import Index, Settings, ingest
 from retrieval.errors import IndexBusyError
 from retrieval.ingest.pipeline import _EMBED_BATCH
-from tests.conftest import SQUAD_DIR, FakeEmbedder
+from tests.conftest import WIKI_DIR, FakeEmbedder
 
 REPO = Path(__file__).resolve().parents[2]
 CITEBOT = Path(sys.executable).with_name("citebot")
@@ -101,13 +101,16 @@ def _kill_when(
 
 
 def _make_corpus(dest: Path, *, copies: int) -> Path:
-    """Many small documents cut from the SQuAD set: many document boundaries to die between."""
+    """Many small documents cut from the test articles: many document boundaries to die between.
+
+    Each copy of each two-paragraph part ends with its own sentence, so no two files are duplicates.
+    """
     dest.mkdir(parents=True)
-    for f in sorted((SQUAD_DIR / "docs").glob("*.txt")):
+    for f in sorted(WIKI_DIR.glob("*.txt")):
         paras = [p for p in f.read_text(encoding="utf-8").split("\n\n") if p.strip()]
         for c in range(copies):
-            for i in range(0, len(paras), 3):
-                body = "\n\n".join(paras[i : i + 3])
+            for i in range(0, len(paras), 2):
+                body = "\n\n".join(paras[i : i + 2])
                 (dest / f"{f.stem}_{c}_{i}.txt").write_text(f"{body}\n\nThis is copy {c} of part {i}.\n")
     return dest
 
@@ -150,7 +153,10 @@ def _assert_consistent(index_dir: Path, expected: dict[str, int]) -> None:
 
 @pytest.fixture(scope="module")
 def crash_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _make_corpus(tmp_path_factory.mktemp("crash") / "docs", copies=1)
+    # 4 articles x 3 parts x 4 copies: 48 documents, about 650 sentences (more than one embedding batch).
+    corpus = _make_corpus(tmp_path_factory.mktemp("crash") / "docs", copies=4)
+    assert len(list(corpus.glob("*.txt"))) == 48
+    return corpus
 
 
 @pytest.mark.slow
@@ -223,7 +229,7 @@ def test_kill_9_of_the_real_cli_then_reingest_matches_stats(tmp_path):
     """`citebot ingest` (real model) killed twice by timer, rerun: `stats --json` equals a clean ingest."""
     docs = tmp_path / "docs"
     docs.mkdir()
-    for f in sorted((SQUAD_DIR / "docs").glob("*.txt"))[:6]:
+    for f in sorted(WIKI_DIR.glob("*.txt")):
         shutil.copy(f, docs / f.name)
     expected = _clean_counts(docs, tmp_path / "clean")
     index_dir = tmp_path / "index"
@@ -275,7 +281,7 @@ def test_a_second_ingest_is_refused_while_one_runs(tmp_path):
     """Two ingests of one index at once: the second fails at once, clearly; the first is intact."""
     docs = tmp_path / "docs"
     docs.mkdir()
-    for f in sorted((SQUAD_DIR / "docs").glob("*.txt"))[:3]:
+    for f in sorted(WIKI_DIR.glob("*.txt"))[:3]:
         shutil.copy(f, docs / f.name)
     index_dir = tmp_path / "index"
     holder = _driver(index_dir, docs, DRIVER_SLOW="6")

@@ -16,7 +16,7 @@ import pytest
 from retrieval import IndexUnavailableError, Settings, ingest, open_index
 from retrieval.index.core import Index
 from retrieval.index.recovery import open_for_rebuild
-from tests.conftest import SQUAD_DIR, FakeEmbedder
+from tests.conftest import WIKI_DIR, FakeEmbedder
 
 CITEBOT = Path(sys.executable).with_name("citebot")
 GOOD = "The lighthouse keeper climbed the stairs every night. He trimmed the wick before the storm came.\n"
@@ -150,7 +150,11 @@ print(idx.catalog.counts()["documents"], *idx.store.count())
 def test_a_really_full_disk_fails_clearly_and_ingest_resumes_after_space_is_freed(tiny_disk, tmp_path):
     """Ingest onto a full 1 MB tmpfs stops with a clear error; with space again, the rerun is a clean one."""
     docs = tmp_path / "docs"
-    shutil.copytree(SQUAD_DIR / "docs", docs)
+    docs.mkdir()
+    # Six distinct copies of the test articles (about 900 sentences): more than 1 MB of index.
+    for f in sorted(WIKI_DIR.glob("*.txt")):
+        for c in range(6):
+            (docs / f"{f.stem}_{c}.txt").write_text(f"{f.read_text(encoding='utf-8')}\n\nThis is copy {c}.\n")
     env = {
         **os.environ,
         "CITEBOT_INDEX_DIR": str(tiny_disk / "index"),

@@ -11,6 +11,7 @@ import pytest
 
 from retrieval.cli import main
 from retrieval.ingest.segment import segment
+from retrieval.tools.bench import SMALL_SENTENCES, small_folder
 from retrieval.tools.corpus_gen import documents, write_corpus
 from tests.conftest import SEED_FILE
 
@@ -40,6 +41,23 @@ def test_generated_corpus_is_deterministic_and_segments_as_written(tmp_path: Pat
     corpus = write_corpus(tmp_path / "c", 500, max_questions=5)
     assert corpus.sentences == 500 and len(corpus.questions) == 5
     assert len(list((tmp_path / "c").rglob("*.txt"))) == corpus.documents
+
+
+def test_without_docs_the_small_folder_is_generated_inside_the_work_folder(tmp_path: Path) -> None:
+    """No --docs: bench writes its own documents and questions under its temp folder, reading nothing else."""
+    folder, questions, name = small_folder(tmp_path, None, 7)
+    assert folder.is_relative_to(tmp_path) and name.startswith("generated")
+    assert sum(len(segment(f.read_text()).sentences) for f in folder.rglob("*.txt")) == SMALL_SENTENCES
+    assert len(questions) == 7 and all(q.endswith("?") for q in questions)
+
+
+def test_a_given_folder_is_used_with_the_questions_beside_it(tmp_path: Path) -> None:
+    """--docs DIR: that folder, and the first questions of DIR/../questions.jsonl."""
+    docs = tmp_path / "set" / "docs"
+    docs.mkdir(parents=True)
+    lines = [json.dumps({"question": f"Question {i}?"}) for i in range(5)]
+    (docs.parent / "questions.jsonl").write_text("\n".join(lines) + "\n")
+    assert small_folder(tmp_path, docs, 3) == (docs, ["Question 0?", "Question 1?", "Question 2?"], str(docs))
 
 
 @pytest.mark.slow
