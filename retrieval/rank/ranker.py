@@ -377,7 +377,6 @@ class Ranker:
         The BM25 index is brought up to date first: another process (an ingest, or the bot's upload)
         may have changed the catalog since this ranker last looked.
         """
-        self.index.refresh_lexical()
         cands = self.candidates(query)
         if cands is None:
             return Retrieved(query=query, evidence=[], confident=False)
