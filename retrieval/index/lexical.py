@@ -146,6 +146,8 @@ class LexicalIndex:
         self.directory.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{generation}-", dir=self.directory))
         try:
+            # mkdtemp makes it private; readers running as another user need what the index folder allows.
+            folder.chmod(self.directory.stat().st_mode & 0o777)
             scope_names = sorted({r[1] for r in rows})
             scope_ids = {s: i for i, s in enumerate(scope_names)}
             np.save(folder / "rowids.npy", np.asarray([r[0] for r in rows], dtype=np.int64))
@@ -293,6 +295,7 @@ def _write_atomically(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` so readers see the old file or the new one, never a part."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, path.parent.stat().st_mode & 0o666)  # mkstemp's 0600 would lock other readers out
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
