@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from .catalog import Catalog
 from ..embed.embeddings import SentenceEmbedder
 from ..errors import ConfigurationError, IndexUnavailableError
-from .lexical import LexicalIndex
 from ..settings import Settings
+from .catalog import Catalog
+from .lexical import LexicalIndex
 from .store import VectorStore, open_client, server_address
 
 log = logging.getLogger(__name__)

@@ -214,10 +214,15 @@ class LexicalIndex:
                 try:
                     loaded = _read(self.directory / pointer.folder)
                 except FileNotFoundError:
-                    log.debug("lexical generation %s went away while loading; reading the pointer again", pointer.folder)
+                    log.debug(
+                        "lexical generation %s went away while loading; reading the pointer again",
+                        pointer.folder,
+                    )
                     continue
                 except (OSError, ValueError, KeyError) as exc:
-                    log.warning("cannot read the lexical index %s (%s); using the previous one", pointer.folder, exc)
+                    log.warning(
+                        "cannot read the lexical index %s (%s); using the previous one", pointer.folder, exc
+                    )
                     return self._loaded
                 self._loaded = loaded
                 return loaded

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -96,7 +95,9 @@ async def test_questions_are_answered_while_an_upload_and_citebot_ingest_change_
     while not cli.done():
         n += 1
         asks = [app.ask(QUESTION, guild_id=guild, user_id=970000000000000000 + n)]
-        asks.append(app.ask(questions(TOWNS[n % len(TOWNS)])[n % 4], guild_id=guild, user_id=971000000000000000 + n))
+        asks.append(
+            app.ask(questions(TOWNS[n % len(TOWNS)])[n % 4], guild_id=guild, user_id=971000000000000000 + n)
+        )
         if any("Added" in (s.message.get("content") or "") for s in app.for_token(upload["token"])):
             asks.append(app.ask(ZORBLATT_Q, guild_id=guild, user_id=972000000000000000 + n))
             zorblatt_asks.append(asks[-1]["token"])
@@ -113,10 +114,14 @@ async def test_questions_are_answered_while_an_upload_and_citebot_ingest_change_
     seed = [FakeDiscord.text(app.for_token(t)) for t in seed_asks]
     towns = [FakeDiscord.text(app.for_token(t)) for t in town_asks]
     zorblatt = [FakeDiscord.text(app.for_token(t)) for t in zorblatt_asks]
+    right = (
+        sum("3,000" in t for t in seed),
+        sum(t != REFUSAL for t in towns),
+        sum("42,000" in t for t in zorblatt),
+    )
     print(
-        f"{len(seed) + len(towns) + len(zorblatt)} questions during the ingests: "
-        f"{sum('3,000' in t for t in seed)}/{len(seed)} seed, {sum(t != REFUSAL for t in towns)}/{len(towns)} "
-        f"town and {sum('42,000' in t for t in zorblatt)}/{len(zorblatt)} upload answers, the rest refusals"
+        f"{len(seed) + len(towns) + len(zorblatt)} questions while indexing: {right[0]}/{len(seed)} seed, "
+        f"{right[1]}/{len(towns)} town, {right[2]}/{len(zorblatt)} upload answers; the rest refusals"
     )
     for texts, correct in ((seed, "3,000"), (zorblatt, "42,000")):
         assert texts and all(correct in t or t == REFUSAL for t in texts), texts

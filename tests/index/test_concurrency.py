@@ -38,7 +38,8 @@ def article(town: str, rng: random.Random) -> str:
     """A short harbour report about ``town`` whose figures change with every call."""
     return (
         f"{town} Harbour Report\n\n"
-        f"The harbour of {town} handled {rng.randint(1000, 99999):,} containers in {rng.randint(1990, 2024)}. "
+        f"The harbour of {town} handled {rng.randint(1000, 99999):,} containers "
+        f"in {rng.randint(1990, 2024)}. "
         f"Its mayor, {rng.choice(NAMES)}, opened a new pier in {town} that spring. "
         f"Fishing crews in {town} landed {rng.randint(10, 9000):,} tonnes of {rng.choice(FISH)} last season. "
         f"The council of {town} approved {rng.randint(2, 90)} million crowns for repairs to the sea wall. "
@@ -167,7 +168,9 @@ def test_ingest_publishes_the_lexical_index_once_however_many_batches(
     published: list[int] = []
     real_publish = LexicalIndex.publish
 
-    def counting(self: LexicalIndex, rows: list[tuple[int, str, str]], generation: int, cid: str | None) -> None:
+    def counting(
+        self: LexicalIndex, rows: list[tuple[int, str, str]], generation: int, cid: str | None
+    ) -> None:
         published.append(generation)
         real_publish(self, rows, generation, cid)
 
@@ -184,7 +187,7 @@ def test_ingest_publishes_the_lexical_index_once_however_many_batches(
 def test_a_reader_never_builds_and_an_index_without_a_generation_still_answers(
     fake_index: Index, tmp_path: Path
 ) -> None:
-    """With no published BM25 (an old index folder), answers come from dense search; the next ingest publishes."""
+    """With no published BM25 (an old index folder) answers come from dense search; an ingest publishes."""
     corpus = _seeded(fake_index, tmp_path, TOWNS[:3])
     lexical_dir = fake_index.lexical.directory
     shutil.rmtree(lexical_dir)
@@ -231,7 +234,8 @@ def test_rowids_are_never_reused_so_a_stale_generation_names_the_same_sentence_o
     for _ in range(6):
         rows = fake_index.catalog.sentences_by_rowid([r for r, _, _ in fake_index.catalog.all_sentences()])
         for rowid, row in rows.items():
-            assert seen.setdefault(rowid, (row.doc_key, row.idx, row.text)) == (row.doc_key, row.idx, row.text)
+            now = (row.doc_key, row.idx, row.text)
+            assert seen.setdefault(rowid, now) == now
         stale = [r for r in seen if r not in rows]
         assert fake_index.catalog.sentences_by_rowid(stale) == {}
         newest = max(rows.values(), key=lambda r: r.rowid)  # deleting it is what made SQLite reuse rowids
@@ -260,7 +264,7 @@ def test_a_generation_built_from_another_catalog_is_ignored(fake_index: Index, t
 def test_many_threads_load_a_new_generation_once(
     fake_index: Index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Eight threads asking at once after a publish read the new generation from disk once, not eight times."""
+    """Eight threads asking at once after a publish read the new generation from disk once, not 8 times."""
     _seeded(fake_index, tmp_path, TOWNS[:5])
     reads: list[str] = []
     real_read = lexical_module._read
@@ -338,7 +342,7 @@ def test_threads_answer_while_another_thread_ingests(fake_index: Index, tmp_path
 def test_four_threads_answer_through_one_chain_while_citebot_ingest_runs(
     index: Index, settings: Settings, tmp_path: Path
 ) -> None:
-    """4 threads x one chain vs. `citebot ingest` adding, changing, deleting files: all verbatim, none raise."""
+    """4 threads x one chain vs. `citebot ingest` adding, changing, deleting files: verbatim, none raise."""
     corpus = Corpus(tmp_path / "docs", seed=2024)
     for town in TOWNS[:6]:
         corpus.write(town)
