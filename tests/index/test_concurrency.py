@@ -130,7 +130,7 @@ class Tally:
 
 def ask_until(
     stop: threading.Event,
-    chain: Runnable[str, Answer],
+    chain: Runnable[str | dict[str, object], Answer],
     corpus: Corpus,
     seed: int,
     tally: Tally,
@@ -140,8 +140,10 @@ def ask_until(
     rng = random.Random(seed)
     while not stop.is_set():
         question = rng.choice([*questions(rng.choice(TOWNS)), "What is the capital of France?"])
+        # Half the questions search scopes, as the bot's do (Chroma filters those by metadata).
+        request = {"question": question, "scopes": ["shared", "guild-1"]} if rng.random() < 0.5 else question
         try:
-            problem = corpus.check(chain.invoke(question))
+            problem = corpus.check(chain.invoke(request))
         except Exception as exc:  # the test's subject: nothing may escape
             problem = f"{question!r} raised {type(exc).__name__}: {exc}"
         with corpus.lock:
