@@ -410,8 +410,8 @@ def _store_batch(index: Index, batch: list[_Work], vectors: np.ndarray) -> None:
 def forget(index: Index, doc_keys: Sequence[str], *, lock_timeout: float = 60.0) -> list[DocumentRow]:
     """Remove documents (and their duplicates' records) from the index; returns what was removed.
 
-    Like an ingest, a forget writes under the index's lock and publishes the BM25 index once at the end,
-    so questions answered meanwhile see the index before or after it, never a half-removed one.
+    Like an ingest, a forget writes under the index's lock and publishes the BM25 index once, at the
+    end; questions answered meanwhile stop citing the documents as soon as their removal begins.
 
     Raises:
         IndexBusyError: an ingest held the index's lock for longer than ``lock_timeout`` seconds.
