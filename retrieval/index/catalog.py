@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -137,6 +138,7 @@ class Catalog:
                 f"cannot open the index at {path.parent}: {exc.strerror or exc}"
             ) from exc
         self._lock = threading.RLock()
+        self._identity: str | None = None
 
     def close(self) -> None:
         """Close the database connection."""
@@ -183,6 +185,21 @@ class Catalog:
         """A counter that changes whenever the set of complete sentences changes."""
         return int(self.get_meta("generation") or 0)
 
+    def identity(self, *, create: bool = False) -> str | None:
+        """A random id of this catalog file, made once (``create``) and kept for the file's life.
+
+        Rowids are only meaningful within one catalog: a lexical index records the identity of the
+        catalog it was built from, so one left beside a catalog made anew is never read against it.
+        """
+        if self._identity is None:
+            if create:
+                with self.transaction() as db:
+                    db.execute(
+                        "INSERT OR IGNORE INTO meta(key, value) VALUES ('catalog_id', ?)", (uuid.uuid4().hex,)
+                    )
+            self._identity = self.get_meta("catalog_id")
+        return self._identity
+
     # documents --------------------------------------------------------------------------------
     def documents(self, *, scope: str | None = None, root: str | None = None) -> list[DocumentRow]:
         """List documents, optionally only one scope's or one ingested folder's."""
@@ -224,13 +241,17 @@ class Catalog:
         self, row: DocumentRow, sentences: Iterable[tuple[int, int, int, int, str, np.ndarray]]
     ) -> None:
         """Commit a document's sentences ``(idx, start, end, chunk, text, vector)``; mark it complete."""
-        rows = ((row.doc_key, *s[:5], s[5].astype(np.float16).tobytes()) for s in sentences)
+        rows = [(row.doc_key, *s[:5], s[5].astype(np.float16).tobytes()) for s in sentences]
         with self.transaction() as db:
             db.execute("DELETE FROM sentences WHERE doc_key = ?", (row.doc_key,))
+            first = _next_rowid(db)
             db.executemany(
-                "INSERT INTO sentences(doc_key, idx, start, end, chunk, text, vector) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
+                "INSERT INTO sentences(rowid, doc_key, idx, start, end, chunk, text, vector) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ((first + i, *r) for i, r in enumerate(rows)),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('next_rowid', ?)", (str(first + len(rows)),)
             )
             _bump(db)
             db.execute(
@@ -429,3 +450,19 @@ def _bump(db: sqlite3.Connection) -> None:
         "INSERT INTO meta(key, value) VALUES ('generation', '1') "
         "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
     )
+
+
+def _next_rowid(db: sqlite3.Connection) -> int:
+    """The first rowid for new sentences: never one a deleted sentence had.
+
+    ``sentences.rowid`` is a plain INTEGER PRIMARY KEY, which SQLite numbers from the largest rowid
+    present, so deleting the newest document would hand its rowids to the next one. A lexical index
+    built earlier names sentences by rowid; with rowids never reused, a rowid it names is that very
+    sentence, or no sentence any more. The high-water mark lives in ``meta`` (a migration-free
+    AUTOINCREMENT); ``MAX(rowid)`` covers catalogs from before it.
+    """
+    ((mark, top),) = db.execute(
+        "SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'next_rowid'), "
+        "(SELECT MAX(rowid) FROM sentences)"
+    ).fetchall()
+    return max(int(mark or 1), int(top or 0) + 1)

@@ -41,7 +41,7 @@ class Index:
         self.settings = settings
         self.directory: Path = settings.index_dir.expanduser().resolve()
         self.catalog = Catalog(self.directory / "catalog.sqlite3")
-        self.lexical = LexicalIndex(self.directory / "lexical")
+        self.lexical = LexicalIndex(self.directory / "lexical", catalog_id=self.catalog.identity)
         self._embedder = embedder
         self._store_lock = threading.Lock()
 
@@ -77,11 +77,18 @@ class Index:
                 f"not {wanted!r}. Run `citebot ingest --rebuild` to rebuild it with the new model."
             )
 
-    def refresh_lexical(self) -> None:
-        """Rebuild the BM25 index if the catalog changed since it was built."""
-        gen = self.catalog.generation()
-        if self.lexical.generation() != gen:
-            self.lexical.build(self.catalog.all_sentences(), gen)
+    def publish_lexical(self) -> bool:
+        """Build and publish the BM25 index if the catalog changed since the published one; the writer's step.
+
+        Only a writer holding the ingest lock calls this (at the end of an ingest or a forget): readers
+        load what was published and never build. Returns whether a new generation was published.
+        """
+        catalog_id = self.catalog.identity(create=True)
+        gen = self.catalog.generation()  # read before the rows: a later change makes it look stale, not fresh
+        if self.lexical.generation() == gen:
+            return False
+        self.lexical.publish(self.catalog.all_sentences(), gen, catalog_id)
+        return True
 
     def is_empty(self) -> bool:
         """True when no document is indexed."""

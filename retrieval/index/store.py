@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _BATCH = 2000  # rows a write; Chroma rejects batches over its max_batch_size (about 5,000)
+_UNSCOPED_FETCH = 4  # rows fetched per wanted row when a scoped search must run unscoped (see query)
 
 
 def sentence_id(doc_key: str, idx: int) -> str:
@@ -177,13 +178,28 @@ class VectorStore:
         where: Any = None
         if scopes is not None:
             where = {"scope": {"$in": list(scopes)}} if len(scopes) > 1 else {"scope": scopes[0]}
-        res = self._guard(
-            collection.query,
-            query_embeddings=[vector.tolist()],
-            n_results=k,
-            where=where,
-            include=["distances"],
-        )
+        try:
+            res = collection.query(
+                query_embeddings=[vector.tolist()], n_results=k, where=where, include=["distances"]
+            )
+        except Exception as exc:
+            if where is None:
+                raise self._unavailable(exc) from exc
+            # Embedded Chroma, while another process (`citebot ingest`) writes: this process's HNSW index
+            # lags the shared metadata, and a filtered search fails ("Error finding id") until the writer
+            # is done. An unfiltered search still works: over-fetch, then keep the wanted scopes.
+            log.debug("scoped Chroma search failed (%s); searching unscoped and filtering", exc)
+            res = self._guard(
+                collection.query,
+                query_embeddings=[vector.tolist()],
+                n_results=k * _UNSCOPED_FETCH,
+                include=["distances", "metadatas"],
+            )
+            wanted = set(scopes or ())
+            metas = (res.get("metadatas") or [[]])[0]
+            dists = (res.get("distances") or [[]])[0]
+            rows = zip(res["ids"][0], dists, metas, strict=True)
+            return [Hit(i, 1.0 - float(d)) for i, d, m in rows if (m or {}).get("scope") in wanted][:k]
         dists = (res.get("distances") or [[]])[0]
         return [Hit(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], dists, strict=True)]
 
@@ -205,8 +221,11 @@ class VectorStore:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
-            where = f" at {self._where}" if self._where else ""
-            raise IndexUnavailableError(
-                f"the Chroma store{where} failed: {exc.__class__.__name__}: {exc}. "
-                "Check that it is reachable and has disk space; `citebot ingest --rebuild` rebuilds it."
-            ) from exc
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: Exception) -> IndexUnavailableError:
+        where = f" at {self._where}" if self._where else ""
+        return IndexUnavailableError(
+            f"the Chroma store{where} failed: {exc.__class__.__name__}: {exc}. "
+            "Check that it is reachable and has disk space; `citebot ingest --rebuild` rebuilds it."
+        )

@@ -207,7 +207,8 @@ def _ingest_locked(
         report.unchanged = [u for u in report.unchanged if u != str(path)]
         item = _examine(index, root, path, a.doc_key, scope, max_bytes, report, display_name=names.get(path))
         _index_documents(index, [item] if item else [], report, progress=progress)
-    index.refresh_lexical()
+    # Once per ingest, still under the lock: readers switch to the new BM25 index when it is complete.
+    index.publish_lexical()
     report.seconds = time.perf_counter() - t0
     if not files and not index.catalog.counts()["documents"]:
         raise NoDocumentsError(
@@ -405,12 +406,30 @@ def _store_batch(index: Index, batch: list[_Work], vectors: np.ndarray) -> None:
         )
 
 
-def forget(index: Index, doc_keys: Sequence[str]) -> list[DocumentRow]:
-    """Remove documents (and their duplicates' records) from the index; returns what was removed."""
-    rows = [r for r in (index.catalog.document(k) for k in doc_keys) if r is not None]
-    if rows:
-        lock = FileLock(str(index.directory / "ingest.lock"))
-        with lock.acquire(timeout=60):
+def forget(index: Index, doc_keys: Sequence[str], *, lock_timeout: float = 60.0) -> list[DocumentRow]:
+    """Remove documents (and their duplicates' records) from the index; returns what was removed.
+
+    Like an ingest, a forget writes under the index's lock and publishes the BM25 index once, at the
+    end; questions answered meanwhile stop citing the documents as soon as their removal begins.
+
+    Raises:
+        IndexBusyError: an ingest held the index's lock for longer than ``lock_timeout`` seconds.
+    """
+    if not any(index.catalog.document(k) is not None for k in doc_keys):
+        return []
+    lock = FileLock(str(index.directory / "ingest.lock"))
+    try:
+        lock.acquire(timeout=lock_timeout)
+    except Timeout as exc:
+        raise IndexBusyError(
+            f"another citebot ingest is writing to {index.directory}; wait for it to finish and try again"
+        ) from exc
+    try:
+        # Read under the lock: an ingest that finished while this waited may have changed the rows.
+        rows = [r for r in (index.catalog.document(k) for k in doc_keys) if r is not None]
+        if rows:
             _remove(index, rows)
-            index.refresh_lexical()
-    return rows
+            index.publish_lexical()
+        return rows
+    finally:
+        lock.release()
