@@ -125,8 +125,8 @@ class SentenceEmbedder(Embeddings):
                         self._onnx_tried = True
         if self._onnx is None and self.engine == "onnx":
             raise ConfigurationError(
-                f"the embedding model {self.model_name!r} can't run on ONNX Runtime here (only local "
-                "BERT models with mean pooling can; the log says why): set CITEBOT_EMBEDDING_ENGINE=auto "
+                f"the embedding model {self.model_name!r} can't run on ONNX Runtime here (the log "
+                "says why: its pipeline, its export or ONNX Runtime): set CITEBOT_EMBEDDING_ENGINE=auto "
                 "or torch"
             )
         return self._onnx
