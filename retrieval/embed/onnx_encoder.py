@@ -1,4 +1,4 @@
-"""A torch-free sentence encoder: the model's tokenizer (``tokenizers``) and its exported graph on ONNX Runtime.
+"""A torch-free sentence encoder: the model's tokenizer (``tokenizers``), its exported graph on ONNX Runtime.
 
 Why: importing torch and sentence-transformers costs about 4 s and 400 MB, most of a cold ``citebot ask``.
 :mod:`.onnx_export` exports the model once (that step imports torch) and caches the graph; from then on a

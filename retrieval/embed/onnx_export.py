@@ -117,7 +117,7 @@ def export(model: Path, tokenizer: Any, threads: int = 0) -> bytes:
     # Eager attention exports as the MatMul/Softmax pattern ONNX Runtime's optimizer fuses.
     st = SentenceTransformer(str(model), device="cpu", model_kwargs={"attn_implementation": "eager"})
     st.eval()
-    wrapped = _Normalized(st, torch).eval()
+    wrapped = _normalized(st, torch).eval()
     sample = torch.ones((2, 8), dtype=torch.int64)
     axes = {0: "batch", 1: "length"}
     with (
@@ -138,7 +138,7 @@ def export(model: Path, tokenizer: Any, threads: int = 0) -> bytes:
             dynamic_axes={"input_ids": axes, "attention_mask": axes, "embedding": {0: "batch"}},
             opset_version=17,
         )
-        config = st[0].auto_model.config
+        config: Any = getattr(st[0], "auto_model").config  # noqa: B009 - typed as Tensor | Module
         fused = optimize_model(
             str(raw),
             model_type="bert",
@@ -152,10 +152,10 @@ def export(model: Path, tokenizer: Any, threads: int = 0) -> bytes:
     return data
 
 
-def _Normalized(st: Any, torch: Any) -> Any:  # noqa: N802 - builds a class over the lazily imported torch
+def _normalized(st: Any, torch: Any) -> Any:
     """``st``'s forward from token ids to unit-length sentence vectors, as a module torch can export."""
 
-    class Normalized(torch.nn.Module):  # type: ignore[misc, name-defined]
+    class Normalized(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.st = st

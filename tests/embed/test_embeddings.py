@@ -14,9 +14,9 @@ import pytest
 
 from retrieval import Index, Settings, ingest
 from retrieval.embed.embeddings import SentenceEmbedder
-from retrieval.errors import ConfigurationError
 from retrieval.embed.onnx_encoder import load
 from retrieval.embed.onnx_export import MIN_COSINE
+from retrieval.errors import ConfigurationError
 from tests.conftest import SEED_FILE
 
 QUESTION = "How many North Korean soldiers entered eastern Russia?"
