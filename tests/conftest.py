@@ -76,9 +76,9 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, graph_cache: 
 
 
 @pytest.fixture(scope="session")
-def real_embedder() -> SentenceEmbedder:
-    """The bundled all-MiniLM-L6-v2, loaded once for the whole session."""
-    emb = SentenceEmbedder(Settings().resolved_model())
+def real_embedder(graph_cache: Path) -> SentenceEmbedder:
+    """The bundled all-MiniLM-L6-v2, loaded once for the whole session (its ONNX graph exported once)."""
+    emb = SentenceEmbedder(Settings().resolved_model(), cache_dir=graph_cache)
     emb.encode(["warm up"])
     return emb
 

@@ -1,4 +1,4 @@
-"""Sentence embeddings: ONNX Runtime for BERT-style models, sentence-transformers for any other."""
+"""Sentence embeddings: an exported graph on ONNX Runtime, or sentence-transformers on torch."""
 
 from .embeddings import SentenceEmbedder
 

