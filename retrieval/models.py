@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
+
+#: What a citable unit is: a prose sentence, a list item, a numbered step, a table row, or code.
+UnitKind = Literal["sentence", "list_item", "table_row", "code", "step"]
 
 
 class Citation(BaseModel):
-    """One cited sentence: ``text`` is exactly ``document_text[start:end]``."""
+    """One cited unit (sentence, list item, table row, code, step): ``text == document_text[start:end]``."""
 
     n: int = Field(description="The marker number used in the answer text, [n].")
     doc_id: str = Field(description="Path of the file relative to the ingested folder, without extension.")
@@ -16,6 +21,15 @@ class Citation(BaseModel):
     end: int
     text: str
     score: float = Field(description="The ranker's probability (0-1) that this sentence is the evidence.")
+    kind: UnitKind = Field(default="sentence", description="What the cited text is in its document.")
+    section: list[str] = Field(
+        default_factory=list, description="The headings above the cited text, outermost first."
+    )
+    page: int | None = Field(default=None, description="The 1-based page, for paged formats (PDF).")
+    context: str | None = Field(
+        default=None,
+        description="Verbatim text the citation needs to be read: a list's lead-in or a table's header row.",
+    )
 
 
 class Answer(BaseModel):
@@ -61,6 +75,11 @@ class Evidence(BaseModel):
     coverage_window: float = Field(
         description="IDF-weighted share of the question's terms found in the sentence and its neighbours."
     )
+    kind: UnitKind = "sentence"
+    section: list[str] = Field(default_factory=list, description="Headings above the unit, outermost first.")
+    context: str | None = Field(default=None, description="A list's lead-in or a table's header row.")
+    page: int | None = None
+    block: int = Field(default=0, description="The paragraph, list, table or code block holding the unit.")
 
 
 class Retrieved(BaseModel):

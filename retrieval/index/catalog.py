@@ -94,6 +94,11 @@ class SentenceRow:
     title: str
     scope: str
     vector: bytes | None = None  # float16; None in catalogs written before it was kept here
+    kind: str = "sentence"  # sentence, list_item, table_row, code or step (models.UnitKind)
+    section: tuple[str, ...] = ()  # headings above the unit, outermost first
+    context: str | None = None  # verbatim lead-in of a list item, header row of a table row
+    page: int | None = None  # 1-based page of paged formats
+    block: int = 0  # the paragraph, list, table or code block holding the unit
 
     def unit_vector(self) -> np.ndarray | None:
         """The sentence's embedding as float32, or None when this catalog has no copy of it."""
