@@ -136,10 +136,11 @@ class AnswerPolicy:
     def shape(self, question: str, best: U, block: Block[U]) -> list[U] | None:
         """A whole list or series of steps to cite, when the question and its best unit call for one."""
         shapes = question_shapes(question)
-        in_block = best is block.lead_in or any(u is best for u in block.units)
-        if not in_block:
+        key = (best.doc_key, best.idx)
+        is_lead = block.lead_in is not None and (block.lead_in.doc_key, block.lead_in.idx) == key
+        if not is_lead and all((u.doc_key, u.idx) != key for u in block.units):
             return None
-        if "set" in shapes and (best is block.lead_in or best.kind in _ITEM_KINDS or best.context):
+        if "set" in shapes and (is_lead or best.kind in _ITEM_KINDS or best.context):
             items = [u for u in block.units if u.kind in _ITEM_KINDS]
             if items:
                 head = [block.lead_in] if block.lead_in is not None else []

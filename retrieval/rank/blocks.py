@@ -4,7 +4,7 @@ An answer shaped like its evidence cites a whole list or a whole series of steps
 needs the units that share the best unit's block (``Unit.block``: one list, table or code block). A
 list's lead-in sentence ends the paragraph before the list, in the block before it; it is recognised
 as the sentence whose text is the items' ``context``. Units of a block are consecutive in the catalog
-(ingestion stores units in document order), so a block is read as a run of rows around the unit.
+(ingestion stores units in document order): the catalog's ``block_units`` reads them in one lookup.
 """
 
 from __future__ import annotations
@@ -23,10 +23,6 @@ log = logging.getLogger(__name__)
 
 #: Kinds that belong to a list, a series of steps or a code block (what shaping cites).
 STRUCTURED = frozenset({"list_item", "step", "code", "table_row"})
-# Rows read per catalog round trip while walking to a block's ends.
-_STRIDE = 48
-# A block longer than this is not walked further (a generated table could be thousands of rows).
-MAX_BLOCK_ROWS = 400
 
 
 class UnitLike(Protocol):
@@ -101,28 +97,21 @@ def block_of(rows: Mapping[int, U], idx: int) -> Block[U] | None:
 
 
 def read_block(catalog: Catalog, doc_key: str, idx: int) -> dict[int, SentenceRow]:
-    """One document's rows around ``idx``: at least the whole block of that unit and the row before it.
+    """One document's rows that ``block_of(rows, idx)`` needs: the unit's block, the unit, the row before.
 
     Vectors are dropped: the block is cited, not scored.
     """
-    rows: dict[int, SentenceRow] = {}
-    lo, hi = max(0, idx - _STRIDE), idx + _STRIDE
-    _read(catalog, doc_key, range(lo, hi + 1), rows)
-    if idx not in rows:
-        return rows
-    target = rows[idx + 1].block if idx + 1 in rows and is_lead_in(rows[idx], rows[idx + 1]) else rows[idx].block
-    while lo > 0 and rows.get(lo, rows[idx]).block == target and hi - lo < MAX_BLOCK_ROWS:
-        lo, old = max(0, lo - _STRIDE), lo
-        _read(catalog, doc_key, range(lo, old), rows)
-    while hi in rows and rows[hi].block == target and hi - lo < MAX_BLOCK_ROWS:
-        old, hi = hi, hi + _STRIDE
-        _read(catalog, doc_key, range(old + 1, hi + 1), rows)
-    return rows
-
-
-def _read(catalog: Catalog, doc_key: str, positions: range, into: dict[int, SentenceRow]) -> None:
-    got = catalog.sentences_by_key([(doc_key, i) for i in positions])
-    into.update({i: replace(row, vector=None) for (_, i), row in got.items()})
+    near = {i: row for (_, i), row in catalog.sentences_by_key([(doc_key, idx), (doc_key, idx + 1)]).items()}
+    unit = near.get(idx)
+    if unit is None:
+        return {}
+    after = near.get(idx + 1)
+    target = after.block if after is not None and is_lead_in(unit, after) else unit.block
+    rows = {r.idx: r for r in catalog.block_units(doc_key, target)}
+    rows[idx] = unit
+    first = min(rows)
+    rows.update({i: r for (_, i), r in catalog.sentences_by_key([(doc_key, first - 1)]).items()})
+    return {i: replace(r, vector=None) for i, r in rows.items()}
 
 
 class RetrievedWithBlock(Retrieved):
