@@ -115,7 +115,12 @@ class AnswerPolicy:
             return Decision([], reason)
         block = retrieved.best_block() if isinstance(retrieved, RetrievedWithBlock) else None
         return Decision(
-            self.choose(retrieved.query.question, retrieved.evidence, [e.probability for e in retrieved.evidence], block)
+            self.choose(
+                retrieved.query.question,
+                retrieved.evidence,
+                [e.probability for e in retrieved.evidence],
+                block,
+            )
         )
 
     def choose(

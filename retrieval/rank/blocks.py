@@ -29,21 +29,21 @@ class UnitLike(Protocol):
     """What block detection and the answer policy read of a unit (a catalog row or an ``Evidence``)."""
 
     @property
-    def doc_key(self) -> str: ...
+    def doc_key(self) -> str: ...  # noqa: D102 - fields
     @property
-    def idx(self) -> int: ...
+    def idx(self) -> int: ...  # noqa: D102 - fields
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> str: ...  # noqa: D102 - fields
     @property
-    def text(self) -> str: ...
+    def text(self) -> str: ...  # noqa: D102 - fields
     @property
-    def start(self) -> int: ...
+    def start(self) -> int: ...  # noqa: D102 - fields
     @property
-    def end(self) -> int: ...
+    def end(self) -> int: ...  # noqa: D102 - fields
     @property
-    def context(self) -> str | None: ...
+    def context(self) -> str | None: ...  # noqa: D102 - fields
     @property
-    def block(self) -> int: ...
+    def block(self) -> int: ...  # noqa: D102 - fields
 
 
 U = TypeVar("U", bound=UnitLike)

@@ -137,7 +137,9 @@ class Ranker:
             query=query, evidence=evidence, unknown_names=unknown, lead_in=lead_in, block_units=units
         )
 
-    def _best_block(self, cands: Candidates, evidence: list[Evidence]) -> tuple[Evidence | None, list[Evidence]]:
+    def _best_block(
+        self, cands: Candidates, evidence: list[Evidence]
+    ) -> tuple[Evidence | None, list[Evidence]]:
         """The block of the best unit (a list, steps, a table), as evidence; nothing for plain prose."""
         if not evidence:
             return None, []

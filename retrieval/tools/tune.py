@@ -1,6 +1,6 @@
 """Fit the ranker's signal weights on a QA set, reproducibly, and write them as a weights file.
 
-Usage: ``python -m retrieval.tools.tune SET_DIR [SET_DIR...] [--out retrieval/rank/weights.json] [--report FILE]``
+Usage: ``python -m retrieval.tools.tune SET_DIR [SET_DIR...] [--out FILE] [--report FILE]``
 
 The QA set is split by document into two halves (by a hash of the doc_id, so the split never changes).
 Weights are fitted by conditional logit on one half and scored on the other, and the other way round,
@@ -28,8 +28,8 @@ import numpy as np
 
 from ..answer.policy import AnswerPolicy
 from ..errors import CitebotError, NoDocumentsError
-from ..index.core import open_index
 from ..index.catalog import SentenceRow
+from ..index.core import open_index
 from ..ingest.pipeline import ingest
 from ..models import Query
 from ..rank.blocks import Block, block_of, needs_block, read_block
@@ -97,7 +97,9 @@ def _case(ranker: Ranker, q: Mapping[str, Any], text_docs: Container[str]) -> Ca
     blocks = _blocks(ranker, rows, c.rows if c is not None else {})
 
     def is_gold(r: SentenceRow) -> bool:
-        return cites_evidence({"doc_id": r.doc_id, "start": r.start, "end": r.end, "text": r.text}, q, text_docs)
+        return cites_evidence(
+            {"doc_id": r.doc_id, "start": r.start, "end": r.end, "text": r.text}, q, text_docs
+        )
 
     read = {(r.doc_key, r.idx): r for b in blocks.values() for r in [*b.units, *filter(None, [b.lead_in])]}
     read.update({(r.doc_key, r.idx): r for r in rows})
@@ -192,7 +194,10 @@ def outcome(case: Case, w: np.ndarray, policy: AnswerPolicy) -> Outcome:
         return Outcome(answerable=case.answerable, refused=True, kind=case.kind)
     if case.units:  # collected by this version: the policy's own choice, shaped like the evidence
         cited = policy.choose(
-            case.question, [case.units[j] for j in order], softmax(scores)[order].tolist(), case.blocks.get(best)
+            case.question,
+            [case.units[j] for j in order],
+            softmax(scores)[order].tolist(),
+            case.blocks.get(best),
         )
         good = tuple((u.doc_key, u.idx) in case.gold_units for u in cited)
         text = " ".join(u.text for u in cited)

@@ -1,4 +1,4 @@
-"""Answers shaped like their evidence: whole lists with their lead-in, steps with commands, no nested twins."""
+"""Answers shaped like their evidence: whole lists with lead-ins, steps with commands, no nested twins."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ SOURCE = (
 )
 
 
-def _unit(idx: int, kind: UnitKind, text: str, block: int, *, context: str | None = None, p: float = 0.0) -> Evidence:
+def _unit(
+    idx: int, kind: UnitKind, text: str, block: int, *, context: str | None = None, p: float = 0.0
+) -> Evidence:
     start = SOURCE.index(text)
     return Evidence(
         doc_key="d",
@@ -39,6 +41,7 @@ def _unit(idx: int, kind: UnitKind, text: str, block: int, *, context: str | Non
 
 LEAD = "Remote models from:"
 HOW = "Install it:"
+ITEM = "Google is great. It is fast."
 UNITS = [
     _unit(0, "sentence", "Intro sentence.", 0),
     _unit(1, "sentence", LEAD, 0),
@@ -76,17 +79,17 @@ def _answer(question: str, best: int, runner_up: int = 0) -> list[str]:
 
 
 def test_a_set_question_cites_the_lead_in_and_every_item_in_order():
-    """"Which ..." with a list item best cites the lead-in, then the items, never an item's own sentences."""
-    assert _answer("Which providers are supported?", best=3) == [LEAD, "OpenAI", "Google is great. It is fast."]
+    """ "Which ..." with a list item best cites the lead-in, then the items, never an item's own sentences."""
+    assert _answer("Which providers are supported?", best=3) == [LEAD, "OpenAI", ITEM]
 
 
 def test_a_set_question_whose_best_unit_is_the_lead_in_cites_the_list_after_it():
     """The lead-in sentence itself as best unit brings the list that follows it."""
-    assert _answer("Which remote models can I use?", best=1) == [LEAD, "OpenAI", "Google is great. It is fast."]
+    assert _answer("Which remote models can I use?", best=1) == [LEAD, "OpenAI", ITEM]
 
 
 def test_a_how_to_question_cites_the_steps_with_their_commands():
-    """"How do I ..." with a step best cites every step of the block and the whole command, once."""
+    """A "how do I" question with a step best cites every step of the block and the whole command, once."""
     assert _answer("How do I install it?", best=9) == ["Clone the repo:", "git clone x\n   cd x", "Run it."]
 
 
