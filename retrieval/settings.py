@@ -79,6 +79,12 @@ class Settings(BaseSettings):
         le=1.0,
         description="Cite sentences until the ranker is this sure the evidence is among them.",
     )
+    max_block_citations: int = Field(
+        12,
+        ge=1,
+        le=50,
+        description="Most units cited when an answer quotes a whole list or a series of steps.",
+    )
 
     # Optional language model (extractive answers when unset).
     llm: Literal["none", "openai", "ollama", "llamacpp"] = "none"

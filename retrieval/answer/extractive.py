@@ -31,6 +31,10 @@ def to_citations(evidence: Sequence[Evidence]) -> list[Citation]:
             end=e.end,
             text=e.text,
             score=round(e.probability, 4),
+            kind=e.kind,
+            section=list(e.section),
+            page=e.page,
+            context=e.context,
         )
         for i, e in enumerate(evidence, start=1)
     ]

@@ -10,6 +10,13 @@ question must not name someone or something the best document never mentions, be
 documents are about something else, however close the topic. Citations: the best sentences, until
 the ranker is ``citation_confidence`` sure the evidence is among them, at most ``max_citations``: a clear
 winner is cited alone, and when the ranker hesitates a second quote serves better than a wrong one.
+
+Answers are shaped like their evidence: a question asking for a set ("which ...", "list ...") whose
+best unit is a list item or a list's lead-in cites the lead-in and the list's items in document order;
+a how-to question whose best unit is a step or a command cites the steps of that block with their
+commands. A table row is cited alone, its header row travelling as the citation's context. A unit
+nested in another cited unit (a sentence of a cited item, a line of a cited code block) is never cited
+twice.
 """
 
 from __future__ import annotations
@@ -17,12 +24,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ..models import Evidence, Retrieved
+from ..rank.blocks import Block, RetrievedWithBlock, UnitLike
+from ..rank.cues import question_shapes
 from ..rank.weights import Thresholds, load_weights
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
+
+U = TypeVar("U", bound=UnitLike)
+# Kinds cited as the items of a list, and as the steps of a how-to (with their commands).
+_ITEM_KINDS = frozenset({"list_item", "step"})
+_STEP_KINDS = frozenset({"step", "code"})
 
 
 @dataclass(frozen=True)
@@ -46,11 +61,13 @@ class AnswerPolicy:
         thresholds: ``min_support`` and ``coverage_weight``, fitted with the ranker's weights.
         max_citations: most sentences cited in one answer.
         citation_confidence: cite until the ranker is this sure the evidence is cited.
+        max_block_citations: most units cited for a whole list or series of steps.
     """
 
     thresholds: Thresholds
     max_citations: int = 2
     citation_confidence: float = 0.95
+    max_block_citations: int = 12
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnswerPolicy:
@@ -59,6 +76,7 @@ class AnswerPolicy:
             thresholds=load_weights(settings.weights_file).thresholds,
             max_citations=settings.max_citations,
             citation_confidence=settings.citation_confidence,
+            max_block_citations=settings.max_block_citations,
         )
 
     def support(self, dense: float, coverage_window: float) -> float:
@@ -95,5 +113,60 @@ class AnswerPolicy:
         if reason:
             log.debug("refusing %r: %s", retrieved.query.question, reason)
             return Decision([], reason)
-        n = self.citation_count([e.probability for e in retrieved.evidence])
-        return Decision(retrieved.evidence[:n])
+        block = retrieved.best_block() if isinstance(retrieved, RetrievedWithBlock) else None
+        return Decision(
+            self.choose(
+                retrieved.query.question,
+                retrieved.evidence,
+                [e.probability for e in retrieved.evidence],
+                block,
+            )
+        )
+
+    def choose(
+        self, question: str, ranked: Sequence[U], probabilities: Sequence[float], block: Block[U] | None
+    ) -> list[U]:
+        """The units to cite for ``question``, from its ranked units (best first) and the best one's block.
+
+        Pure, so ``tune`` scores cached candidates with the chain's own choice.
+        """
+        if not ranked:
+            return []
+        shaped = self.shape(question, ranked[0], block) if block is not None else None
+        if shaped:
+            return shaped
+        n = self.citation_count(probabilities)
+        return outermost(list(ranked[: n + 1]))[:n] if n > 1 else [ranked[0]]
+
+    def shape(self, question: str, best: U, block: Block[U]) -> list[U] | None:
+        """A whole list or series of steps to cite, when the question and its best unit call for one."""
+        shapes = question_shapes(question)
+        key = (best.doc_key, best.idx)
+        is_lead = block.lead_in is not None and (block.lead_in.doc_key, block.lead_in.idx) == key
+        if not is_lead and all((u.doc_key, u.idx) != key for u in block.units):
+            return None
+        if "set" in shapes and (is_lead or best.kind in _ITEM_KINDS or best.context):
+            items = [u for u in block.units if u.kind in _ITEM_KINDS]
+            if items:
+                head = [block.lead_in] if block.lead_in is not None else []
+                return outermost(head + items)[: self.max_block_citations]
+        if "how_to" in shapes and (best.kind in _STEP_KINDS or best.context):
+            steps = [u for u in block.units if u.kind in _STEP_KINDS]
+            if any(u.kind == "step" for u in steps):
+                return outermost(steps)[: self.max_block_citations]
+        return None
+
+
+def outermost(units: Sequence[U]) -> list[U]:
+    """``units`` without those nested in (or equal to the span of) another one, order kept."""
+    kept: list[U] = []
+    for u in units:
+        if any(_within(u, k) for k in kept):
+            continue
+        kept = [k for k in kept if not _within(k, u)] + [u]
+    order = {id(u): i for i, u in enumerate(units)}
+    return sorted(kept, key=lambda u: order[id(u)])
+
+
+def _within(inner: UnitLike, outer: UnitLike) -> bool:
+    return inner.doc_key == outer.doc_key and outer.start <= inner.start and inner.end <= outer.end

@@ -12,6 +12,7 @@ files again, so an interrupted ingest never leaves a half document that answers 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -20,6 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,10 +55,26 @@ CREATE TABLE IF NOT EXISTS sentences (
     chunk INTEGER NOT NULL,
     text TEXT NOT NULL,
     vector BLOB,
+    kind TEXT NOT NULL DEFAULT 'sentence',
+    section TEXT NOT NULL DEFAULT '',
+    context TEXT,
+    page INTEGER,
+    block INTEGER NOT NULL DEFAULT 0,
     UNIQUE (doc_key, idx)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+# Columns added to ``sentences`` after its first release, with their declarations: a catalog written
+# before one of them gets it by ALTER TABLE, and its old rows read the default (a prose sentence).
+_ADDED_COLUMNS = (
+    ("vector", "BLOB"),
+    ("kind", "TEXT NOT NULL DEFAULT 'sentence'"),
+    ("section", "TEXT NOT NULL DEFAULT ''"),
+    ("context", "TEXT"),
+    ("page", "INTEGER"),
+    ("block", "INTEGER NOT NULL DEFAULT 0"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +118,30 @@ class SentenceRow:
     page: int | None = None  # 1-based page of paged formats
     block: int = 0  # the paragraph, list, table or code block holding the unit
 
+    @classmethod
+    def from_db(cls, r: tuple) -> SentenceRow:
+        """Build a row from a ``_SENT_SELECT`` result, decoding the stored section path."""
+        rowid, doc_key, idx, start, end, chunk, text, doc_id, source, title, scope, vector, kind = r[:13]
+        return cls(
+            rowid,
+            doc_key,
+            idx,
+            start,
+            end,
+            chunk,
+            text,
+            doc_id,
+            source,
+            title,
+            scope,
+            vector,
+            kind,
+            section=_decode_section(r[13]),
+            context=r[14],
+            page=r[15],
+            block=r[16],
+        )
+
     def unit_vector(self) -> np.ndarray | None:
         """The sentence's embedding as float32, or None when this catalog has no copy of it."""
         return (
@@ -113,9 +155,40 @@ _DOC_COLUMNS = (
 )
 _SENT_SELECT = (
     "SELECT s.rowid, s.doc_key, s.idx, s.start, s.end, s.chunk, s.text, "
-    "d.doc_id, d.source, d.title, d.scope, s.vector "
+    "d.doc_id, d.source, d.title, d.scope, s.vector, s.kind, s.section, s.context, s.page, s.block "
     "FROM sentences s JOIN documents d ON d.doc_key = s.doc_key"
 )
+
+
+class UnitRecord(NamedTuple):
+    """One unit as ``Catalog.complete`` stores it; the fields after ``vector`` default to a prose sentence."""
+
+    idx: int
+    start: int
+    end: int
+    chunk: int
+    text: str
+    vector: np.ndarray
+    kind: str = "sentence"
+    section: Sequence[str] = ()
+    context: str | None = None
+    page: int | None = None
+    block: int = 0
+
+
+def _encode_section(section: Sequence[str]) -> str:
+    """The stored form of a heading path: a JSON list, or '' for none (the column's default)."""
+    return json.dumps(list(section), ensure_ascii=False) if section else ""
+
+
+def _decode_section(stored: object) -> tuple[str, ...]:
+    if not stored:
+        return ()
+    try:
+        value = json.loads(str(stored))
+    except ValueError:  # not written by this module: keep the text rather than lose the row
+        return (str(stored),)
+    return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
 
 
 class Catalog:
@@ -129,13 +202,7 @@ class Catalog:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-            columns = {r[1] for r in self._db.execute("PRAGMA table_info(sentences)")}
-            if "vector" not in columns:  # a catalog from before the vector copy: its rows read None
-                try:
-                    self._db.execute("ALTER TABLE sentences ADD COLUMN vector BLOB")
-                except sqlite3.OperationalError as exc:  # another process added it a moment ago
-                    if "duplicate column" not in str(exc):
-                        raise
+            _migrate(self._db)
         except sqlite3.Error as exc:
             raise _unavailable(exc, path) from exc
         except OSError as exc:
@@ -242,17 +309,36 @@ class Catalog:
             )
             _bump(db)
 
-    def complete(
-        self, row: DocumentRow, sentences: Iterable[tuple[int, int, int, int, str, np.ndarray]]
-    ) -> None:
-        """Commit a document's sentences ``(idx, start, end, chunk, text, vector)``; mark it complete."""
-        rows = [(row.doc_key, *s[:5], s[5].astype(np.float16).tobytes()) for s in sentences]
+    def complete(self, row: DocumentRow, units: Iterable[UnitRecord | tuple]) -> None:
+        """Commit a document's units and mark it complete.
+
+        Each unit is a ``UnitRecord`` (or a tuple of its fields in order; a plain
+        ``(idx, start, end, chunk, text, vector)`` is a prose sentence).
+        """
+        records = [u if isinstance(u, UnitRecord) else UnitRecord(*u) for u in units]
+        rows = [
+            (
+                row.doc_key,
+                u.idx,
+                u.start,
+                u.end,
+                u.chunk,
+                u.text,
+                u.vector.astype(np.float16).tobytes(),
+                u.kind,
+                _encode_section(u.section),
+                u.context,
+                u.page,
+                u.block,
+            )
+            for u in records
+        ]
         with self.transaction() as db:
             db.execute("DELETE FROM sentences WHERE doc_key = ?", (row.doc_key,))
             first = _next_rowid(db)
             db.executemany(
-                "INSERT INTO sentences(rowid, doc_key, idx, start, end, chunk, text, vector) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO sentences(rowid, doc_key, idx, start, end, chunk, text, vector, "
+                "kind, section, context, page, block) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 ((first + i, *r) for i, r in enumerate(rows)),
             )
             db.execute(
@@ -352,7 +438,7 @@ class Catalog:
             part = rowids[i : i + 500]
             sql = f"{_SENT_SELECT} WHERE s.rowid IN ({', '.join('?' * len(part))}) AND d.state = 'complete'"
             for r in self._query(sql, part):
-                out[r[0]] = SentenceRow(*r)
+                out[r[0]] = SentenceRow.from_db(r)
         return out
 
     def sentences_by_key(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], SentenceRow]:
@@ -363,7 +449,7 @@ class Catalog:
             cond = " OR ".join("(s.doc_key = ? AND s.idx = ?)" for _ in part)
             params = [v for k in part for v in k]
             for r in self._query(f"{_SENT_SELECT} WHERE ({cond}) AND d.state = 'complete'", params):
-                row = SentenceRow(*r)
+                row = SentenceRow.from_db(r)
                 out[(row.doc_key, row.idx)] = row
         return out
 
@@ -381,6 +467,18 @@ class Catalog:
             for doc_key, chunk, first, last in self._query(sql, [v for c in part for v in c]):
                 out[(doc_key, chunk)] = (first, last)
         return out
+
+    def block_units(self, doc_key: str, block: int) -> list[SentenceRow]:
+        """Every unit of one block (a list, a table, a code block, a paragraph) of a complete document.
+
+        In ``idx`` order, so a container comes before the units nested in it: the answer cites a whole
+        list, or a step together with the command that follows it, from one lookup.
+        """
+        rows = self._query(
+            f"{_SENT_SELECT} WHERE s.doc_key = ? AND s.block = ? AND d.state = 'complete' ORDER BY s.idx",
+            (doc_key, block),
+        )
+        return [SentenceRow.from_db(r) for r in rows]
 
     def document_texts(self, doc_key: str) -> list[str]:
         """Every sentence of one complete document, in order."""
@@ -406,6 +504,23 @@ class Catalog:
             "chunks": chunks,
             "pending": pending,
         }
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Add the ``sentences`` columns an older catalog lacks.
+
+    Two processes may open an old catalog at once: the one that loses the race sees "duplicate column"
+    for a column the other has just added, which is the outcome it wanted.
+    """
+    columns = {r[1] for r in db.execute("PRAGMA table_info(sentences)")}
+    for name, decl in _ADDED_COLUMNS:
+        if name in columns:
+            continue
+        try:
+            db.execute(f"ALTER TABLE sentences ADD COLUMN {name} {decl}")
+        except sqlite3.OperationalError as exc:
+            if "duplicate column" not in str(exc):
+                raise
 
 
 def _unavailable(exc: sqlite3.Error, path: Path) -> IndexUnavailableError:

@@ -89,3 +89,88 @@ def missing_entities(question: str, vocabulary: frozenset[str]) -> list[str]:
         if terms and not any(_similar(t, vocabulary) for t in terms):
             missing.append(entity)
     return missing
+
+
+# Questions that ask for several things at once: the answer is a list (or its lead-in and items).
+_SET_Q = re.compile(
+    r"^\W*(which|list|name)\b|\b(which|what)\b[^?]*\b(are|do|does|can|could|were)\b[^?]*\b(supported|support|"
+    r"options?|available|ways?|kinds?|types?|methods?|features?|settings?|things?|stuff|models?|"
+    r"providers?|backends?|deps|dependencies|requirements?)\b|\bwhat (are|were) (the|all|some)\b|"
+    r"\b(what|which) (other|else)\b|\b(list|enumerate)\b|\beach of\b|\bwhat can(no|')?t?\b|"
+    r"\bwhat (\w+ ){0,2}\w+s (can|do|does|should|are|will)\b|\bselling points\b",
+    re.IGNORECASE,
+)
+# Questions that ask how to do something: the answer is a series of steps or a command.
+_HOW_TO_Q = re.compile(
+    r"\bhow (do|can|should|would) (i|we|you)\b|\bhow to\b|\b(steps?|walk me through|instructions?|"
+    r"install(ing)?|set ?up|setup|get\w* \w+ running|what am i missing|what can i try|options to fix)\b",
+    re.IGNORECASE,
+)
+# Questions about a setting, option or value: the answer is often a row of a settings table.
+_SETTING_Q = re.compile(
+    r"\b(setting|option|config\w*|parameter|param|default\w*|value|flag|field|column|"
+    r"which one|best|highest|lowest)\b",
+    re.IGNORECASE,
+)
+# Things people paste from code or terminals: snake_case, dotted.names, calls(), --flags, `ticks`, CamelCase.
+_CODE_TOKEN = re.compile(
+    r"`([^`]+)`|(?:(?<=\s)|^)(--?[a-z][\w-]+)|\b(\w+(?:\.\w+)+\(?\)?|\w+\(\)|[a-z]+_[\w]+|[A-Z][a-z]+[A-Z]\w*)",
+)
+
+#: The unit kinds that answer each shape of question.
+SHAPE_KINDS: dict[str, frozenset[str]] = {
+    "set": frozenset({"list_item", "lead_in"}),
+    "how_to": frozenset({"step", "code"}),
+    "setting": frozenset({"table_row"}),
+}
+
+
+def wants_set(question: str) -> bool:
+    """True for questions asking for several things: "which ...", "what ... are supported", "list ..."."""
+    return bool(_SET_Q.search(question))
+
+
+def wants_steps(question: str) -> bool:
+    """True for how-to questions: "how do I ...", "walk me through ...", "what can I try"."""
+    return bool(_HOW_TO_Q.search(question))
+
+
+def wants_setting(question: str) -> bool:
+    """True for questions about a setting, option, default or a value to look up in a table."""
+    return bool(_SETTING_Q.search(question))
+
+
+def question_shapes(question: str) -> frozenset[str]:
+    """The shapes of answer ``question`` asks for ("set", "how_to", "setting"); empty for plain facts."""
+    shapes = set()
+    if wants_set(question):
+        shapes.add("set")
+    if wants_steps(question):
+        shapes.add("how_to")
+    if wants_setting(question):
+        shapes.add("setting")
+    return frozenset(shapes)
+
+
+def shape_match(shapes: frozenset[str], kind: str) -> float:
+    """1.0 when a unit of ``kind`` ("lead_in" for a list's lead-in) is what a question of ``shapes`` wants."""
+    return 1.0 if any(kind in SHAPE_KINDS[s] for s in shapes) else 0.0
+
+
+def code_tokens(question: str) -> list[str]:
+    """The identifiers, flags, calls and quoted snippets pasted in a question, as written."""
+    out = []
+    for m in _CODE_TOKEN.finditer(question):
+        token = next(g for g in m.groups() if g)
+        token = token.strip().rstrip("()").strip("'\"") if not m.group(1) else token.strip()
+        if len(token) >= 3:
+            out.append(token)
+    return list(dict.fromkeys(out))
+
+
+def code_overlap(tokens: list[str], text: str) -> float:
+    """The share of the question's code tokens found verbatim (case-insensitive) in ``text``."""
+    if not tokens:
+        return 0.0
+    lowered = text.lower()
+    return sum(t.lower() in lowered for t in tokens) / len(tokens)

@@ -84,8 +84,18 @@ def gather(index: Index, query: Query, *, k: int, tokens: Tokenizer) -> Gathered
         lexical=_lexical_of(lex, rows),
         chunk=chunk,
         idf=index.lexical.idf(sorted({*own, *history})),
+        kinds={key: row.kind for key, row in rows.items()},
+        contexts={key: row.context for key, row in rows.items()},
+        sections=_section_tokens(rows),
     )
     return Gathered(inputs, rows)
+
+
+def _section_tokens(rows: Mapping[Key, SentenceRow]) -> dict[Key, list[str]]:
+    """The stemmed terms of each row's heading path (each distinct path tokenized once)."""
+    paths = sorted({row.section for row in rows.values() if row.section})
+    terms = dict(zip(paths, tokenize([" ".join(p) for p in paths]), strict=True)) if paths else {}
+    return {key: terms[row.section] for key, row in rows.items() if row.section}
 
 
 def _lexical_query(own: list[str], history: list[str]) -> list[str]:

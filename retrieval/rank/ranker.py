@@ -13,13 +13,15 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import cast, get_args
 
 import numpy as np
 
 from ..index.catalog import SentenceRow
 from ..index.core import Index
 from ..index.lexical import tokenize
-from ..models import Evidence, Query, Retrieved
+from ..models import Evidence, Query, Retrieved, UnitKind
+from .blocks import RetrievedWithBlock, block_of, needs_block, read_block
 from .caches import GenerationCache
 from .cues import missing_entities
 from .gather import gather
@@ -27,6 +29,8 @@ from .signals import FEATURES, Key, compute_features, normalise, softmax
 from .weights import FittedWeights, load_weights
 
 log = logging.getLogger(__name__)
+
+_KINDS = frozenset(get_args(UnitKind))
 
 
 @dataclass
@@ -40,6 +44,39 @@ class Candidates:
     def column(self, name: str) -> np.ndarray:
         """One signal's raw values."""
         return self.features[:, FEATURES.index(name)]
+
+
+def to_evidence(
+    row: SentenceRow,
+    *,
+    score: float = 0.0,
+    probability: float = 0.0,
+    dense: float = 0.0,
+    lexical: float = 0.0,
+    coverage_window: float = 0.0,
+) -> Evidence:
+    """A catalog row as evidence, with the unit's kind, headings, context, page and block."""
+    kind = cast(UnitKind, row.kind if row.kind in _KINDS else "sentence")
+    return Evidence(
+        doc_key=row.doc_key,
+        idx=row.idx,
+        doc_id=row.doc_id,
+        source=row.source,
+        title=row.title,
+        start=row.start,
+        end=row.end,
+        text=row.text,
+        score=score,
+        probability=probability,
+        dense=dense,
+        lexical=lexical,
+        coverage_window=coverage_window,
+        kind=kind,
+        section=list(row.section),
+        context=row.context,
+        page=row.page,
+        block=row.block,
+    )
 
 
 class Ranker:
@@ -83,28 +120,42 @@ class Ranker:
         order = np.argsort(-fused, kind="stable")[:limit]
         dense, lexical = cands.column("dense"), cands.column("lexical")
         coverage = cands.column("coverage_window")
-        evidence = []
-        for i in order:
-            row = cands.rows[cands.keys[i]]
-            evidence.append(
-                Evidence(
-                    doc_key=row.doc_key,
-                    idx=row.idx,
-                    doc_id=row.doc_id,
-                    source=row.source,
-                    title=row.title,
-                    start=row.start,
-                    end=row.end,
-                    text=row.text,
-                    score=float(fused[i]),
-                    probability=float(prob[i]),
-                    dense=float(dense[i]),
-                    lexical=float(lexical[i]),
-                    coverage_window=float(coverage[i]),
-                )
+        evidence = [
+            to_evidence(
+                cands.rows[cands.keys[i]],
+                score=float(fused[i]),
+                probability=float(prob[i]),
+                dense=float(dense[i]),
+                lexical=float(lexical[i]),
+                coverage_window=float(coverage[i]),
             )
+            for i in order
+        ]
         unknown = missing_entities(query.question, self.vocabulary(evidence[0].doc_key)) if evidence else []
-        return Retrieved(query=query, evidence=evidence, unknown_names=unknown)
+        lead_in, units = self._best_block(cands, evidence)
+        return RetrievedWithBlock(
+            query=query, evidence=evidence, unknown_names=unknown, lead_in=lead_in, block_units=units
+        )
+
+    def _best_block(
+        self, cands: Candidates, evidence: list[Evidence]
+    ) -> tuple[Evidence | None, list[Evidence]]:
+        """The block of the best unit (a list, steps, a table), as evidence; nothing for plain prose."""
+        if not evidence:
+            return None, []
+        best = cands.rows[(evidence[0].doc_key, evidence[0].idx)]
+        if not needs_block(best, cands.rows.get((best.doc_key, best.idx + 1))):
+            return None, []
+        block = block_of(read_block(self.index.catalog, best.doc_key, best.idx), best.idx)
+        if block is None:
+            return None, []
+        known = {(e.doc_key, e.idx): e for e in evidence}
+
+        def as_evidence(row: SentenceRow) -> Evidence:
+            return known.get((row.doc_key, row.idx)) or to_evidence(row)
+
+        lead = as_evidence(block.lead_in) if block.lead_in is not None else None
+        return lead, [as_evidence(r) for r in block.units]
 
     def vocabulary(self, doc_key: str) -> frozenset[str]:
         """The stemmed terms of one document, cached per catalog generation."""

@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from .cues import answer_type_match
+from .cues import answer_type_match, code_overlap, code_tokens, question_shapes, shape_match
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,9 @@ class FeatureInputs:
         lexical: BM25 score of each candidate or neighbour that has one.
         chunk: the similarity of the chunk hit that brought each sentence in.
         idf: inverse document frequency of each question term.
+        kinds: the kind of each unit (sentence, list_item, table_row, code, step); absent: a sentence.
+        contexts: each unit's verbatim context (a list item's lead-in, a table row's header row).
+        sections: the stemmed terms of each unit's heading path.
     """
 
     question: str
@@ -56,6 +59,17 @@ class FeatureInputs:
     lexical: Mapping[Key, float]
     chunk: Mapping[Key, float]
     idf: Mapping[str, float]
+    kinds: Mapping[Key, str] = field(default_factory=dict)
+    contexts: Mapping[Key, str | None] = field(default_factory=dict)
+    sections: Mapping[Key, Sequence[str]] = field(default_factory=dict)
+
+
+def unit_kind(inputs: FeatureInputs, key: Key) -> str:
+    """The unit's kind, or ``"lead_in"`` for a sentence that introduces the list right after it."""
+    kind = inputs.kinds.get(key, "sentence")
+    if kind == "sentence" and inputs.contexts.get(_next(key)) == inputs.texts.get(key):
+        return "lead_in"
+    return kind
 
 
 @dataclass
@@ -93,6 +107,16 @@ class Context:
     def q_bigrams(self) -> set[tuple[str, str]]:
         """Consecutive term pairs of the question."""
         return set(itertools.pairwise(self.q_tokens))
+
+    @cached_property
+    def shapes(self) -> frozenset[str]:
+        """The shapes of answer the question asks for (cues.question_shapes)."""
+        return question_shapes(self.inputs.question)
+
+    @cached_property
+    def code_tokens(self) -> list[str]:
+        """Identifiers, flags and snippets pasted in the question."""
+        return code_tokens(self.inputs.question)
 
     @cached_property
     def doc_best(self) -> dict[str, float]:
@@ -194,6 +218,11 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("bigram", _bigram, "unit"),
     Signal("novelty", _novelty, "unit"),
     Signal("length", lambda c, k: float(np.log1p(len(c.inputs.tokens[k]))), "standardised"),
+    # Documentation: the unit's kind against the question's shape, headings, pasted code.
+    Signal("shape", lambda c, k: shape_match(c.shapes, unit_kind(c.inputs, k)), "unit"),
+    Signal("section", lambda c, k: c.coverage(frozenset(c.inputs.sections.get(k, ()))), "unit"),
+    Signal("code_overlap", lambda c, k: code_overlap(c.code_tokens, c.inputs.texts[k]), "unit"),
+    Signal("prose", lambda c, k: float(c.inputs.kinds.get(k, "sentence") == "sentence"), "unit"),
 )
 #: Signal names in the order of the feature matrix's columns.
 FEATURES: tuple[str, ...] = tuple(s.name for s in SIGNALS)

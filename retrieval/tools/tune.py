@@ -1,6 +1,6 @@
 """Fit the ranker's signal weights on a QA set, reproducibly, and write them as a weights file.
 
-Usage: ``python -m retrieval.tools.tune SET_DIR [--out retrieval/rank/weights.json] [--report FILE]``
+Usage: ``python -m retrieval.tools.tune SET_DIR [SET_DIR...] [--out FILE] [--report FILE]``
 
 The QA set is split by document into two halves (by a hash of the doc_id, so the split never changes).
 Weights are fitted by conditional logit on one half and scored on the other, and the other way round,
@@ -20,7 +20,7 @@ import logging
 import pickle
 import tempfile
 from collections.abc import Container, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,11 @@ import numpy as np
 
 from ..answer.policy import AnswerPolicy
 from ..errors import CitebotError, NoDocumentsError
+from ..index.catalog import SentenceRow
 from ..index.core import open_index
 from ..ingest.pipeline import ingest
 from ..models import Query
+from ..rank.blocks import Block, block_of, needs_block, read_block
 from ..rank.cues import missing_entities
 from ..rank.ranker import Ranker
 from ..rank.signals import FEATURES, normalise, softmax
@@ -38,7 +40,7 @@ from ..rank.weights import FittedWeights, load_weights, save_weights
 from ..settings import Settings
 from .evaluate import load_questions
 from .extras import require
-from .metrics import Outcome, SetDocuments, cites_evidence, holds_answer, summarise
+from .metrics import Outcome, SetDocuments, cites_evidence, holds_answer, norm, summarise
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,11 @@ class Case:
     answers: list[str]
     unknown: list[tuple[str, ...]]  # names of the question that the candidate's document never mentions
     kind: str = "all"
+    question: str = ""
+    units: list[SentenceRow] = field(default_factory=list)  # the candidates' rows (no vectors)
+    blocks: dict[int, Block[SentenceRow]] = field(default_factory=dict)  # by candidate, where shaped
+    gold_units: frozenset[tuple[str, int]] = frozenset()  # every gold row read, candidates or block units
+    required: list[str] = field(default_factory=list)
 
 
 def fold_of(doc_id: str) -> int:
@@ -82,15 +89,24 @@ def collect(set_dir: Path, settings: Settings, index_dir: Path) -> list[Case]:
 
 def _case(ranker: Ranker, q: Mapping[str, Any], text_docs: Container[str]) -> Case:
     c = ranker.candidates(Query(question=q["question"]))
-    rows = [c.rows[k] for k in c.keys] if c is not None else []
+    rows = [replace(c.rows[k], vector=None) for k in c.keys] if c is not None else []
     raw = c.features if c is not None else np.zeros((0, len(FEATURES)))
     unknown = {
         d: tuple(missing_entities(q["question"], ranker.vocabulary(d))) for d in {r.doc_key for r in rows}
     }
+    blocks = _blocks(ranker, rows, c.rows if c is not None else {})
+
+    def is_gold(r: SentenceRow) -> bool:
+        return cites_evidence(
+            {"doc_id": r.doc_id, "start": r.start, "end": r.end, "text": r.text}, q, text_docs
+        )
+
+    read = {(r.doc_key, r.idx): r for b in blocks.values() for r in [*b.units, *filter(None, [b.lead_in])]}
+    read.update({(r.doc_key, r.idx): r for r in rows})
     return Case(
         qid=q["id"],
         answerable=bool(q["answerable"]),
-        fold=fold_of(q["doc_id"]),
+        fold=fold_of(q["doc_id"] or q["id"]),
         features=normalise(raw),
         raw=raw,
         gold=np.array(
@@ -106,7 +122,25 @@ def _case(ranker: Ranker, q: Mapping[str, Any], text_docs: Container[str]) -> Ca
         answers=list(q.get("answers") or []),
         unknown=[unknown[r.doc_key] for r in rows],
         kind=str(q.get("kind", "all")),
+        question=str(q["question"]),
+        units=rows,
+        blocks=blocks,
+        gold_units=frozenset(key for key, r in read.items() if is_gold(r)),
+        required=list(q.get("required") or []),
     )
+
+
+def _blocks(
+    ranker: Ranker, rows: list[SentenceRow], around: Mapping[tuple[str, int], SentenceRow]
+) -> dict[int, Block[SentenceRow]]:
+    """The block of every candidate that sits in (or introduces) a list, steps, code or a table."""
+    out: dict[int, Block[SentenceRow]] = {}
+    for j, r in enumerate(rows):
+        if needs_block(r, around.get((r.doc_key, r.idx + 1))):
+            block = block_of(read_block(ranker.index.catalog, r.doc_key, r.idx), r.idx)
+            if block is not None:
+                out[j] = block
+    return out
 
 
 def cite_at_1(cases: list[Case], w: np.ndarray) -> float:
@@ -158,12 +192,25 @@ def outcome(case: Case, w: np.ndarray, policy: AnswerPolicy) -> Outcome:
     )
     if reason:
         return Outcome(answerable=case.answerable, refused=True, kind=case.kind)
-    cited = order[: policy.citation_count(softmax(scores)[order].tolist())]
+    if case.units:  # collected by this version: the policy's own choice, shaped like the evidence
+        cited = policy.choose(
+            case.question,
+            [case.units[j] for j in order],
+            softmax(scores)[order].tolist(),
+            case.blocks.get(best),
+        )
+        good = tuple((u.doc_key, u.idx) in case.gold_units for u in cited)
+        text = " ".join(u.text for u in cited)
+    else:
+        chosen = order[: policy.citation_count(softmax(scores)[order].tolist())]
+        good = tuple(bool(case.gold[j]) for j in chosen)
+        text = " ".join(case.texts[j] for j in chosen)
     return Outcome(
         answerable=case.answerable,
         refused=False,
-        good=tuple(bool(case.gold[j]) for j in cited),
-        answer_in_cited=holds_answer(" ".join(case.texts[j] for j in cited), case.answers),
+        good=good,
+        answer_in_cited=holds_answer(text, case.answers),
+        complete=all(norm(x) in norm(text) for x in case.required) if case.required else None,
         kind=case.kind,
     )
 
@@ -220,7 +267,7 @@ def fitted_weights(result: dict[str, Any], shipped: FittedWeights, set_name: str
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("set_dir", type=Path)
+    parser.add_argument("set_dirs", type=Path, nargs="+", metavar="SET_DIR", help="One or more QA sets.")
     parser.add_argument("--index", type=Path, default=None, help="Reuse this index folder between runs.")
     parser.add_argument("--out", type=Path, default=None, help="Write the whole-set fit as a weights file.")
     parser.add_argument("--report", type=Path, default=None, help="Also write the report (JSON) here.")
@@ -229,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING)
     try:
         require("scipy.optimize")  # missing: say so now, not after minutes of collecting candidates
-        result, fitted = _run(args.set_dir, args.index, args.cache)
+        result, fitted = _run(args.set_dirs, args.index, args.cache)
     except CitebotError as exc:
         parser.exit(1, f"tune: {exc}\n")
     text = json.dumps(result, indent=2)
@@ -240,19 +287,28 @@ def main(argv: list[str] | None = None) -> None:
     print(text)  # noqa: T201 - this is a script's output
 
 
-def _run(set_dir: Path, index_dir: Path | None, cache: Path | None) -> tuple[dict[str, Any], FittedWeights]:
-    """Collect (or reload) the candidates, then fit and score; the report and the weights file to write."""
+def _run(
+    set_dirs: list[Path], index_dir: Path | None, cache: Path | None
+) -> tuple[dict[str, Any], FittedWeights]:
+    """Collect (or reload) the candidates, then fit and score; the report and the weights file to write.
+
+    Each set is indexed on its own (its questions are asked against its own documents); the cases of
+    all sets are fitted together, still held out by document.
+    """
     settings = Settings()
     shipped, policy = load_weights(settings.weights_file), AnswerPolicy.from_settings(settings)
     if cache and cache.exists():
         cases = pickle.loads(cache.read_bytes())
     else:
-        with tempfile.TemporaryDirectory() as tmp:
-            cases = collect(set_dir, settings, index_dir or Path(tmp))
+        cases = []
+        for n, set_dir in enumerate(set_dirs):
+            with tempfile.TemporaryDirectory() as tmp:
+                base = index_dir / f"set{n}" if index_dir else Path(tmp)
+                cases += collect(set_dir, settings, base)
         if cache:
             cache.write_bytes(pickle.dumps(cases))
     result = report(cases, shipped, policy)
-    return result, fitted_weights(result, shipped, set_dir.resolve().name)
+    return result, fitted_weights(result, shipped, " + ".join(d.resolve().name for d in set_dirs))
 
 
 if __name__ == "__main__":

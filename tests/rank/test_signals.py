@@ -41,6 +41,10 @@ LEXICAL = {("a", 0): 1.5, ("a", 1): 6.25, ("a", 2): 2.0, ("b", 0): 5.5}  # a3 an
 CHUNK = {("a", 0): 0.6, ("a", 1): 0.6, ("a", 2): 0.6}  # b0 came from another retriever
 IDF = {"mani": 0.4, "troop": 1.7, "korea": 1.2, "sent": 0.9, "seoul": 2.5}
 KEYS = [("a", 1), ("a", 2), ("b", 0)]
+# a2 and a3 are items of a list that a1 introduces; b0 sits under a heading about Seoul's troops.
+KINDS = {("a", 2): "list_item", ("a", 3): "list_item"}
+CONTEXTS = {("a", 2): TEXTS[("a", 1)], ("a", 3): TEXTS[("a", 1)]}
+SECTIONS = {("b", 0): ["seoul", "troop"]}
 
 
 def inputs(own: list[str], history: list[str] | None = None, question: str = "") -> FeatureInputs:
@@ -55,10 +59,21 @@ def inputs(own: list[str], history: list[str] | None = None, question: str = "")
         lexical=LEXICAL,
         chunk=CHUNK,
         idf=IDF,
+        kinds=KINDS,
+        contexts=CONTEXTS,
+        sections=SECTIONS,
     )
 
 
-def oracle(inp: FeatureInputs, answer_type: dict[tuple[str, int], float]) -> np.ndarray:
+NONE = {("a", 1): 0.0, ("a", 2): 0.0, ("b", 0): 0.0}
+
+
+def oracle(
+    inp: FeatureInputs,
+    answer_type: dict[tuple[str, int], float],
+    shape: dict[tuple[str, int], float] = NONE,
+    code: dict[tuple[str, int], float] = NONE,
+) -> np.ndarray:
     """Every signal of every candidate, computed the plain way from the definitions in the README."""
     q = list(inp.own_tokens)
     if len(set(q)) < 2:  # a bare follow-up borrows the previous question's terms
@@ -102,6 +117,10 @@ def oracle(inp: FeatureInputs, answer_type: dict[tuple[str, int], float]) -> np.
             "bigram": len(pairs & own_pairs) / len(pairs) if pairs else 0.0,
             "novelty": sum(t not in terms for t in toks) / len(toks) if toks else 0.0,
             "length": math.log(1 + len(toks)),
+            "shape": shape[(d, i)],
+            "section": sum(inp.idf[t] for t in terms if t in set(inp.sections.get((d, i), []))) / mass,
+            "code_overlap": code[(d, i)],
+            "prose": 0.0 if (d, i) in inp.kinds else 1.0,
         }
         rows.append([row[name] for name in FEATURES])
     return np.array(rows)
@@ -152,3 +171,23 @@ def test_softmax_is_a_probability_that_keeps_the_order():
 def test_signal_names_are_unique():
     """The table has one entry per signal; names are the weights file's keys."""
     assert len(set(FEATURES)) == len(FEATURES) == len(SIGNALS)
+
+
+def test_a_set_question_favours_list_items_and_their_lead_in():
+    """A "which ..." question marks the list's lead-in (a1) and its items (a2) as the shape it wants."""
+    inp = inputs(["troop", "korea", "sent"], question="Which troops did Korea send?")
+    expected = oracle(inp, NONE, shape={("a", 1): 1.0, ("a", 2): 1.0, ("b", 0): 0.0})
+    assert compute_features(inp) == pytest.approx(expected, abs=1e-12)
+
+
+def test_pasted_identifiers_count_where_they_occur_verbatim():
+    """Pasted tokens (north_korea, --troops) count only where they occur verbatim, as a share of them."""
+    inp = inputs(["troop", "korea", "sent"], question="Did north_korea send --troops?")
+    expected = oracle(inp, NONE, code={("a", 1): 0.0, ("a", 2): 0.0, ("b", 0): 0.0})
+    got = compute_features(inp)
+    assert got == pytest.approx(expected, abs=1e-12)
+    texts = dict(TEXTS)
+    texts[("a", 1)] = "Run north_korea --troops to send them."
+    moved = FeatureInputs(**{**inp.__dict__, "texts": texts})
+    col = compute_features(moved)[:, FEATURES.index("code_overlap")]
+    assert list(col) == [1.0, 0.0, 0.0]

@@ -32,6 +32,11 @@ FORMER_DEFAULTS = {
     "bigram": 1.063,
     "novelty": -1.144,
     "length": 0.086,
+    # The documentation signals, weighted zero until the ranker is re-fitted on units of every kind.
+    "shape": 0.0,
+    "section": 0.0,
+    "code_overlap": 0.0,
+    "prose": 0.0,
 }
 
 

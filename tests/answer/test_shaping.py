@@ -1,0 +1,118 @@
+"""Answers shaped like their evidence: whole lists with lead-ins, steps with commands, no nested twins."""
+
+from __future__ import annotations
+
+from retrieval.answer.extractive import extractive_answer
+from retrieval.answer.policy import AnswerPolicy, outermost
+from retrieval.models import Evidence, Query, UnitKind
+from retrieval.rank.blocks import RetrievedWithBlock, block_of
+from retrieval.rank.weights import Thresholds
+
+POLICY = AnswerPolicy(Thresholds(min_support=0.45, coverage_weight=0.5), max_block_citations=12)
+SOURCE = (
+    "Intro sentence. Remote models from:\n- OpenAI\n- Google is great. It is fast.\n"
+    "Install it:\n1. Clone the repo:\n   git clone x\n   cd x\n2. Run it.\n"
+)
+
+
+def _unit(
+    idx: int, kind: UnitKind, text: str, block: int, *, context: str | None = None, p: float = 0.0
+) -> Evidence:
+    start = SOURCE.index(text)
+    return Evidence(
+        doc_key="d",
+        idx=idx,
+        doc_id="doc",
+        source="doc.md",
+        title="Doc",
+        start=start,
+        end=start + len(text),
+        text=text,
+        score=p,
+        probability=p,
+        dense=0.8,
+        lexical=1.0,
+        coverage_window=0.8,
+        kind=kind,
+        context=context,
+        block=block,
+    )
+
+
+LEAD = "Remote models from:"
+HOW = "Install it:"
+ITEM = "Google is great. It is fast."
+UNITS = [
+    _unit(0, "sentence", "Intro sentence.", 0),
+    _unit(1, "sentence", LEAD, 0),
+    _unit(2, "list_item", "OpenAI", 1, context=LEAD),
+    _unit(3, "list_item", "Google is great. It is fast.", 1, context=LEAD),
+    _unit(4, "sentence", "Google is great.", 1, context=LEAD),
+    _unit(5, "sentence", "It is fast.", 1, context=LEAD),
+    _unit(6, "sentence", HOW, 2),
+    _unit(7, "step", "Clone the repo:", 3, context=HOW),
+    _unit(8, "code", "git clone x\n   cd x", 3),
+    _unit(9, "code", "git clone x", 3),
+    _unit(10, "code", "cd x", 3),
+    _unit(11, "step", "Run it.", 3, context=HOW),
+]
+ROWS = {u.idx: u for u in UNITS}
+
+
+def _answer(question: str, best: int, runner_up: int = 0) -> list[str]:
+    ranked = [
+        UNITS[best].model_copy(update={"probability": 0.6}),
+        UNITS[runner_up].model_copy(update={"probability": 0.4}),
+    ]
+    block = block_of(ROWS, best)
+    assert block is not None
+    retrieved = RetrievedWithBlock(
+        query=Query(question=question),
+        evidence=ranked,
+        lead_in=block.lead_in,
+        block_units=block.units,
+    )
+    answer = extractive_answer(retrieved, POLICY)
+    for c in answer.citations:
+        assert SOURCE[c.start : c.end] == c.text
+    return [c.text for c in answer.citations]
+
+
+def test_a_set_question_cites_the_lead_in_and_every_item_in_order():
+    """ "Which ..." with a list item best cites the lead-in, then the items, never an item's own sentences."""
+    assert _answer("Which providers are supported?", best=3) == [LEAD, "OpenAI", ITEM]
+
+
+def test_a_set_question_whose_best_unit_is_the_lead_in_cites_the_list_after_it():
+    """The lead-in sentence itself as best unit brings the list that follows it."""
+    assert _answer("Which remote models can I use?", best=1) == [LEAD, "OpenAI", ITEM]
+
+
+def test_a_how_to_question_cites_the_steps_with_their_commands():
+    """A "how do I" question with a step best cites every step of the block and the whole command, once."""
+    assert _answer("How do I install it?", best=9) == ["Clone the repo:", "git clone x\n   cd x", "Run it."]
+
+
+def test_a_plain_question_keeps_todays_answer_and_drops_a_nested_runner_up():
+    """A fact question cites the best unit; a runner-up nested in it is skipped, not cited twice."""
+    assert _answer("Is Google fast?", best=3, runner_up=5) == ["Google is great. It is fast."]
+
+
+def test_citations_carry_the_units_kind_and_context():
+    """A cited list item says it is one, and carries its lead-in as context."""
+    retrieved = RetrievedWithBlock(query=Query(question="Is OpenAI there?"), evidence=[UNITS[2]])
+    [citation] = extractive_answer(retrieved, POLICY).citations
+    assert (citation.kind, citation.context) == ("list_item", LEAD)
+
+
+def test_the_block_limit_caps_a_long_list():
+    """At most ``max_block_citations`` units are cited for a whole list."""
+    small = AnswerPolicy(POLICY.thresholds, max_block_citations=2)
+    block = block_of(ROWS, 2)
+    assert block is not None
+    assert [u.text for u in small.choose("Which providers?", [UNITS[2]], [1.0], block)] == [LEAD, "OpenAI"]
+
+
+def test_outermost_keeps_containers_in_first_seen_order():
+    """Units nested in another are dropped, whichever comes first; the rest keep their order."""
+    assert [u.idx for u in outermost([UNITS[9], UNITS[7], UNITS[8], UNITS[10]])] == [7, 8]
