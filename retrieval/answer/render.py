@@ -149,17 +149,16 @@ def to_markdown(pieces: Iterable[Piece], escape: Callable[[str], str] | None = N
             out.append(_code_span(p.text))
         elif p.style == "block":
             if out and not out[-1].endswith("\n"):
+                out[-1] = out[-1].rstrip(" \t")
                 out.append("\n")
             out.append(_code_fence(p.text) + "\n")
         else:
             text = p.text
-            if after_block:  # the block's [n] markers go on the line after it, the rest is a new paragraph
+            if after_block:  # the [n] markers after a block go on a line of their own
                 markers = _MARKERS.match(text)
                 if markers:
-                    out.append(" ".join(markers.group(0).split()) + "\n")
-                    text = text[markers.end() :]
-                if text.strip():
-                    out.append("\n" + text.lstrip())
+                    text = " ".join(markers.group(0).split()) + "\n" + text[markers.end() :]
+                out.append(text if markers else "\n" + text.lstrip())
             else:
                 out.append(text)
             if escape:
@@ -349,7 +348,8 @@ def _table_cells(row: str, header: str | None, markup: Markup) -> tuple[list[str
     """Header labels and row values, column by column, for any of the table syntaxes cited."""
     row_lines = [line for line in row.split("\n") if line.strip() and not _RULE_LINE.match(line)]
     head_lines = [line for line in (header or "").split("\n") if line.strip() and not _RULE_LINE.match(line)]
-    if markup == "rst" and not row.lstrip().startswith("|"):  # a simple table: columns by position
+    grid = bool(row_lines) and row_lines[0].lstrip().startswith("|")
+    if markup == "rst" and not grid:  # a simple table: columns by position
         first = _rst_simple_cells(head_lines[0]) if head_lines else []
         starts = [at for at, _ in first] or None
         labels: dict[int, list[str]] = {}
