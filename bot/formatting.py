@@ -168,13 +168,15 @@ def _cut_piece(piece: Piece, budget: int) -> str:
     """The longest start of ``piece`` as Discord markdown within ``budget`` characters, marked with …."""
     if piece.style == "text":
         return trim(escape(piece.text), budget) if budget > len(ELLIPSIS) else ""
-    wrap = _code_span("x") if piece.style == "code" else _code_block("x")
-    room = budget - (len(wrap) - 1) - len(ELLIPSIS) - 2  # 2: double backticks or padding, if needed
-    if room < 1:
-        return ""
-    if piece.style == "code":
-        return _code_span(piece.text[:room].rstrip() + ELLIPSIS)
-    return _code_block(piece.text[:room].rstrip() + "\n" + ELLIPSIS)
+    make = _code_span if piece.style == "code" else _code_block
+    tail = ELLIPSIS if piece.style == "code" else "\n" + ELLIPSIS
+    room = budget - len(make("")) - len(tail)
+    while room >= 1:  # the markup may grow (broken-up fences inside), so measure and shrink
+        shown = make(piece.text[:room].rstrip() + tail)
+        if len(shown) <= budget:
+            return shown
+        room -= len(shown) - budget
+    return ""
 
 
 def discord_markdown(pieces: Sequence[Piece], limit: int | None = None) -> str:
