@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 import discord
 
 from retrieval import Answer, Citation
+from retrieval.answer.render import SECTION_SEPARATOR, Piece, answer_pieces, render_citation, section_path
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ REFUSAL = (
 # never between a sentence and its [n] marker.
 _SENTENCE_BREAK = re.compile(r"((?:[.!?…。！？][\"'”’»)\]]*|\[\d+\]))\s+(?!\s)(?!\[\d+\])")
 _SPACE = re.compile(r"\s+")
+# Code in Discord markdown: fenced blocks, then inline spans (an escaped backtick opens nothing).
+_CODE = re.compile(r"```.*?```|(?<!\\)(`+)(?!`).+?(?<!`)\1(?!`)", re.DOTALL)
 
 
 @dataclass
@@ -51,25 +54,30 @@ class Reply:
     embeds: list[discord.Embed] = field(default_factory=list)
 
 
-def _cut_point(text: str, limit: int) -> int:
+def _cut_point(text: str, limit: int, keep: Sequence[tuple[int, int]] = ()) -> int:
     """Where to cut ``text`` so the first part has at most ``limit`` characters.
 
     A sentence boundary is preferred unless it would leave the first part very short; then a space; then
-    a hard cut at ``limit``.
+    a hard cut at ``limit``. Cuts inside the ``keep`` spans (code) are avoided while another will do.
     """
     floor = max(1, limit // 3)
+
+    def free(at: int) -> bool:
+        return not any(s < at < e for s, e in keep)
+
     best = 0
     for m in _SENTENCE_BREAK.finditer(text, 0, min(len(text), limit + 1)):
         if m.end(1) > limit:
             break
-        best = m.end(1)
+        if free(m.end(1)):
+            best = m.end(1)
     if best >= floor:
         return best
     spaces = (m.start() for m in _SPACE.finditer(text, 1, limit + 1) if m.start() <= limit)
-    last_space = max(spaces, default=0)
+    last_space = max((at for at in spaces if free(at)), default=0)
     if last_space >= floor:
         return last_space
-    return limit
+    return _cut_point(text, limit) if keep else limit
 
 
 def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -82,6 +90,27 @@ def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
         cut = _cut_point(rest, limit)
         parts.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+def split_markdown(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split Discord markdown like :func:`split_text`, keeping code spans and code blocks whole.
+
+    A code block longer than a message is cut inside, then closed at the end of one part and opened again
+    at the start of the next, so no part leaves a block open.
+    """
+    fence = "```"
+    parts: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        keep = [m.span() for m in _CODE.finditer(rest)]
+        cut = _cut_point(rest, limit - len(fence) - 1, keep)
+        head, rest = rest[:cut].rstrip(), rest[cut:].lstrip()
+        if head.count(fence) % 2:
+            head, rest = head + "\n" + fence, fence + "\n" + rest
+        parts.append(head)
     if rest:
         parts.append(rest)
     return parts
@@ -121,23 +150,91 @@ def source_label(source: str) -> str:
     return escape(trim(name, 200))
 
 
-def _quote(text: str, limit: int) -> str:
-    """A block quote of at most ``limit`` characters, trimmed at a sentence boundary."""
-    body = escape(" ".join(text.split()))
-    quoted = "> " + body
-    if len(quoted) <= limit:
-        return quoted
-    return "> " + trim(body, max(1, limit - 2))
+def _code_span(code: str) -> str:
+    """Discord inline code holding ``code``: double backticks when it has one, spaces around a backtick."""
+    if "`" not in code:
+        return f"`{code}`"
+    code = code.replace("``", "`\u200b`")  # Discord has no longer fences; a zero-width space splits runs
+    pad = " " if code.startswith("`") or code.endswith("`") else ""
+    return f"``{pad}{code}{pad}``"
+
+
+def _code_block(code: str) -> str:
+    """A Discord code block; a fence inside the code is broken up so it can't close the block early."""
+    return "```\n" + code.replace("```", "`\u200b``") + "\n```"
+
+
+def _cut_piece(piece: Piece, budget: int) -> str:
+    """The longest start of ``piece`` as Discord markdown within ``budget`` characters, marked with …."""
+    if piece.style == "text":
+        return trim(escape(piece.text), budget) if budget > len(ELLIPSIS) else ""
+    make = _code_span if piece.style == "code" else _code_block
+    tail = ELLIPSIS if piece.style == "code" else "\n" + ELLIPSIS
+    room = budget - len(make("")) - len(tail)
+    while room >= 1:  # the markup may grow (broken-up fences inside), so measure and shrink
+        shown = make(piece.text[:room].rstrip() + tail)
+        if len(shown) <= budget:
+            return shown
+        room -= len(shown) - budget
+    return ""
+
+
+def discord_markdown(pieces: Sequence[Piece], limit: int | None = None) -> str:
+    """Pieces of a rendering as Discord markdown of at most ``limit`` characters (None: any length).
+
+    Text is escaped (document text never turns into formatting, links or headings), code stays code, and
+    a cut never leaves a code span or block open: the piece that doesn't fit is shortened inside its own
+    markers, with an ellipsis, and nothing after it is shown.
+    """
+    out: list[str] = []
+    size = 0
+    for i, piece in enumerate(pieces):
+        if piece.style == "code":
+            shown = _code_span(piece.text)
+        elif piece.style == "block":
+            before = "\n" if out and not out[-1].endswith("\n") else ""
+            after = "\n" if i + 1 < len(pieces) else ""
+            shown = before + _code_block(piece.text) + after
+        else:
+            shown = escape(piece.text)
+        if limit is not None and size + len(shown) > limit:
+            out.append(_cut_piece(piece, limit - size))
+            break
+        out.append(shown)
+        size += len(shown)
+    return "".join(out).strip()
+
+
+def _where(citation: Citation, budget: int) -> str:
+    """The citation's document, as a link or a file name, and its page for paged documents."""
+    page = f" · page {citation.page}" if citation.page is not None else ""
+    where = "— " + source_label(citation.source) + page
+    if len(where) > budget:
+        where = "— " + trim(escape(citation.title or citation.doc_id), budget - 2 - len(page)) + page
+    return where
 
 
 def citation_field(citation: Citation) -> tuple[str, str]:
-    """The embed field of one cited sentence: ``[n] title`` and the quoted sentence with its source."""
-    name = trim(f"[{citation.n}] {escape(citation.title or citation.doc_id)}", FIELD_NAME_LIMIT)
-    where = "— " + source_label(citation.source)
-    if len(where) > FIELD_VALUE_LIMIT // 2:
-        where = "— " + trim(escape(citation.title or citation.doc_id), FIELD_VALUE_LIMIT // 2)
-    quote_limit = FIELD_VALUE_LIMIT - len(where) - 1
-    return name, f"{_quote(citation.text, quote_limit)}\n{where}"
+    """The embed field of one citation.
+
+    Its name is ``[n] Title › Section › Subsection``; its value the citation rendered for reading (a list
+    item under its lead-in in italics, prose and table rows quoted, code as code), then its source.
+    """
+    shown = render_citation(citation)
+    title = citation.title or citation.doc_id
+    path = section_path(shown.section, title)
+    heading = f"[{citation.n}] {title}" + (SECTION_SEPARATOR + path if path else "")
+    name = trim(escape(heading), FIELD_NAME_LIMIT)
+    where = _where(citation, FIELD_VALUE_LIMIT // 2)
+    budget = FIELD_VALUE_LIMIT - len(where) - 1
+    lead = discord_markdown(shown.lead_in, min(200, budget // 3))
+    lead = f"*{lead}*\n" if lead else ""
+    budget -= len(lead)
+    if shown.is_block:
+        body = discord_markdown(shown.pieces, budget)
+    else:
+        body = "> " + discord_markdown(shown.pieces, budget - 2)
+    return name, f"{lead}{body}\n{where}"
 
 
 def embed_length(embed: discord.Embed) -> int:
@@ -187,7 +284,8 @@ def answer_replies(answer: Answer) -> list[Reply]:
     """
     if answer.refused or not answer.citations:
         return [Reply(content=REFUSAL)]
-    parts = split_text(escape(answer.answer), MESSAGE_LIMIT) or ["(no answer text)"]
+    body = discord_markdown(answer_pieces(answer))
+    parts = split_markdown(body, MESSAGE_LIMIT) or ["(no answer text)"]
     groups = pack_embeds(sources_embeds(answer.citations))
     replies = [Reply(content=p) for p in parts]
     if groups:

@@ -16,19 +16,24 @@ import errno
 import json
 import logging
 import os
+import re
 import sys
 import textwrap
 from collections.abc import Callable, Iterable
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from .answer.render import SECTION_SEPARATOR, answer_pieces, render_citation, section_path, to_markdown
 from .errors import CitebotError
 from .ingest.formats import describe_formats
 from .resources import seeds_dir
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .models import Answer, Citation
 
 log = logging.getLogger(__name__)
 
@@ -196,13 +201,56 @@ def _display_source(source: str) -> str:
         return source
 
 
-def _format_answer(answer: Any) -> str:
-    lines = [textwrap.fill(answer.answer, width=100)]
+def _fill(markdown: str, indent: str = "") -> list[str]:
+    """Wrap running text to 100 columns; fenced code blocks keep their lines as written."""
+    out: list[str] = []
+    for i, part in enumerate(re.split(r"(^`{3,}\n.*?\n`{3,}$)", markdown, flags=re.DOTALL | re.MULTILINE)):
+        if i % 2:  # a fenced block
+            out += [indent + line for line in part.split("\n")]
+            continue
+        for paragraph in re.split(r"\n\s*\n|(?<=\])\n", part):
+            out += textwrap.wrap(
+                " ".join(paragraph.split()),
+                width=100,
+                initial_indent=indent,
+                subsequent_indent=indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+    return out
+
+
+def _format_source(citation: Citation) -> list[str]:
+    """One entry of "Sources:": the readable citation, then where it is (title › section, file, offsets).
+
+    Prose is quoted; code shows as code (a span, or a fenced block on its own lines); a list item is
+    preceded by its lead-in. The offsets are those of the verbatim text that ``--json`` prints.
+    """
+    shown = render_citation(citation)
+    lead = to_markdown(shown.lead_in) + " " if shown.lead_in else ""
+    body = to_markdown(shown.pieces)
+    lines: list[str]
+    if shown.is_block:
+        lines = [f"[{citation.n}] {lead}".rstrip(), *_fill(body, indent="    ")]
+    else:
+        quoted = body if all(p.style == "code" for p in shown.pieces) else f"“{body}”"
+        lines = _fill(f"[{citation.n}] {lead}{quoted}")
+        lines[1:] = ["    " + line for line in lines[1:]]
+    title = citation.title or citation.doc_id
+    where = SECTION_SEPARATOR.join([title, *([path] if (path := section_path(shown.section, title)) else [])])
+    page = f", page {shown.page}" if shown.page is not None else ""
+    source = _display_source(citation.source)
+    lines.append(f"    — {where} ({source}{page}, characters {citation.start}–{citation.end})")
+    return lines
+
+
+def _format_answer(answer: Answer) -> str:
+    """The answer as people read it: its text (quotes rendered readably), then the numbered sources."""
+    lines = _fill(to_markdown(answer_pieces(answer))) or [answer.answer]
     if answer.citations:
         lines += ["", "Sources:"]
         for c in answer.citations:
-            lines.append(textwrap.fill(f"[{c.n}] “{c.text}”", width=100, subsequent_indent="    "))
-            lines.append(f"    — {c.title} ({_display_source(c.source)}, characters {c.start}–{c.end})")
+            lines += _format_source(c)
     return "\n".join(lines)
 
 

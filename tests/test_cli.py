@@ -11,8 +11,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from retrieval import Settings, describe_formats
-from retrieval.cli import PLUGIN_GROUP, PluginGroup, add_plugins, cli
+from retrieval import Answer, Citation, Settings, describe_formats
+from retrieval.cli import PLUGIN_GROUP, PluginGroup, _format_answer, add_plugins, cli
 from retrieval.embed.embeddings import SentenceEmbedder
 from retrieval.tools.evaluate import run_eval
 from tests.conftest import SEED_FILE
@@ -246,3 +246,89 @@ def test_installed_entry_points_are_found_through_package_metadata(tmp_path: Pat
     )
     assert r.returncode == 0, r.stderr
     assert "probe-hello" in r.stdout and "ingest" in r.stdout
+
+
+# How `ask` shows citations (fast: the formatter on answers built here; slow: a real Markdown file) ------
+
+GUIDE_MD = """\
+# Widget
+
+Widget sorts your files. Get [LM Studio](https://lmstudio.ai) to write answers.
+
+## Requirements
+
+| Tool | Version |
+|------|---------|
+| `python` | 3.11 |
+
+## Install
+
+1. Run the installer:
+
+   ```sh
+   pip install widget
+   widget init
+   ```
+"""
+
+
+def md_cite(n: int, text: str, **fields: object) -> Citation:
+    return Citation(
+        n=n, doc_id="guide", source="/docs/guide.md", title="Widget", start=10 * n, end=10 * n + len(text),
+        text=text, score=0.5, **fields,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_sources_show_the_rendering_section_path_page_and_offsets() -> None:
+    """Each source shows its readable text, then title › section path, file, page and verbatim offsets."""
+    row = md_cite(1, "| `python` | 3.11 |", kind="table_row", section=["Widget", "Requirements"],
+                  context="| Tool | Version |")  # fmt: skip
+    block = md_cite(2, "pip install widget\n   widget init", kind="code", section=["Widget", "Install"])
+    pdf = Citation(n=3, doc_id="m", source="/docs/m.pdf", title="Manual", start=5, end=26,
+                   text="Press the red button.", score=0.1, page=4)  # fmt: skip
+    answer = Answer(
+        question="q", answer=f"{row.text} [1] {block.text} [2] {pdf.text} [3]", refused=False,
+        citations=[row, block, pdf],
+    )  # fmt: skip
+    out = _format_answer(answer).split("\n")
+    sources = out[out.index("Sources:") + 1 :]
+    assert sources == [
+        "[1] “Tool: `python`; Version: 3.11”",
+        "    — Widget › Requirements (/docs/guide.md, characters 10–29)",
+        "[2]",
+        "    ```",
+        "    pip install widget",
+        "    widget init",
+        "    ```",
+        "    — Widget › Install (/docs/guide.md, characters 20–53)",
+        "[3] “Press the red button.”",
+        "    — Manual (/docs/m.pdf, page 4, characters 5–26)",
+    ]
+    assert out[0] == "Tool: `python`; Version: 3.11 [1]" and out[1:5] == [
+        "```",
+        "pip install widget",
+        "widget init",
+        "```",
+    ]
+
+
+@pytest.mark.slow
+def test_ask_on_markdown_agrees_in_text_and_json(tmp_path):
+    """On a real Markdown file, text and --json cite the same offsets; text shows link words, not URLs."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "guide.md").write_text(GUIDE_MD, encoding="utf-8")
+    index = tmp_path / "index"
+    assert citebot("ingest", str(docs), index_dir=index).returncode == 0
+    question = "What should I get to write answers?"
+    as_json = citebot("ask", "--json", question, index_dir=index)
+    as_text = citebot("ask", question, index_dir=index)
+    assert as_json.returncode == 0 and as_text.returncode == 0, as_json.stderr + as_text.stderr
+    data = json.loads(as_json.stdout)
+    assert not data["refused"]
+    for c in data["citations"]:
+        assert GUIDE_MD[c["start"] : c["end"]] == c["text"]
+        assert {"section", "kind", "page", "context"} <= set(c)
+        assert f"[{c['n']}] " in as_text.stdout or f"[{c['n']}]\n" in as_text.stdout
+        assert f"characters {c['start']}–{c['end']}" in as_text.stdout
+    assert "LM Studio" in as_text.stdout and "https://lmstudio.ai" not in as_text.stdout
