@@ -44,7 +44,7 @@ def markdown(data: bytes, name: str) -> ParsedDocument:
     """Markdown (CommonMark with GFM tables)."""
     from .markdown import parse_markdown
 
-    return parse_markdown(_head(read_text(data, name), name))
+    return parse_markdown(_head(read_text(data, name), name), name)
 
 
 def rst(data: bytes, name: str) -> ParsedDocument:
