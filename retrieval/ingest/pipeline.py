@@ -331,9 +331,7 @@ def _index_documents(index: Index, work: Iterable[_Work], report: IngestReport, 
     from tqdm import tqdm
 
     def embed(batch: list[_Work]) -> tuple[list[_Work], np.ndarray]:
-        texts = [
-            embedding_text(w.row.title, u.text, u.section, u.context) for w in batch for u in w.layout.units
-        ]
+        texts = [embedding_text(w.row.title, u.text, u.context) for w in batch for u in w.layout.units]
         return batch, index.embedder.encode(texts)
 
     batches = _batches(work)  # pulling a batch reads and segments its files, on this thread

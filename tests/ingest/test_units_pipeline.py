@@ -116,10 +116,9 @@ def test_chunks_never_cross_blocks_and_average_outer_units() -> None:
 
 
 def test_embedding_text_gives_context() -> None:
-    """Title, then the section path (without repeating the title), then the lead-in, then the unit."""
+    """The title, then the unit's lead-in or header row, then the unit; a plain sentence as before."""
     assert embedding_text("Guide", "Hello there.") == "Guide. Hello there."
     assert embedding_text("", "Hello there.") == "Hello there."
-    assert (
-        embedding_text("Guide", "1. Run it.", ("Guide", "Install"), "To install it:")
-        == "Guide > Install. To install it:\n1. Run it."
+    assert embedding_text("Guide", "| ask | Answer. |", "| Command | Does |") == (
+        "Guide. | Command | Does |\n| ask | Answer. |"
     )

@@ -25,7 +25,7 @@ def _docx() -> bytes:
 def test_a_word_document_and_rst_are_accepted() -> None:
     """A real .docx and a UTF-8 .rst pass the upload check as their formats."""
     assert check_upload("rules.docx", _docx(), LIMIT).name == "Word document"
-    rst = "Rules\n=====\n\n- Be kind to other members.\n".encode()
+    rst = b"Rules\n=====\n\n- Be kind to other members.\n"
     assert check_upload("rules.rst", rst, LIMIT).name == "reStructuredText"
 
 
