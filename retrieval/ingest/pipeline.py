@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -55,9 +56,39 @@ class IngestReport:
 
 @dataclass
 class _Work:
+    """A file to embed and store: its new catalog row and its units."""
+
     row: DocumentRow
     layout: Layout
     is_update: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Unchanged:
+    """Nothing to embed; ``touch`` is (doc_key, size, mtime) to record when only the file's time changed."""
+
+    touch: tuple[str, int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Skip:
+    """The file can't be indexed; ``stale`` is its old record, which must stop answering questions."""
+
+    reason: str
+    stale: DocumentRow | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Alias:
+    """The content is indexed already under ``twin``; ``stale`` is the file's own old record, if any."""
+
+    row: DocumentRow
+    twin: DocumentRow
+    stale: DocumentRow | None = None
+
+
+#: What a look at one file decides; ``_apply`` carries it out.
+_Plan = _Work | _Unchanged | _Skip | _Alias
 
 
 def doc_key(scope: str, source: str) -> str:
@@ -120,18 +151,32 @@ def ingest(
         IndexBusyError: another ingest holds the index's lock.
         IndexUnavailableError: the store can't be reached or written.
     """
+    with writing(index, lock_timeout):
+        return _ingest_locked(
+            index, paths, scope=scope, rebuild=rebuild, progress=progress, display_names=display_names
+        )
+
+
+@contextmanager
+def writing(index: Index, timeout: float) -> Iterator[None]:
+    """Hold the index's writer lock: one ingest or forget at a time, across threads and processes.
+
+    Readers never take it (they only load what a writer published), so questions are answered while
+    it is held.
+
+    Raises:
+        IndexBusyError: another writer held the lock for longer than ``timeout`` seconds.
+    """
     index.directory.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(index.directory / "ingest.lock"))
     try:
-        lock.acquire(timeout=lock_timeout)
+        lock.acquire(timeout=timeout)
     except Timeout as exc:
         raise IndexBusyError(
             f"another citebot ingest is writing to {index.directory}; wait for it to finish and try again"
         ) from exc
     try:
-        return _ingest_locked(
-            index, paths, scope=scope, rebuild=rebuild, progress=progress, display_names=display_names
-        )
+        yield
     finally:
         lock.release()
 
@@ -155,43 +200,19 @@ def _ingest_locked(
         index.catalog.set_meta("embedding_model", index.embedder.model_name)
     index.check_model()
     _recover(index)
-
-    # Files gone from an ingested folder, removed first: a copy of a removed file is then indexed below.
     present: dict[str, tuple[Path, Path]] = {}
     for root, path in files:  # a file reached twice (two overlapping paths) counts once, as first seen
         present.setdefault(doc_key(scope, str(path)), (root, path))
-    gone = [
-        d
-        for root in roots
-        for d in index.catalog.documents(scope=scope, root=str(root))
-        if d.doc_key not in present
-    ]
-    if gone:
-        _remove(index, gone)
-        report.removed.extend(d.source for d in gone if d.state != "alias")
-
-    planned: dict[str, DocumentRow] = {}
+    # Files gone from an ingested folder, removed first: a copy of a removed file is then indexed below.
+    _remove_gone(index, present, roots, scope, report)
+    reader = _Reader(
+        index,
+        scope,
+        max_bytes=int(index.settings.max_file_mb * 1e6),
+        names={p.expanduser().resolve(): n for p, n in (display_names or {}).items()},
+    )
     late_aliases: list[DocumentRow] = []
-    max_bytes = int(index.settings.max_file_mb * 1e6)
-    names = {p.expanduser().resolve(): n for p, n in (display_names or {}).items()}
-
-    def plan() -> Iterator[_Work]:
-        """Read and segment files as the pipeline asks for them (so segmenting overlaps embedding)."""
-        for key, (root, path) in present.items():
-            item = _examine(index, root, path, key, scope, max_bytes, report, display_name=names.get(path))
-            if item is None:
-                continue
-            twin = planned.get(item.row.content_hash)
-            if twin is not None:  # the same content twice in this run: embed it once
-                if item.is_update:
-                    _remove(index, [item.row])
-                late_aliases.append(replace(item.row, alias_of=twin.doc_key, n_sentences=0, n_chunks=0))
-                report.aliases.append((item.row.source, twin.source))
-                continue
-            planned[item.row.content_hash] = item.row
-            yield item
-
-    _index_documents(index, plan(), report, progress=progress)
+    _index_documents(index, _new_content(reader, present, report, late_aliases), report, progress=progress)
     for alias in late_aliases:
         index.catalog.put_alias(alias)
     # Copies whose original changed content under them: index them in their own right.
@@ -200,7 +221,7 @@ def _ingest_locked(
         index.catalog.delete([a.doc_key])
         root, path = present[a.doc_key]
         report.unchanged = [u for u in report.unchanged if u != str(path)]
-        item = _examine(index, root, path, a.doc_key, scope, max_bytes, report, display_name=names.get(path))
+        item = _apply(index, reader.look(root, path, a.doc_key), str(path), report)
         _index_documents(index, [item] if item else [], report, progress=progress)
     # Once per ingest, still under the lock: readers switch to the new BM25 index when it is complete.
     index.publish_lexical()
@@ -212,6 +233,48 @@ def _ingest_locked(
     return report
 
 
+def _remove_gone(
+    index: Index, present: Mapping[str, object], roots: Sequence[Path], scope: str, report: IngestReport
+) -> None:
+    """Remove the documents of ingested folders whose files are no longer there."""
+    gone = [
+        d
+        for root in roots
+        for d in index.catalog.documents(scope=scope, root=str(root))
+        if d.doc_key not in present
+    ]
+    if gone:
+        _remove(index, gone)
+        report.removed.extend(d.source for d in gone if d.state != "alias")
+
+
+def _new_content(
+    reader: _Reader,
+    present: Mapping[str, tuple[Path, Path]],
+    report: IngestReport,
+    late_aliases: list[DocumentRow],
+) -> Iterator[_Work]:
+    """The files to embed, read and parsed as the pipeline asks for them (so parsing overlaps embedding).
+
+    The same content twice in this run is embedded once: later copies become aliases of the first,
+    recorded in ``late_aliases`` once the first is stored.
+    """
+    planned: dict[str, DocumentRow] = {}
+    for key, (root, path) in present.items():
+        item = _apply(reader.index, reader.look(root, path, key), str(path), report)
+        if item is None:
+            continue
+        twin = planned.get(item.row.content_hash)
+        if twin is not None:
+            if item.is_update:
+                _remove(reader.index, [item.row])
+            late_aliases.append(replace(item.row, alias_of=twin.doc_key, n_sentences=0, n_chunks=0))
+            report.aliases.append((item.row.source, twin.source))
+            continue
+        planned[item.row.content_hash] = item.row
+        yield item
+
+
 def _recover(index: Index) -> None:
     """Undo what an interrupted ingest left: vectors of documents that never completed."""
     pending = [d.doc_key for d in index.catalog.documents() if d.state == "pending"]
@@ -221,84 +284,84 @@ def _recover(index: Index) -> None:
         index.catalog.delete(pending)
 
 
-def _examine(
-    index: Index,
-    root: Path,
-    path: Path,
-    key: str,
-    scope: str,
-    max_bytes: int,
-    report: IngestReport,
-    *,
-    display_name: str | None = None,
-) -> _Work | None:
-    """Decide what a file needs: nothing, an alias record, or (re)indexing."""
-    source = str(path)
-    try:
-        st = path.stat()
-    except OSError as exc:
-        report.skipped.append((source, f"cannot be read ({exc.strerror or exc})"))
-        log.warning("skipped %s: %s", source, exc.strerror or exc)
-        return None
-    old = index.catalog.document(key)
-    if (
-        old is not None
-        and old.state in ("complete", "alias")
-        and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns)
-    ):
-        report.unchanged.append(source)
-        return None
-    try:
-        data = read_limited(path, max_bytes)
-        content_hash = hashlib.sha256(data).hexdigest()
-        if old is not None and old.state in ("complete", "alias") and old.content_hash == content_hash:
-            index.catalog.touch(key, st.st_size, st.st_mtime_ns)
-            report.unchanged.append(source)
-            return None
-        loaded = parse(data, source, path.suffix)
-    except (DocumentError, OSError) as exc:
-        reason = str(exc) if isinstance(exc, DocumentError) else f"{source}: cannot be read ({exc})"
-        report.skipped.append((source, reason.removeprefix(f"{source}: ")))
-        log.warning("%s", reason)
-        if old is not None:  # the file turned bad: its old content must not answer questions any more
-            _remove(index, [old])
-        return None
+@dataclass(frozen=True)
+class _Reader:
+    """Looks at files and decides what each needs, without changing the index."""
 
-    doc_id = path.relative_to(root).with_suffix("").as_posix()
-    if display_name:
-        doc_id = Path(display_name).stem or display_name
-    layout = lay_out(loaded, index.settings.chunk_chars)
-    title = (loaded.title or _human_title(doc_id)).strip()[:300]
-    row = DocumentRow(
-        doc_key=key,
-        scope=scope,
-        root=str(root),
-        source=display_name or source,
-        doc_id=doc_id,
-        title=title,
-        content_hash=content_hash,
-        size=st.st_size,
-        mtime_ns=st.st_mtime_ns,
-        state="complete",
-        alias_of=None,
-        n_sentences=len(layout.units),
-        n_chunks=len(layout.chunks),
-    )
-    if not layout.units:
-        report.skipped.append((source, "no prose to cite (empty, or only headings and labels)"))
-        log.warning("skipped %s: no prose to cite", source)
-        if old is not None:
-            _remove(index, [old])
-        return None
-    twin = index.catalog.find_complete_by_hash(scope, content_hash)
-    if twin is not None and twin.doc_key != key:
-        if old is not None and old.state == "complete":
-            _remove(index, [old])
-        index.catalog.put_alias(replace(row, alias_of=twin.doc_key, n_sentences=0, n_chunks=0))
-        report.aliases.append((source, twin.source))
-        log.info("%s has the same content as %s: recorded as another name for it", source, twin.source)
-        return None
-    return _Work(row, layout, is_update=old is not None)
+    index: Index
+    scope: str
+    max_bytes: int
+    names: Mapping[Path, str]
+
+    def look(self, root: Path, path: Path, key: str) -> _Plan:
+        """Decide what one file needs: nothing, a new time, an alias record, a skip, or (re)indexing."""
+        source = str(path)
+        try:
+            st = path.stat()
+        except OSError as exc:
+            return _Skip(f"cannot be read ({exc.strerror or exc})")
+        old = self.index.catalog.document(key)
+        current = old if old is not None and old.state in ("complete", "alias") else None
+        if current is not None and (current.size, current.mtime_ns) == (st.st_size, st.st_mtime_ns):
+            return _Unchanged()
+        try:
+            data = read_limited(path, self.max_bytes)
+            content_hash = hashlib.sha256(data).hexdigest()
+            if current is not None and current.content_hash == content_hash:
+                return _Unchanged(touch=(key, st.st_size, st.st_mtime_ns))
+            parsed = parse(data, source, path.suffix)
+        except (DocumentError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, DocumentError) else f"cannot be read ({exc})"
+            # A file that turned bad: its old content must not answer questions any more.
+            return _Skip(reason.removeprefix(f"{source}: "), stale=old)
+        display_name = self.names.get(path)
+        doc_id = Path(display_name).stem or display_name if display_name else None
+        doc_id = doc_id or path.relative_to(root).with_suffix("").as_posix()
+        layout = lay_out(parsed, self.index.settings.chunk_chars)
+        if not layout.units:
+            return _Skip("no prose to cite (empty, or only headings and labels)", stale=old)
+        row = DocumentRow(
+            doc_key=key,
+            scope=self.scope,
+            root=str(root),
+            source=display_name or source,
+            doc_id=doc_id,
+            title=(parsed.title or _human_title(doc_id)).strip()[:300],
+            content_hash=content_hash,
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            state="complete",
+            alias_of=None,
+            n_sentences=len(layout.units),
+            n_chunks=len(layout.chunks),
+        )
+        twin = self.index.catalog.find_complete_by_hash(self.scope, content_hash)
+        if twin is not None and twin.doc_key != key:
+            stale = old if old is not None and old.state == "complete" else None
+            return _Alias(replace(row, alias_of=twin.doc_key, n_sentences=0, n_chunks=0), twin, stale)
+        return _Work(row, layout, is_update=old is not None)
+
+
+def _apply(index: Index, plan: _Plan, source: str, report: IngestReport) -> _Work | None:
+    """Carry out a look's decision; returns the work left for embedding, if any."""
+    if isinstance(plan, _Work):
+        return plan
+    if isinstance(plan, _Unchanged):
+        if plan.touch is not None:
+            index.catalog.touch(*plan.touch)
+        report.unchanged.append(source)
+    elif isinstance(plan, _Skip):
+        report.skipped.append((source, plan.reason))
+        log.warning("skipped %s: %s", source, plan.reason)
+        if plan.stale is not None:
+            _remove(index, [plan.stale])
+    else:
+        if plan.stale is not None:
+            _remove(index, [plan.stale])
+        index.catalog.put_alias(plan.row)
+        report.aliases.append((source, plan.twin.source))
+        log.info("%s has the same content as %s: recorded as another name for it", source, plan.twin.source)
+    return None
 
 
 def _remove(index: Index, rows: Iterable[DocumentRow]) -> None:
@@ -411,19 +474,10 @@ def forget(index: Index, doc_keys: Sequence[str], *, lock_timeout: float = 60.0)
     """
     if not any(index.catalog.document(k) is not None for k in doc_keys):
         return []
-    lock = FileLock(str(index.directory / "ingest.lock"))
-    try:
-        lock.acquire(timeout=lock_timeout)
-    except Timeout as exc:
-        raise IndexBusyError(
-            f"another citebot ingest is writing to {index.directory}; wait for it to finish and try again"
-        ) from exc
-    try:
+    with writing(index, lock_timeout):
         # Read under the lock: an ingest that finished while this waited may have changed the rows.
         rows = [r for r in (index.catalog.document(k) for k in doc_keys) if r is not None]
         if rows:
             _remove(index, rows)
             index.publish_lexical()
         return rows
-    finally:
-        lock.release()
