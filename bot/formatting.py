@@ -16,8 +16,7 @@ from urllib.parse import quote, urlsplit
 
 import discord
 
-from retrieval import Answer, Citation
-from retrieval.answer.render import SECTION_SEPARATOR, Piece, answer_pieces, render_citation, section_path
+from retrieval import SECTION_SEPARATOR, Answer, Citation, Piece, answer_pieces, render_citation, section_path
 
 log = logging.getLogger(__name__)
 

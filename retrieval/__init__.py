@@ -5,6 +5,15 @@ the subpackages is private to the core. Importing this package loads no model an
 that happens on first use.
 """
 
+from .answer.render import (
+    SECTION_SEPARATOR,
+    Piece,
+    Rendering,
+    answer_pieces,
+    render_citation,
+    section_path,
+    to_markdown,
+)
 from .chain import CitingRetriever, build_chain, clean_question
 from .errors import (
     CitebotError,
@@ -24,6 +33,7 @@ from .settings import Settings
 
 __all__ = [
     "FORMATS",
+    "SECTION_SEPARATOR",
     "SHARED_SCOPE",
     "Added",
     "Answer",
@@ -44,12 +54,18 @@ __all__ = [
     "Library",
     "MediaKind",
     "NoDocumentsError",
+    "Piece",
     "Query",
+    "Rendering",
     "Settings",
+    "answer_pieces",
     "build_chain",
     "clean_question",
     "describe_formats",
     "format_for",
     "ingest",
     "open_index",
+    "render_citation",
+    "section_path",
+    "to_markdown",
 ]

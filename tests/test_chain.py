@@ -79,7 +79,20 @@ def test_json_shape(seeded):
     """The --json shape has exactly the documented keys."""
     data = seeded.invoke("How many North Korean soldiers entered eastern Russia?").to_json_dict()
     assert set(data) == {"question", "answer", "refused", "citations"}
-    assert set(data["citations"][0]) == {"n", "doc_id", "source", "title", "start", "end", "text", "score"}
+    assert set(data["citations"][0]) == {
+        "n",
+        "doc_id",
+        "source",
+        "title",
+        "start",
+        "end",
+        "text",
+        "score",
+        "kind",
+        "section",
+        "page",
+        "context",
+    }
 
 
 @pytest.mark.parametrize(
