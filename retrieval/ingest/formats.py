@@ -2,9 +2,9 @@
 
 Everything that needs to know which files are documents asks here: ingestion (which files of a folder to
 read, and how), the upload check (is this file what its name says), and the messages and help texts of
-every front end ("send a .txt, .md, .html or .pdf file"). Supporting a new format is one entry in
-:data:`FORMATS`; its parser is named by a ``"module:function"`` path and imported on first use, so a
-format whose library is heavy costs nothing until a file of it is read.
+every front end ("send a .txt, .md, .rst, .html, .pdf or .docx file"). Supporting a new format is one
+entry in :data:`FORMATS`; its parser is named by a ``"module:function"`` path and imported on first
+use, so a format whose library is heavy costs nothing until a file of it is read.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, cast
 from ..errors import DocumentError
 
 if TYPE_CHECKING:
-    from .loaders import LoadedText
+    from .parsers.units import ParsedDocument
 
 log = logging.getLogger(__name__)
 
-#: A parser turns a file's bytes (and its name, for messages) into text; it raises ``DocumentError``.
-Parser = Callable[[bytes, str], "LoadedText"]
+#: A parser turns a file's bytes (and its name, for messages) into its text and citable units; it
+#: raises ``DocumentError``.
+Parser = Callable[[bytes, str], "ParsedDocument"]
 
 
 class MediaKind(StrEnum):
@@ -70,27 +71,30 @@ class Format:
         """The suffix messages show for this format."""
         return self.suffixes[0]
 
-    def parse(self, data: bytes, name: str) -> LoadedText:
-        """Parse ``data`` with this format's parser.
+    def parse(self, data: bytes, name: str) -> ParsedDocument:
+        """Parse ``data`` with this format's parser, keeping at most ``MAX_UNITS`` units.
 
         Raises:
             DocumentError: the bytes are not a readable document of this format.
         """
-        return _resolve(self.parser)(data, name)
+        from .parsers.units import limit_units
+
+        return limit_units(_resolve(self.parser)(data, name), name)
 
 
-_TEXT_PARSER = "retrieval.ingest.loaders:plain_text"
+_ENTRY = "retrieval.ingest.parsers.entry"
 
 #: Every format citebot reads. Order matters only for messages, which list the formats in this order.
 FORMATS: tuple[Format, ...] = (
-    Format("plain text", (".txt", ".text"), MediaKind.TEXT, "text/plain", _TEXT_PARSER),
-    Format("Markdown", (".md", ".markdown"), MediaKind.TEXT, "text/markdown", _TEXT_PARSER),
+    Format("plain text", (".txt", ".text"), MediaKind.TEXT, "text/plain", f"{_ENTRY}:plain"),
+    Format("Markdown", (".md", ".markdown", ".mdown"), MediaKind.TEXT, "text/markdown", f"{_ENTRY}:markdown"),
+    Format("reStructuredText", (".rst", ".rest"), MediaKind.TEXT, "text/x-rst", f"{_ENTRY}:rst"),
     Format(
         "HTML",
         (".html", ".htm", ".xhtml"),
         MediaKind.TEXT,
         "text/html",
-        "retrieval.ingest.loaders:html_text",
+        f"{_ENTRY}:html",
         markup=re.compile(rb"<[A-Za-z!/]"),
     ),
     Format(
@@ -98,8 +102,16 @@ FORMATS: tuple[Format, ...] = (
         (".pdf",),
         MediaKind.BINARY,
         "application/pdf",
-        "retrieval.ingest.loaders:pdf_text",
+        "retrieval.ingest.parsers.pdf:parse_pdf",
         signatures=(b"%PDF-",),
+    ),
+    Format(
+        "Word document",
+        (".docx",),
+        MediaKind.BINARY,
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "retrieval.ingest.parsers.docx:parse_docx",
+        signatures=(b"PK\x03\x04",),  # a zip archive; parse_docx checks what is inside
     ),
 )
 
@@ -140,7 +152,7 @@ def supported_suffixes() -> frozenset[str]:
 
 
 def describe_formats(conjunction: str = "or") -> str:
-    """The formats as people read them in a message: ``".txt, .md, .html or .pdf"``."""
+    """The formats as people read them in a message: ``".txt, .md, .rst, .html, .pdf or .docx"``."""
     shown = list(dict.fromkeys(fmt.suffix for fmt in FORMATS))
     if len(shown) == 1:
         return shown[0]

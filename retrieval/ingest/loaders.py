@@ -1,9 +1,11 @@
-"""Read one file into plain text: decoding, HTML and PDF extraction, and refusing what isn't text.
+"""Read one file: size limit, decoding, refusing what isn't text, and handing it to its format's parser.
 
-Citation offsets point into the text returned here. For ``.txt`` and ``.md`` that is the file's text
-exactly as Python's universal-newline reading gives it (what ``Path.read_text`` returns for UTF-8), so
-anyone can check a citation against the file with ``Path(f).read_text()[start:end]``; a file in another
-encoding is decoded first (a BOM, UTF-16 without one, or a guessed legacy code page, with a warning).
+Citation offsets point into ``ParsedDocument.text``. For text formats (``.txt``, ``.md``, ``.rst``)
+that is the file's text exactly as Python's universal-newline reading gives it (what ``Path.read_text``
+returns for UTF-8), so anyone can check a citation against the file with
+``Path(f).read_text()[start:end]``; a file in another encoding is decoded first (a BOM, UTF-16 without
+one, or a guessed legacy code page, with a warning). HTML, PDF and DOCX offsets point into the text
+their parser extracted.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from __future__ import annotations
 import codecs
 import logging
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import DocumentError
 from .formats import describe_formats, format_for
+
+if TYPE_CHECKING:
+    from .parsers.units import ParsedDocument
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +33,6 @@ _BOMS = (
 )
 # Characters other than whitespace that no prose contains: a sign of a binary file.
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
-
-
-@dataclass(frozen=True, slots=True)
-class LoadedText:
-    """A document's text, ready to segment, and the title its markup gave (if any)."""
-
-    text: str
-    title: str | None = None
 
 
 def universal_newlines(text: str) -> str:
@@ -133,112 +130,13 @@ def _check_text(text: str, name: str) -> str:
     return text
 
 
-# Elements whose text forms a paragraph of its own; text directly inside a container (a <div> with
-# loose text, a <p> holding a <div>) is a paragraph of that container, so none of it is lost.
-_BLOCK_TAGS = frozenset(
-    {
-        "p",
-        "li",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "blockquote",
-        "pre",
-        "td",
-        "th",
-        "dd",
-        "dt",
-        "caption",
-        "figcaption",
-        "div",
-        "section",
-        "article",
-        "main",
-        "body",
-        "html",
-        "ul",
-        "ol",
-        "dl",
-        "table",
-        "tr",
-        "figure",
-        "address",
-        "details",
-        "summary",
-        "center",
-    }
-)
-# Page furniture and code, never prose worth citing.
-_DROP_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "template", "title")
+def read_text(data: bytes, name: str) -> str:
+    """Decode a text format's bytes as ingestion reads them: decoded, universal newlines, not binary.
 
-
-def plain_text(data: bytes, name: str) -> LoadedText:
-    """Parse a plain-text or Markdown file: decoded, with universal newlines, every character kept."""
-    return LoadedText(universal_newlines(decode_bytes(data, name)))
-
-
-def html_text(data: bytes, name: str) -> LoadedText:
-    """Parse an HTML page into paragraphs of prose, without navigation, scripts and other furniture."""
-    from bs4 import BeautifulSoup
-    from bs4.element import NavigableString, PreformattedString, Tag
-
-    try:
-        soup = BeautifulSoup(decode_bytes(data, name), "html.parser")
-        title_tag = soup.find("title") or soup.find("h1")
-        title = title_tag.get_text(" ", strip=True) if title_tag else None
-        for tag in soup(list(_DROP_TAGS)):
-            tag.decompose()
-        for br in soup("br"):
-            br.replace_with("\n")
-        blocks: list[str] = []
-        parts: list[str] = []
-        current: object = None  # the block element whose text is being gathered
-        # Depth-first, iteratively (no recursion limit on hostile nesting), in document order.
-        stack: list[tuple[object, object]] = [(soup, soup)]
-        while stack:
-            node, owner = stack.pop()
-            if isinstance(node, Tag):
-                inner = node if node.name in _BLOCK_TAGS else owner
-                stack.extend((child, inner) for child in reversed(node.contents))
-                continue
-            if not isinstance(node, NavigableString) or isinstance(node, PreformattedString):
-                continue  # comments, doctype, CDATA
-            if owner is not current and parts:
-                blocks.append(" ".join("".join(parts).split()))
-                parts = []
-            current = owner
-            parts.append(str(node))
-        if parts:
-            blocks.append(" ".join("".join(parts).split()))
-    except DocumentError:
-        raise
-    except RecursionError as exc:
-        raise DocumentError(f"{name}: HTML nested too deeply to read, skipped") from exc
-    return LoadedText("\n\n".join(b for b in blocks if b), title or None)
-
-
-def pdf_text(data: bytes, name: str) -> LoadedText:
-    """Parse a PDF's text layer, page after page; its metadata title becomes the title."""
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings about odd files say nothing useful
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
-        meta_title = reader.metadata.title if reader.metadata else None
-    except (PdfReadError, OSError) as exc:
-        raise DocumentError(f"{name}: not a readable PDF ({exc.__class__.__name__}: {exc}), skipped") from exc
-    except Exception as exc:  # a parser fed hostile bytes fails in any way; one bad file never stops ingest
-        raise DocumentError(f"{name}: not a readable PDF ({exc.__class__.__name__}), skipped") from exc
-    text = universal_newlines("\n\n".join(p.strip() for p in pages if p.strip()))
-    return LoadedText(text, str(meta_title) if meta_title else None)
+    Raises:
+        DocumentError: binary or undecodable.
+    """
+    return _check_text(universal_newlines(decode_bytes(data, name)), name)
 
 
 def read_limited(path: Path, max_bytes: int) -> bytes:
@@ -266,8 +164,8 @@ def _unsupported(name: str, suffix: str) -> DocumentError:
     )
 
 
-def parse(data: bytes, name: str, suffix: str) -> LoadedText:
-    """Turn a file's bytes into text with the parser its format registers (no I/O: ingest reads once).
+def parse(data: bytes, name: str, suffix: str) -> ParsedDocument:
+    """Parse a file's bytes with the parser its format registers (no I/O: ingest reads once).
 
     Raises:
         DocumentError: unsupported, binary, undecodable or unparsable.
@@ -275,12 +173,11 @@ def parse(data: bytes, name: str, suffix: str) -> LoadedText:
     fmt = format_for(suffix)
     if fmt is None:
         raise _unsupported(name, suffix.lower())
-    loaded = fmt.parse(data, name)
-    return LoadedText(_check_text(loaded.text, name), loaded.title)
+    return fmt.parse(data, name)
 
 
-def load_file(path: Path, max_bytes: int) -> LoadedText:
-    """Read ``path`` into text according to its suffix.
+def load_file(path: Path, max_bytes: int) -> ParsedDocument:
+    """Read and parse ``path`` according to its suffix.
 
     Raises:
         DocumentError: unsupported, too large, unreadable, binary or undecodable.

@@ -20,12 +20,12 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from ..errors import DocumentError, IndexBusyError, NoDocumentsError
-from ..index.catalog import DocumentRow
+from ..index.catalog import DocumentRow, UnitRecord
 from ..index.core import SHARED_SCOPE, Index
 from ..index.store import chunk_id, sentence_id
 from .formats import describe_formats, format_for
+from .layout import Layout, embedding_text, lay_out
 from .loaders import parse, read_limited
-from .segment import Segmented, segment
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +56,13 @@ class IngestReport:
 @dataclass
 class _Work:
     row: DocumentRow
-    seg: Segmented
+    layout: Layout
     is_update: bool
 
 
 def doc_key(scope: str, source: str) -> str:
     """A stable key for one file in one scope: its Chroma ids derive from it."""
     return hashlib.sha1(f"{scope}\0{source}".encode()).hexdigest()[:20]
-
-
-def embedding_text(title: str, sentence: str) -> str:
-    """The text embedded for a sentence: its document's title gives context a lone sentence lacks."""
-    return f"{title}. {sentence}" if title else sentence
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -272,12 +267,8 @@ def _examine(
     doc_id = path.relative_to(root).with_suffix("").as_posix()
     if display_name:
         doc_id = Path(display_name).stem or display_name
-    seg = segment(
-        loaded.text,
-        chunk_chars=index.settings.chunk_chars,
-        max_sentence_chars=index.settings.max_sentence_chars,
-    )
-    title = (loaded.title or seg.title or _human_title(doc_id)).strip()[:300]
+    layout = lay_out(loaded, index.settings.chunk_chars)
+    title = (loaded.title or _human_title(doc_id)).strip()[:300]
     row = DocumentRow(
         doc_key=key,
         scope=scope,
@@ -290,10 +281,10 @@ def _examine(
         mtime_ns=st.st_mtime_ns,
         state="complete",
         alias_of=None,
-        n_sentences=len(seg.sentences),
-        n_chunks=len(seg.chunks),
+        n_sentences=len(layout.units),
+        n_chunks=len(layout.chunks),
     )
-    if not seg.sentences:
+    if not layout.units:
         report.skipped.append((source, "no prose to cite (empty, or only headings and labels)"))
         log.warning("skipped %s: no prose to cite", source)
         if old is not None:
@@ -307,7 +298,7 @@ def _examine(
         report.aliases.append((source, twin.source))
         log.info("%s has the same content as %s: recorded as another name for it", source, twin.source)
         return None
-    return _Work(row, seg, is_update=old is not None)
+    return _Work(row, layout, is_update=old is not None)
 
 
 def _remove(index: Index, rows: Iterable[DocumentRow]) -> None:
@@ -326,7 +317,7 @@ def _batches(work: Iterable[_Work]) -> Iterator[list[_Work]]:
     size = 0
     for w in work:
         batch.append(w)
-        size += len(w.seg.sentences)
+        size += len(w.layout.units)
         if size >= _EMBED_BATCH:
             yield batch
             batch, size = [], 0
@@ -340,7 +331,7 @@ def _index_documents(index: Index, work: Iterable[_Work], report: IngestReport, 
     from tqdm import tqdm
 
     def embed(batch: list[_Work]) -> tuple[list[_Work], np.ndarray]:
-        texts = [embedding_text(w.row.title, s.text) for w in batch for s in w.seg.sentences]
+        texts = [embedding_text(w.row.title, u.text, u.context) for w in batch for u in w.layout.units]
         return batch, index.embedder.encode(texts)
 
     batches = _batches(work)  # pulling a batch reads and segments its files, on this thread
@@ -384,25 +375,28 @@ def _store_batch(index: Index, batch: list[_Work], vectors: np.ndarray) -> None:
     per_doc: list[tuple[_Work, np.ndarray]] = []
     offset = 0
     for w in batch:
-        row, seg = w.row, w.seg
-        own = vectors[offset : offset + len(seg.sentences)]
-        offset += len(seg.sentences)
+        row, layout = w.row, w.layout
+        own = vectors[offset : offset + len(layout.units)]
+        offset += len(layout.units)
         per_doc.append((w, own))
         meta = {"doc_key": row.doc_key, "scope": row.scope}
-        ids += [sentence_id(row.doc_key, s.idx) for s in seg.sentences]
-        metas += [meta] * len(seg.sentences)
-        chunk_ids += [chunk_id(row.doc_key, c.idx) for c in seg.chunks]
-        chunk_metas += [meta] * len(seg.chunks)
-        chunk_vecs += [own[c.first : c.last + 1].mean(axis=0) for c in seg.chunks]
+        ids += [sentence_id(row.doc_key, i) for i in range(len(layout.units))]
+        metas += [meta] * len(layout.units)
+        chunk_ids += [chunk_id(row.doc_key, c.idx) for c in layout.chunks]
+        chunk_metas += [meta] * len(layout.chunks)
+        chunk_vecs += [own[list(c.members)].mean(axis=0) for c in layout.chunks]
     index.store.add(index.store.sentences, ids, vectors, metas)
     means = np.stack(chunk_vecs)
     means /= np.linalg.norm(means, axis=1, keepdims=True) + 1e-12
     index.store.add(index.store.chunks, chunk_ids, means, chunk_metas)
     for w, own in per_doc:
-        chunk_of = {i: c.idx for c in w.seg.chunks for i in range(c.first, c.last + 1)}
-        sentences = zip(w.seg.sentences, own, strict=True)
+        units = zip(w.layout.units, w.layout.chunk_of, own, strict=True)
         index.catalog.complete(
-            w.row, ((s.idx, s.start, s.end, chunk_of[s.idx], s.text, v) for s, v in sentences)
+            w.row,
+            (
+                UnitRecord(i, u.start, u.end, chunk, u.text, v, u.kind, u.section, u.context, u.page, u.block)
+                for i, (u, chunk, v) in enumerate(units)
+            ),
         )
 
 

@@ -41,6 +41,7 @@ class Sentence:
     start: int
     end: int
     text: str
+    block: int = 0  # the number of the paragraph holding it, among the prose paragraphs
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +180,7 @@ def segment(text: str, *, chunk_chars: int = 600, max_sentence_chars: int = 1000
     sentences: list[Sentence] = []
     chunks: list[Chunk] = []
     title: str | None = None
+    blocks = 0
     for b_start, b_end in _blocks(text):
         block = text[b_start:b_end]
         if not is_prose(block):
@@ -190,7 +192,9 @@ def segment(text: str, *, chunk_chars: int = 600, max_sentence_chars: int = 1000
             for s2, e2 in _split_long(text, *_trim(text, s, e), max_sentence_chars):
                 s2, e2 = _trim(text, s2, e2)
                 if e2 > s2 and _WORD.search(text[s2:e2]):
-                    sentences.append(Sentence(len(sentences), s2, e2, text[s2:e2]))
+                    sentences.append(Sentence(len(sentences), s2, e2, text[s2:e2], blocks))
+        if len(sentences) > first:
+            blocks += 1
         chunks.extend(_chunk(sentences, first, chunk_chars, len(chunks)))
     return Segmented(sentences, chunks, title)
 

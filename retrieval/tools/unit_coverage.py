@@ -18,7 +18,8 @@ from typing import Any
 import click
 
 from ..errors import DocumentError
-from ..ingest.parsers import PARSED_SUFFIXES, Unit, parse_file
+from ..ingest.formats import supported_suffixes
+from ..ingest.parsers import Unit, parse_file
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ def parse_set(docs: Path) -> dict[str, list[Unit]]:
     """Parse every supported file under ``docs``, keyed by doc_id (relative path without suffix)."""
     units: dict[str, list[Unit]] = {}
     for path in sorted(docs.rglob("*")):
-        if path.is_file() and path.suffix.lower() in PARSED_SUFFIXES:
+        if path.is_file() and path.suffix.lower() in supported_suffixes():
             doc_id = path.relative_to(docs).with_suffix("").as_posix()
             try:
                 units[doc_id] = parse_file(path).units

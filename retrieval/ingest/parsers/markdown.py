@@ -279,6 +279,7 @@ def _sentences_in(out: UnitCollector, start: int, end: int) -> list[tuple[int, i
 _LEAVES = frozenset(
     {"paragraph_open", "fence", "code_block", "heading_open", "table_open", "html_block", "hr"}
 )
+_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:[ \t]*\S.*$", re.MULTILINE)
 _NOT_TEXT = re.compile(r"!\[[^\]]*\]\([^)]*\)|<[^>]*>")
 
 
@@ -287,8 +288,8 @@ def _has_text(inline: Token) -> bool:
     return bool(re.search(r"\w", _NOT_TEXT.sub(" ", inline.content)))
 
 
-def parse_markdown(text: str) -> ParsedDocument:
-    """Parse Markdown ``text`` into units whose offsets point into ``text`` itself."""
+def parse_markdown(text: str, name: str = "document") -> ParsedDocument:
+    """Parse Markdown ``text`` into units whose offsets point into ``text`` itself (``name`` for messages)."""
     walker = _MarkdownWalker(text)
     tokens = _parser().parse(walker.view)
     parsed = walker.run(tokens)
@@ -296,9 +297,13 @@ def parse_markdown(text: str) -> ParsedDocument:
     # whatever it left unread is kept as plain paragraphs, so no text is lost.
     last_line = max((t.map[1] for t in tokens if t.map and t.type in _LEAVES), default=0)
     rest = walker.line_starts[min(last_line, len(walker.lines))]
-    if walker.view[rest:].strip():
+    # Link reference definitions ("[label]: url") make no token, so a file ending with them only
+    # looks unread.
+    if _LINK_DEFINITION.sub("", walker.view[rest:]).strip():
         log.warning(
-            "Markdown nested past %d levels; the rest is read as plain text", _parser().options.maxNesting
+            "%s: Markdown nested past %d levels; the rest is read as plain text",
+            name,
+            _parser().options.maxNesting,
         )
         walker.out.new_block()
         for start, end in _blocks(walker.view[rest:]):

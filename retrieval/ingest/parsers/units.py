@@ -22,6 +22,9 @@ Kind = Literal["sentence", "list_item", "table_row", "code", "step"]
 _WORD = re.compile(r"\w")
 # A sentence longer than this is cut at whitespace, as segment.py does for prose.
 MAX_SENTENCE_CHARS = 1000
+#: Units kept per document: a long book has ~20,000 sentences; a generated listing or a table of
+#: hundreds of thousands of rows would cost minutes of embedding and drown every other document.
+MAX_UNITS = 20_000
 # Ordered lists under a heading or lead-in like these are instructions, so their items are steps.
 _HOW_TO = re.compile(
     r"\b(how|install\w*|set ?up|setup|steps?|instructions?|getting started|quick ?start|usage|"
@@ -64,6 +67,15 @@ class ParsedDocument:
     text: str
     title: str | None
     units: list[Unit]
+
+
+def limit_units(doc: ParsedDocument, name: str) -> ParsedDocument:
+    """Keep a document's first ``MAX_UNITS`` units (and nothing nested in a dropped one), with a warning."""
+    if len(doc.units) <= MAX_UNITS:
+        return doc
+    kept = doc.units[:MAX_UNITS]
+    log.warning("%s: %d units; only the first %d are indexed", name, len(doc.units), MAX_UNITS)
+    return ParsedDocument(doc.text, doc.title, kept)
 
 
 def is_how_to(*texts: str) -> bool:

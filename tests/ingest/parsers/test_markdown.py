@@ -122,3 +122,10 @@ def test_markdown_units_are_exact_slices(text):
     assert doc.text == text
     assert_exact(doc)
     assert_nested_or_disjoint(doc.units)
+
+
+def test_trailing_link_definitions_are_not_text():
+    """Link reference definitions at the end make no units (they are not unread nested text)."""
+    text = "# T\n\nSee [the docs][d] for more.\n\n[d]: https://example.org/docs\n[e]: https://example.org/e\n"
+    doc = parse_markdown(text)
+    assert [u.text for u in doc.units] == ["See [the docs][d] for more."]

@@ -30,8 +30,13 @@ def test_coverage_counts_spans_citable_as_one_unit(tmp_path):
 
 
 def test_parse_file_dispatches_by_suffix(tmp_path):
-    """parse_file reads .rst with the reStructuredText parser and .txt as plain sentences."""
+    """parse_file reads .rst with the reStructuredText parser and .txt as prose sentences, furniture out."""
     (tmp_path / "a.rst").write_text("Title\n=====\n\n- one item\n", encoding="utf-8")
-    (tmp_path / "b.txt").write_text("One. Two.\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text(
+        "Advertisement\n\nThe first one is here. The second one too.\n", encoding="utf-8"
+    )
     assert [(u.kind, u.text) for u in parse_file(tmp_path / "a.rst").units] == [("list_item", "one item")]
-    assert [u.text for u in parse_file(tmp_path / "b.txt").units] == ["One.", "Two."]
+    assert [u.text for u in parse_file(tmp_path / "b.txt").units] == [
+        "The first one is here.",
+        "The second one too.",
+    ]
