@@ -1,11 +1,13 @@
 """Fit the ranker's signal weights on a QA set, reproducibly, and write them as a weights file.
 
-Usage: ``python -m retrieval.tools.tune SET_DIR [SET_DIR...] [--out FILE] [--report FILE]``
+Usage: ``python -m retrieval.tools.tune SET_DIR [SET_DIR...] [--out FILE] [--report FILE] [--cache FILE]``
 
 The QA set is split by document into two halves (by a hash of the doc_id, so the split never changes).
 Weights are fitted by conditional logit on one half and scored on the other, and the other way round,
 so the reported numbers are held-out; ``--out`` writes the weights fitted on the whole set, with the
-refusal thresholds of the weights file in use and the scores as provenance. Candidate generation runs
+scores as provenance. Each fit also chooses its refusal thresholds on its own training half
+(``fit_thresholds``): the most unanswerable questions refused while no set refuses more than
+``--refusal-budget`` of its answerable ones. Candidate generation runs
 once per question; scoring then only re-weights cached signals and asks the answer policy (the chain's
 own) what it would refuse and cite, so a full fit takes seconds.
 """
@@ -239,7 +241,7 @@ def fit_thresholds(
     cases: list[Case],
     w: np.ndarray,
     *,
-    budget: float = 0.03,
+    budget: float = 0.04,
     coverage_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0),
 ) -> Thresholds:
     """Refusal thresholds that refuse the most unanswerable questions within a false-refusal budget.
@@ -282,13 +284,15 @@ def fit_thresholds(
     return Thresholds(min_support=round(-best[1], 3), coverage_weight=best[2])
 
 
-def report(cases: list[Case], shipped: FittedWeights, policy: AnswerPolicy) -> dict[str, Any]:
+def report(
+    cases: list[Case], shipped: FittedWeights, policy: AnswerPolicy, *, budget: float = 0.04
+) -> dict[str, Any]:
     """The weights in use scored on each half; a fit on each half scored on the other; a fit on all.
 
     Each fit chooses its refusal thresholds (``fit_thresholds``) on its own training half too, so the
     held-out refusals are those of thresholds that never saw the documents they are scored on.
     """
-    out: dict[str, Any] = {"signals": list(FEATURES), "shipped": {}}
+    out: dict[str, Any] = {"signals": list(FEATURES), "refusal_budget": budget, "shipped": {}}
     for f in (0, 1):
         out["shipped"][f"fold{f}"] = answer_metrics(
             [c for c in cases if c.fold == f], shipped.vector(), policy
@@ -302,7 +306,7 @@ def report(cases: list[Case], shipped: FittedWeights, policy: AnswerPolicy) -> d
             }
             continue
         w = fit_logit(train)
-        fitted = replace(policy, thresholds=fit_thresholds(train, w))
+        fitted = replace(policy, thresholds=fit_thresholds(train, w, budget=budget))
         out[f"logit_without_fold{f}"] = {
             "thresholds": asdict(fitted.thresholds),
             "train": answer_metrics(train, w, fitted),
@@ -312,7 +316,7 @@ def report(cases: list[Case], shipped: FittedWeights, policy: AnswerPolicy) -> d
             },
         }
     w_all = fit_logit(cases)
-    fitted_all = replace(policy, thresholds=fit_thresholds(cases, w_all))
+    fitted_all = replace(policy, thresholds=fit_thresholds(cases, w_all, budget=budget))
     out["logit_all"] = {
         "weights": dict(zip(FEATURES, (round(float(x), 3) for x in w_all), strict=True)),
         "thresholds": asdict(fitted_all.thresholds),
@@ -336,12 +340,18 @@ def fitted_weights(result: dict[str, Any], set_name: str) -> FittedWeights:
         fitted_on=set_name,
         method=(
             "conditional logit (python -m retrieval.tools.tune); refusal thresholds searched for the most "
-            "refused unanswerable questions with at most 3% false refusals in each set"
+            "refused unanswerable questions with at most "
+            f"{result['refusal_budget']:.0%} false refusals in each set"
         ),
         date=datetime.date.today().isoformat(),
         scores={
             **{f"heldout_fold{f}": result[f"logit_without_fold{f}"].get("heldout") for f in (0, 1)},
+            **{
+                f"heldout_fold{f}_by_set": result[f"logit_without_fold{f}"].get("heldout_by_set")
+                for f in (0, 1)
+            },
             "in_sample": result["logit_all"]["in_sample"],
+            "in_sample_by_set": result["logit_all"]["in_sample_by_set"],
         },
     )
 
@@ -354,11 +364,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="Write the whole-set fit as a weights file.")
     parser.add_argument("--report", type=Path, default=None, help="Also write the report (JSON) here.")
     parser.add_argument("--cache", type=Path, default=None, help="Pickle of collected candidates to reuse.")
+    parser.add_argument(
+        "--refusal-budget",
+        type=float,
+        default=0.04,
+        help="Most answerable questions of any one set that the refusal thresholds may refuse (a share).",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
         require("scipy.optimize")  # missing: say so now, not after minutes of collecting candidates
-        result, fitted = _run(args.set_dirs, args.index, args.cache)
+        result, fitted = _run(args.set_dirs, args.index, args.cache, args.refusal_budget)
     except CitebotError as exc:
         parser.exit(1, f"tune: {exc}\n")
     text = json.dumps(result, indent=2)
@@ -370,7 +386,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run(
-    set_dirs: list[Path], index_dir: Path | None, cache: Path | None
+    set_dirs: list[Path], index_dir: Path | None, cache: Path | None, budget: float = 0.04
 ) -> tuple[dict[str, Any], FittedWeights]:
     """Collect (or reload) the candidates, then fit and score; the report and the weights file to write.
 
@@ -389,7 +405,7 @@ def _run(
                 cases += collect(set_dir, settings, base)
         if cache:
             cache.write_bytes(pickle.dumps(cases))
-    result = report(cases, shipped, policy)
+    result = report(cases, shipped, policy, budget=budget)
     return result, fitted_weights(result, " + ".join(d.resolve().name for d in set_dirs))
 
 

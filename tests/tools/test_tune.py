@@ -183,7 +183,15 @@ def test_tune_writes_a_weights_file_the_ranker_reads(seed_set: Path, tmp_path: P
     result = json.loads(report.read_text())
     assert fitted.thresholds == Thresholds(**result["logit_all"]["thresholds"])
     assert fitted.fitted_on == "seed-set" and fitted.date and "conditional logit" in fitted.method
-    assert set(fitted.scores) == {"heldout_fold0", "heldout_fold1", "in_sample"}
+    assert set(fitted.scores) == {
+        "heldout_fold0",
+        "heldout_fold1",
+        "heldout_fold0_by_set",
+        "heldout_fold1_by_set",
+        "in_sample",
+        "in_sample_by_set",
+    }
+    assert set(fitted.scores["in_sample_by_set"]) == {"seed-set"}
     assert fitted.scores["heldout_fold0"] is None or fitted.scores["heldout_fold1"] is None  # one document
     assert result == json.loads(capsys.readouterr().out)
 
