@@ -190,3 +190,12 @@ def test_names_the_documents_never_mention_are_found():
     assert missing_entities("What did Gandhi tell Kim Jong Un?", vocab) == ["Kim Jong Un"]
     assert missing_entities("What did Ghandi write about protest?", vocab) == []
     assert missing_entities("What does the UMC oppose?", vocab) == []
+
+
+def test_quoted_text_sentence_starts_and_the_pronoun_i_are_no_names():
+    """Pasted error messages, a sentence's first word and "I" ("I've", "I DM") are not names asked about."""
+    assert question_entities("I get 'Illegal instruction (core dumped)' when I start Chroma") == ["Chroma"]
+    assert question_entities('getting "Cannot return the results" from Chroma, why?') == ["Chroma"]
+    assert question_entities("if I've got a user's ID, how do I DM them?") == []
+    assert question_entities("It broke. Then Docker stopped, so why did Kubernetes wait?") == ["Kubernetes"]
+    assert question_entities("Why does `ValueError` show up in FastAPI?") == ["FastAPI"]
