@@ -62,7 +62,7 @@ HOSTILE: dict[str, bytes] = {
     "not_really.html": b"\x00\x01\x02\x03" * 500,
     "controls.txt": b"\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x0f" * 50,
     "invalid_utf16.txt": codecs.BOM_UTF16_LE + b"\x00\xd8\x00\xd8",  # lone surrogates after a BOM
-    "only_headings.md": b"# Title\n\n## Another heading\n\nMenu\n",
+    "only_headings.md": b"# Title\n\n## Another heading\n",
     "image.png": b"\x89PNG\r\n\x1a\n" + os.urandom(100),
 }
 READABLE: dict[str, tuple[bytes, str]] = {

@@ -66,6 +66,11 @@ def _is_furniture(tag: Tag) -> bool:
     return bool(names.strip()) and bool(_FURNITURE.search(names))
 
 
+# Elements that a browser would never leave inside a <p>: one found there means unclosed markup, so
+# the "paragraph" is walked as a container instead of read as one run of text.
+_BLOCK_CHILDREN = ["p", "div", "ul", "ol", "table", "pre", "section", "article", "blockquote"]
+
+
 class _HtmlWalker:
     def __init__(self) -> None:
         self.out = TextWriter()
@@ -76,7 +81,13 @@ class _HtmlWalker:
     def walk(self, node: Tag, depth: int = 0) -> None:
         from bs4 import NavigableString, Tag
 
-        if depth > MAX_DEPTH:
+        if depth > MAX_DEPTH:  # hostile nesting: keep its text as one plain paragraph rather than lose it
+            text = _clean(node.get_text(" "))
+            if text:
+                log.warning(
+                    "HTML nested past %d levels; the text inside is read as plain paragraphs", MAX_DEPTH
+                )
+                self.out.write(text, None)
             return
         run: list[str] = []
         for child in node.children:
@@ -103,7 +114,7 @@ class _HtmlWalker:
         name = tag.name
         if name in _HEADINGS:
             self.heading(_HEADINGS[name], _clean(tag.get_text()))
-        elif name == "p":
+        elif name == "p" and tag.find(_BLOCK_CHILDREN) is None:
             text = _clean(tag.get_text())
             # A paragraph element is prose by markup; only a label-like one ("Advertisement") is not.
             if text and (is_prose(text) or (text.endswith(":") and len(text.split()) >= 2)):

@@ -45,7 +45,8 @@ def _furniture(pages: list[list[str]]) -> set[str]:
     return {line for line, n in counts.items() if n >= need}
 
 
-def _read_pages(data: bytes, name: str) -> list[list[str]]:
+def _read_pages(data: bytes, name: str) -> tuple[list[list[str]], str | None]:
+    """The lines of each page, and the title the PDF's metadata gives (if any)."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
@@ -59,7 +60,8 @@ def _read_pages(data: bytes, name: str) -> list[list[str]]:
                 log.warning("%s: only the first %d pages are read", name, MAX_PAGES)
                 break
             pages.append((page.extract_text() or "").split("\n"))
-        return pages
+        title = reader.metadata.title if reader.metadata else None
+        return pages, (str(title).strip() or None) if title else None
     except DocumentError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as exc:
@@ -86,7 +88,7 @@ def parse_pdf(data: bytes, name: str = "document") -> ParsedDocument:
     Raises:
         DocumentError: not a PDF, encrypted, or without a text layer (a scan needs OCR first).
     """
-    pages = _read_pages(data, name)
+    pages, title = _read_pages(data, name)
     drop = _furniture(pages)
     writer = TextWriter()
     for lines in pages:
@@ -96,7 +98,7 @@ def parse_pdf(data: bytes, name: str = "document") -> ParsedDocument:
     units = writer.units()
     if not units:
         raise DocumentError(f"{name}: the PDF has no text layer (a scan?); run OCR on it first, skipped")
-    return ParsedDocument(writer.text(), None, units)
+    return ParsedDocument(writer.text(), title, units)
 
 
 def _looks_like_heading(line: str) -> bool:
