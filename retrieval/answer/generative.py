@@ -1,6 +1,10 @@
 """Answers written by a language model from the retrieved evidence, with every citation checked.
 
-The model sees the top evidence sentences, numbered and quoted as data, and cites them by number. Its
+The model sees the top evidence units, numbered and quoted as data, and cites them by number; when the
+answer policy shaped the answer like its evidence (a whole list, a series of steps), those units come
+first, so the model sees the whole block and not only the best-ranked unit. Each unit that is more than
+a prose sentence carries its kind, its section path and its context (a list's lead-in, a table's header
+row), because a bare table row or list item means little without them. Its
 output is parsed (schema-constrained JSON where the provider offers it, tolerant parsing otherwise) and
 checked by ``citecheck``: what survives cites real, verbatim sentences. When retrieval is weak the model
 is not asked at all (a refusal); when the model says the documents don't answer, that is a refusal too;
@@ -38,15 +42,48 @@ _TAG = re.compile(r"</?\s*sentences\s*>", re.IGNORECASE)
 
 
 def format_sentences(evidence: Sequence[Evidence]) -> str:
-    """Number the sentences [1], [2], ... and quote each as a JSON string, one per line.
+    """Number the units [1], [2], ... and quote each as a JSON string, one per line.
 
     Quoting keeps a document's text inside its own line as data: quotes and newlines in it are
-    escaped, and the tags that close the block are removed, so no sentence can pose as the prompt.
+    escaped, and the tags that close the block are removed, so no unit can pose as the prompt. A unit
+    that is not a plain sentence is followed by its kind, section path and context, each quoted too.
     """
-    return "\n".join(
-        f"[{i}] {json.dumps(_TAG.sub(' ', e.text), ensure_ascii=False)}"
-        for i, e in enumerate(evidence, start=1)
-    )
+    return "\n".join(f"[{i}] {_quoted(e.text)}{_about(e)}" for i, e in enumerate(evidence, start=1))
+
+
+def _quoted(text: str) -> str:
+    return json.dumps(_TAG.sub(" ", text), ensure_ascii=False)
+
+
+def _about(e: Evidence) -> str:
+    """`` (kind: …; section: "…"; context: "…")`` for a structured unit; empty for a prose sentence."""
+    if e.kind == "sentence" and not e.section and not e.context:
+        return ""
+    parts = [f"kind: {e.kind}"]
+    if e.section:
+        parts.append(f"section: {_quoted(' > '.join(e.section))}")
+    if e.context:
+        parts.append(f"context: {_quoted(e.context)}")
+    return f" ({'; '.join(parts)})"
+
+
+def shown_units(decision: Decision, evidence: Sequence[Evidence], limit: int) -> list[Evidence]:
+    """What the model sees: the policy's chosen units (a shaped block whole), then the best others.
+
+    At least ``limit`` units when there are that many; a shaped block is never cut. A unit nested in one
+    already shown (a sentence of a shown list item) is left out, so nothing is numbered twice.
+    """
+    shown = list(decision.cited)
+    for e in evidence:
+        if len(shown) >= max(limit, len(decision.cited)):
+            break
+        if not any(_overlaps(e, s) for s in shown):
+            shown.append(e)
+    return shown
+
+
+def _overlaps(a: Evidence, b: Evidence) -> bool:
+    return a.doc_key == b.doc_key and a.start < b.end and b.start < a.end
 
 
 def output_mode(settings: Settings) -> str:
@@ -88,7 +125,7 @@ class GenerativeAnswerer:
         if decision.refused:
             self.stats["refused_retrieval"] += 1
             return refusal(question)
-        shown = retrieved.evidence[: self.settings.llm_sentences]
+        shown = shown_units(decision, retrieved.evidence, self.settings.llm_sentences)
         messages = self.prompt.format_messages(sentences=format_sentences(shown), question=question)
         t0 = time.perf_counter()
         try:

@@ -31,6 +31,11 @@ _NUMBER = re.compile(
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
 _ENTITY = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 _ACRONYM = re.compile(r"^[A-Z0-9]{2,6}s?$")
+# Text the asker pasted or quoted ('an error message', "a title", `code`): its words are not names asked
+# about. An apostrophe inside a word ("user's") opens no quote.
+_QUOTED = re.compile(r"`[^`]*`|(?<!\w)'[^']*'(?!\w)|\"[^\"]*\"|“[^”]*”|‘[^’]*’")
+_SENTENCE_END = re.compile(r"[.!?:;]\s*$")
+_PRONOUN_I = re.compile(r"^I(?:['’](?:ve|m|d|ll))?$")
 
 
 def wants_quantity(question: str) -> bool:
@@ -57,15 +62,24 @@ def answer_type_match(question: str, sentence: str) -> float:
 def question_entities(question: str) -> list[str]:
     """Capitalised names in the question, leaving out acronyms (they may stand for a spelled-out name).
 
-    A run of capitalised words that starts the question is skipped whole ("Which Super Bowl ..."):
-    the first word is capitalised anyway, and checking what follows it refused more answerable
-    questions on squad-dev than it caught unanswerable ones.
+    A run of capitalised words that starts the question, or a sentence of it, is skipped whole ("Which
+    Super Bowl ..."): the first word is capitalised anyway, and checking what follows it refused more
+    answerable questions on squad-dev than it caught unanswerable ones. Quoted or pasted text (an error
+    message, a command) is skipped too: it is what the asker saw, not a name they ask about, and its
+    words are capitalised by the program that printed them. The pronoun "I" ("I've", "I DM them") is
+    no name either.
     """
-    return [
-        m.group(0)
-        for m in _ENTITY.finditer(question.strip())
-        if m.start() > 0 and not all(_ACRONYM.match(w) for w in m.group(0).split())
-    ]
+    text = _QUOTED.sub(lambda m: " " * len(m.group(0)), question.strip())
+    out = []
+    for m in _ENTITY.finditer(text):
+        if m.start() == 0 or _SENTENCE_END.search(text[: m.start()]):
+            continue
+        words = m.group(0).split()
+        while words and _PRONOUN_I.match(words[0]):
+            words = words[1:]
+        if words and not all(_ACRONYM.match(w) for w in words):
+            out.append(" ".join(words))
+    return out
 
 
 def _similar(term: str, vocabulary: frozenset[str]) -> bool:

@@ -1,11 +1,13 @@
 """Fit the ranker's signal weights on a QA set, reproducibly, and write them as a weights file.
 
-Usage: ``python -m retrieval.tools.tune SET_DIR [SET_DIR...] [--out FILE] [--report FILE]``
+Usage: ``python -m retrieval.tools.tune SET_DIR [SET_DIR...] [--out FILE] [--report FILE] [--cache FILE]``
 
 The QA set is split by document into two halves (by a hash of the doc_id, so the split never changes).
 Weights are fitted by conditional logit on one half and scored on the other, and the other way round,
 so the reported numbers are held-out; ``--out`` writes the weights fitted on the whole set, with the
-refusal thresholds of the weights file in use and the scores as provenance. Candidate generation runs
+scores as provenance. Each fit also chooses its refusal thresholds on its own training half
+(``fit_thresholds``): the most unanswerable questions refused while no set refuses more than
+``--refusal-budget`` of its answerable ones. Candidate generation runs
 once per question; scoring then only re-weights cached signals and asks the answer policy (the chain's
 own) what it would refuse and cite, so a full fit takes seconds.
 """
@@ -20,7 +22,7 @@ import logging
 import pickle
 import tempfile
 from collections.abc import Container, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,7 @@ from ..rank.blocks import Block, block_of, needs_block, read_block
 from ..rank.cues import missing_entities
 from ..rank.ranker import Ranker
 from ..rank.signals import FEATURES, normalise, softmax
-from ..rank.weights import FittedWeights, load_weights, save_weights
+from ..rank.weights import FittedWeights, Thresholds, load_weights, save_weights
 from ..settings import Settings
 from .evaluate import load_questions
 from .extras import require
@@ -66,6 +68,7 @@ class Case:
     blocks: dict[int, Block[SentenceRow]] = field(default_factory=dict)  # by candidate, where shaped
     gold_units: frozenset[tuple[str, int]] = frozenset()  # every gold row read, candidates or block units
     required: list[str] = field(default_factory=list)
+    group: str = ""  # the QA set the question comes from (refusal budgets hold per set)
 
 
 def fold_of(doc_id: str) -> int:
@@ -82,7 +85,7 @@ def collect(set_dir: Path, settings: Settings, index_dir: Path) -> list[Case]:
         ingest(index, [set_dir / "docs"])
         ranker = Ranker(index, candidates=s.candidates)
         text_docs = frozenset(SetDocuments.load(set_dir).texts)
-        return [_case(ranker, q, text_docs) for q in questions]
+        return [replace(_case(ranker, q, text_docs), group=set_dir.resolve().name) for q in questions]
     finally:
         index.close()
 
@@ -221,9 +224,75 @@ def answer_metrics(cases: list[Case], w: np.ndarray, policy: AnswerPolicy) -> di
     return {k: v for k, v in metrics.items() if v is not None and k not in ("questions", "missing_answers")}
 
 
-def report(cases: list[Case], shipped: FittedWeights, policy: AnswerPolicy) -> dict[str, Any]:
-    """The weights in use scored on each half; a fit on each half scored on the other; a fit on all."""
-    out: dict[str, Any] = {"signals": list(FEATURES), "shipped": {}}
+def _support_inputs(cases: list[Case], w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each case's best candidate (under ``w``): its dense similarity, its coverage, and a named unknown."""
+    dense, cover, unknown = np.zeros(len(cases)), np.zeros(len(cases)), np.zeros(len(cases), dtype=bool)
+    for i, c in enumerate(cases):
+        if not len(c.gold):
+            dense[i], cover[i], unknown[i] = -np.inf, 0.0, True  # no candidate: always refused
+            continue
+        best = int(np.argmax(c.features @ w))
+        dense[i], cover[i] = c.raw[best, _DENSE], c.raw[best, _COVERAGE_WINDOW]
+        unknown[i] = bool(c.unknown[best])
+    return dense, cover, unknown
+
+
+def fit_thresholds(
+    cases: list[Case],
+    w: np.ndarray,
+    *,
+    budget: float = 0.04,
+    coverage_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0),
+) -> Thresholds:
+    """Refusal thresholds that refuse the most unanswerable questions within a false-refusal budget.
+
+    Searches ``coverage_weight`` over a grid and ``min_support`` over the supports that occur. The
+    objective is the mean over QA sets (``Case.group``) of the share of unanswerable questions refused,
+    under the constraint that no set refuses more than ``budget`` of its answerable questions: one set's
+    easy refusals must not buy another set's false ones. Ties go to the lower ``min_support``.
+
+    Raises:
+        NoDocumentsError: no case to choose from.
+    """
+    if not cases:
+        raise NoDocumentsError("nothing to fit refusal thresholds on")
+    dense, cover, unknown = _support_inputs(cases, w)
+    answerable = np.array([c.answerable for c in cases], dtype=bool)
+    groups = [np.array([c.group == g for c in cases], dtype=bool) for g in sorted({c.group for c in cases})]
+    best: tuple[float, float, float] | None = None  # (objective, -min_support, coverage_weight)
+    for cw in coverage_weights:
+        support = dense + cw * cover
+        finite = support[np.isfinite(support)]
+        for t in np.unique(np.round(np.concatenate([finite, [0.0]]), 3)):
+            refused = unknown | (support < t)
+            recalls = []
+            ok = True
+            for g in groups:
+                pos, neg = g & answerable, g & ~answerable
+                if pos.any() and refused[pos].mean() > budget:
+                    ok = False
+                    break
+                if neg.any():
+                    recalls.append(float(refused[neg].mean()))
+            if not ok:
+                continue
+            key = (float(np.mean(recalls)) if recalls else 0.0, -float(t), cw)
+            if best is None or key[:2] > best[:2]:
+                best = key
+    if best is None:  # even refusing on names alone breaks the budget: refuse on names only
+        return Thresholds(min_support=-1.0, coverage_weight=0.0)
+    return Thresholds(min_support=round(-best[1], 3), coverage_weight=best[2])
+
+
+def report(
+    cases: list[Case], shipped: FittedWeights, policy: AnswerPolicy, *, budget: float = 0.04
+) -> dict[str, Any]:
+    """The weights in use scored on each half; a fit on each half scored on the other; a fit on all.
+
+    Each fit chooses its refusal thresholds (``fit_thresholds``) on its own training half too, so the
+    held-out refusals are those of thresholds that never saw the documents they are scored on.
+    """
+    out: dict[str, Any] = {"signals": list(FEATURES), "refusal_budget": budget, "shipped": {}}
     for f in (0, 1):
         out["shipped"][f"fold{f}"] = answer_metrics(
             [c for c in cases if c.fold == f], shipped.vector(), policy
@@ -237,29 +306,52 @@ def report(cases: list[Case], shipped: FittedWeights, policy: AnswerPolicy) -> d
             }
             continue
         w = fit_logit(train)
+        fitted = replace(policy, thresholds=fit_thresholds(train, w, budget=budget))
         out[f"logit_without_fold{f}"] = {
-            "train": answer_metrics(train, w, policy),
-            "heldout": answer_metrics(test, w, policy),
+            "thresholds": asdict(fitted.thresholds),
+            "train": answer_metrics(train, w, fitted),
+            "heldout": answer_metrics(test, w, fitted),
+            "heldout_by_set": {
+                g: answer_metrics([c for c in test if c.group == g], w, fitted) for g in _groups(test)
+            },
         }
     w_all = fit_logit(cases)
+    fitted_all = replace(policy, thresholds=fit_thresholds(cases, w_all, budget=budget))
     out["logit_all"] = {
         "weights": dict(zip(FEATURES, (round(float(x), 3) for x in w_all), strict=True)),
-        "in_sample": answer_metrics(cases, w_all, policy),
+        "thresholds": asdict(fitted_all.thresholds),
+        "in_sample": answer_metrics(cases, w_all, fitted_all),
+        "in_sample_by_set": {
+            g: answer_metrics([c for c in cases if c.group == g], w_all, fitted_all) for g in _groups(cases)
+        },
     }
     return out
 
 
-def fitted_weights(result: dict[str, Any], shipped: FittedWeights, set_name: str) -> FittedWeights:
-    """The weights file for ``report``'s whole-set fit, keeping the thresholds in use."""
+def _groups(cases: list[Case]) -> list[str]:
+    return sorted({c.group for c in cases})
+
+
+def fitted_weights(result: dict[str, Any], set_name: str) -> FittedWeights:
+    """The weights file for ``report``'s whole-set fit, with the refusal thresholds chosen for it."""
     return FittedWeights(
         weights=result["logit_all"]["weights"],
-        thresholds=shipped.thresholds,
+        thresholds=Thresholds(**result["logit_all"]["thresholds"]),
         fitted_on=set_name,
-        method="conditional logit (python -m retrieval.tools.tune); thresholds kept from the file in use",
+        method=(
+            "conditional logit (python -m retrieval.tools.tune); refusal thresholds searched for the most "
+            "refused unanswerable questions with at most "
+            f"{result['refusal_budget']:.0%} false refusals in each set"
+        ),
         date=datetime.date.today().isoformat(),
         scores={
             **{f"heldout_fold{f}": result[f"logit_without_fold{f}"].get("heldout") for f in (0, 1)},
+            **{
+                f"heldout_fold{f}_by_set": result[f"logit_without_fold{f}"].get("heldout_by_set")
+                for f in (0, 1)
+            },
             "in_sample": result["logit_all"]["in_sample"],
+            "in_sample_by_set": result["logit_all"]["in_sample_by_set"],
         },
     )
 
@@ -272,11 +364,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="Write the whole-set fit as a weights file.")
     parser.add_argument("--report", type=Path, default=None, help="Also write the report (JSON) here.")
     parser.add_argument("--cache", type=Path, default=None, help="Pickle of collected candidates to reuse.")
+    parser.add_argument(
+        "--refusal-budget",
+        type=float,
+        default=0.04,
+        help="Most answerable questions of any one set that the refusal thresholds may refuse (a share).",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
         require("scipy.optimize")  # missing: say so now, not after minutes of collecting candidates
-        result, fitted = _run(args.set_dirs, args.index, args.cache)
+        result, fitted = _run(args.set_dirs, args.index, args.cache, args.refusal_budget)
     except CitebotError as exc:
         parser.exit(1, f"tune: {exc}\n")
     text = json.dumps(result, indent=2)
@@ -288,7 +386,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run(
-    set_dirs: list[Path], index_dir: Path | None, cache: Path | None
+    set_dirs: list[Path], index_dir: Path | None, cache: Path | None, budget: float = 0.04
 ) -> tuple[dict[str, Any], FittedWeights]:
     """Collect (or reload) the candidates, then fit and score; the report and the weights file to write.
 
@@ -307,8 +405,8 @@ def _run(
                 cases += collect(set_dir, settings, base)
         if cache:
             cache.write_bytes(pickle.dumps(cases))
-    result = report(cases, shipped, policy)
-    return result, fitted_weights(result, shipped, " + ".join(d.resolve().name for d in set_dirs))
+    result = report(cases, shipped, policy, budget=budget)
+    return result, fitted_weights(result, " + ".join(d.resolve().name for d in set_dirs))
 
 
 if __name__ == "__main__":

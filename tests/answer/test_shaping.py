@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
+
+from retrieval import Settings
 from retrieval.answer.extractive import extractive_answer
+from retrieval.answer.generative import GenerativeAnswerer
 from retrieval.answer.policy import AnswerPolicy, outermost
 from retrieval.models import Evidence, Query, UnitKind
 from retrieval.rank.blocks import RetrievedWithBlock, block_of
@@ -116,3 +126,47 @@ def test_the_block_limit_caps_a_long_list():
 def test_outermost_keeps_containers_in_first_seen_order():
     """Units nested in another are dropped, whichever comes first; the rest keep their order."""
     assert [u.idx for u in outermost([UNITS[9], UNITS[7], UNITS[8], UNITS[10]])] == [7, 8]
+
+
+class _Recorder(BaseChatModel):
+    """A chat model that records its prompts and answers with one fixed reply."""
+
+    reply: str
+    prompts: list[list[BaseMessage]] = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "recorder"
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
+        self.prompts.append(messages)
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.reply))])
+
+
+def test_the_language_model_sees_the_whole_shaped_block_with_kinds_and_context():
+    """A set question shows the model the lead-in and every item (kind and lead-in quoted), none twice."""
+    best = UNITS[3].model_copy(update={"probability": 0.6, "section": ["Doc", "Models"]})
+    nested = UNITS[4].model_copy(update={"probability": 0.4})
+    block = block_of(ROWS, 3)
+    assert block is not None
+    retrieved = RetrievedWithBlock(
+        query=Query(question="Which providers are supported?"),
+        evidence=[best, nested],
+        lead_in=block.lead_in,
+        block_units=block.units,
+    )
+    model = _Recorder(reply="OpenAI is supported [2].")
+    answer = GenerativeAnswerer(Settings(llm="openai", llm_output="text"), model=model, policy=POLICY)(
+        retrieved
+    )
+    shown = model.prompts[-1][1].text.split("<sentences>")[1].split("</sentences>")[0].strip().splitlines()
+    assert [line.split(" ", 1)[1].split(" (kind")[0] for line in shown] == [
+        json.dumps(LEAD),
+        '"OpenAI"',
+        json.dumps(ITEM),
+    ]
+    assert shown[1] == f'[2] "OpenAI" (kind: list_item; context: {json.dumps(LEAD)})'
+    assert not answer.refused and [c.text for c in answer.citations] == ["OpenAI"]
+    assert answer.citations[0].kind == "list_item" and answer.citations[0].context == LEAD

@@ -14,39 +14,21 @@ from retrieval.rank.signals import FEATURES
 from retrieval.rank.weights import FittedWeights, Thresholds, load_weights, save_weights
 from retrieval.resources import seeds_dir
 
-# The ranker's weights and thresholds as they were written in ranker.py before they became data.
-FORMER_DEFAULTS = {
-    "dense": 0.226,
-    "dense_window": 1.088,
-    "chunk": 0.611,
-    "doc": 1.415,
-    "lexical": 0.294,
-    "lexical_window": -0.252,
-    "coverage": 4.098,
-    "coverage_window": 5.857,
-    "answer_type": 2.548,
-    "dense_prev": -0.097,
-    "dense_next": -0.142,
-    "coverage_prev": 0.478,
-    "coverage_next": -0.489,
-    "bigram": 1.063,
-    "novelty": -1.144,
-    "length": 0.086,
-    # The documentation signals, weighted zero until the ranker is re-fitted on units of every kind.
-    "shape": 0.0,
-    "section": 0.0,
-    "code_overlap": 0.0,
-    "prose": 0.0,
-}
+# A complete set of weights, for files written by the tests.
+WEIGHTS = {name: round(0.1 * (i + 1), 3) for i, name in enumerate(FEATURES)}
 
 
-def test_the_bundled_file_holds_the_former_defaults_and_their_provenance():
-    """The shipped weights.json has exactly the weights and thresholds ranker.py used to hard-code."""
+def test_the_bundled_file_is_the_fit_on_prose_and_documentation_with_its_provenance():
+    """The shipped weights.json weights every signal, was fitted on both sets, and records held-out scores."""
     fitted = load_weights()
-    assert dict(fitted.weights) == FORMER_DEFAULTS
-    assert fitted.thresholds == Thresholds(min_support=0.45, coverage_weight=0.5)
-    assert fitted.fitted_on == "squad-dev" and "conditional logit" in fitted.method
-    assert list(fitted.vector()) == [FORMER_DEFAULTS[name] for name in FEATURES]
+    assert set(fitted.weights) == set(FEATURES)
+    assert list(fitted.vector()) == [fitted.weights[name] for name in FEATURES]
+    assert fitted.fitted_on == "docs-dev + squad-dev" and "conditional logit" in fitted.method
+    assert any(fitted.weights[name] != 0.0 for name in ("shape", "section", "code_overlap", "prose"))
+    assert 0.0 < fitted.thresholds.min_support < 1.0 and fitted.thresholds.coverage_weight >= 0.0
+    for fold in ("heldout_fold0", "heldout_fold1"):
+        assert 0.0 < fitted.scores[fold]["cite@1"] <= 1.0
+        assert fitted.scores[fold]["false_refusal"] <= 0.05
 
 
 def test_a_written_file_reads_back_the_same(tmp_path: Path):
@@ -79,13 +61,13 @@ def _write(path: Path, data: object) -> Path:
         ({"weights": {"dense": 1.0}, "thresholds": {"min_support": 0.4, "coverage_weight": 0.5}}, "missing"),
         (
             {
-                "weights": {**FORMER_DEFAULTS, "shine": 1.0},
+                "weights": {**WEIGHTS, "shine": 1.0},
                 "thresholds": {"min_support": 0.4, "coverage_weight": 0.5},
             },
             "unknown ['shine']",
         ),
-        ({"weights": {**FORMER_DEFAULTS, "dense": "high"}, "thresholds": {"min_support": 0.4}}, "finite"),
-        ({"weights": FORMER_DEFAULTS, "thresholds": {"min_support": 0.4}}, "coverage_weight"),
+        ({"weights": {**WEIGHTS, "dense": "high"}, "thresholds": {"min_support": 0.4}}, "finite"),
+        ({"weights": WEIGHTS, "thresholds": {"min_support": 0.4}}, "coverage_weight"),
     ],
 )
 def test_a_missing_or_malformed_file_is_a_configuration_error(tmp_path: Path, content: object, message: str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,16 @@ from retrieval.rank.signals import FEATURES
 from retrieval.rank.weights import Thresholds, load_weights
 from retrieval.tools.evaluate import answer_record
 from retrieval.tools.metrics import SetDocuments, judge
-from retrieval.tools.tune import Case, _case, answer_metrics, cite_at_1, fit_logit, main, outcome
+from retrieval.tools.tune import (
+    Case,
+    _case,
+    answer_metrics,
+    cite_at_1,
+    fit_logit,
+    fit_thresholds,
+    main,
+    outcome,
+)
 from tests.conftest import SEED_FILE
 
 POLICY = AnswerPolicy(Thresholds(min_support=0.45, coverage_weight=0.5))
@@ -61,6 +71,53 @@ def test_tune_refuses_as_the_policy_does():
     case.raw[best, FEATURES.index("dense")] = 0.0
     case.raw[best, FEATURES.index("coverage_window")] = 0.1
     assert outcome(case, w, POLICY).refused
+
+
+def _refusal_cases(seed: int) -> list[Case]:
+    """Two sets: answerable questions with strong best evidence, unanswerable ones weaker (overlapping)."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for n, (group, answerable, centre) in enumerate(
+        [("a", True, 0.7)] * 60
+        + [("a", False, 0.4)] * 20
+        + [("b", True, 0.55)] * 60
+        + [("b", False, 0.35)] * 20
+    ):
+        case = _synthetic_cases(1, seed=seed * 1000 + n)[0]
+        case.raw[:, FEATURES.index("dense")] = centre + rng.normal(scale=0.1)
+        case.raw[:, FEATURES.index("coverage_window")] = rng.random()
+        cases.append(replace(case, qid=f"{group}{n}", answerable=answerable, group=group))
+    return cases
+
+
+def _refusals(cases: list[Case], w: np.ndarray, t: Thresholds) -> dict[str, tuple[float, float]]:
+    """Per set, the share of answerable questions refused and of unanswerable ones refused, via the policy."""
+    policy = AnswerPolicy(t)
+    out = {}
+    for g in ("a", "b"):
+        got = [(c.answerable, outcome(c, w, policy).refused) for c in cases if c.group == g]
+        pos = [r for a, r in got if a]
+        neg = [r for a, r in got if not a]
+        out[g] = (float(np.mean(pos)), float(np.mean(neg)))
+    return out
+
+
+def test_refusal_thresholds_are_the_best_within_each_sets_budget():
+    """fit_thresholds keeps every set within the false-refusal budget and refuses as much as a grid search."""
+    cases = _refusal_cases(seed=4)
+    w = np.zeros(len(FEATURES))
+    w[FEATURES.index("coverage")] = 10.0
+    chosen = fit_thresholds(cases, w, budget=0.05, coverage_weights=(0.0, 0.5))
+    got = _refusals(cases, w, chosen)
+    assert all(false <= 0.05 for false, _ in got.values())
+    best = 0.0  # brute force: every threshold on a fine grid, scored through the policy itself
+    for cw in (0.0, 0.5):
+        for t in np.arange(0.0, 1.5, 0.001):
+            r = _refusals(cases, w, Thresholds(min_support=float(t), coverage_weight=cw))
+            if all(false <= 0.05 for false, _ in r.values()):
+                best = max(best, float(np.mean([recall for _, recall in r.values()])))
+    assert np.mean([recall for _, recall in got.values()]) == pytest.approx(best)
+    assert best > 0.0  # the sets leave room to refuse something
 
 
 QUESTIONS = [
@@ -123,11 +180,20 @@ def test_tune_writes_a_weights_file_the_ranker_reads(seed_set: Path, tmp_path: P
     main([str(seed_set), "--out", str(out), "--report", str(report)])
     fitted = load_weights(out)
     assert set(fitted.weights) == set(FEATURES)
-    assert fitted.thresholds == load_weights().thresholds
+    result = json.loads(report.read_text())
+    assert fitted.thresholds == Thresholds(**result["logit_all"]["thresholds"])
     assert fitted.fitted_on == "seed-set" and fitted.date and "conditional logit" in fitted.method
-    assert set(fitted.scores) == {"heldout_fold0", "heldout_fold1", "in_sample"}
+    assert set(fitted.scores) == {
+        "heldout_fold0",
+        "heldout_fold1",
+        "heldout_fold0_by_set",
+        "heldout_fold1_by_set",
+        "in_sample",
+        "in_sample_by_set",
+    }
+    assert set(fitted.scores["in_sample_by_set"]) == {"seed-set"}
     assert fitted.scores["heldout_fold0"] is None or fitted.scores["heldout_fold1"] is None  # one document
-    assert json.loads(report.read_text()) == json.loads(capsys.readouterr().out)
+    assert result == json.loads(capsys.readouterr().out)
 
 
 def test_nothing_to_fit_is_a_clear_error(tmp_path: Path, capsys):
