@@ -21,7 +21,6 @@ from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Any
 
-from filelock import Timeout
 from langchain_core.runnables import Runnable
 
 from .chain import build_chain, clean_question
@@ -348,12 +347,7 @@ class Library:
         """Forget catalog rows of one scope, then delete the stored uploads among them."""
         if not rows:
             return []
-        try:
-            removed = forget(self.index, [r.doc_key for r in rows])
-        except Timeout as exc:  # forget waits on the same file lock as ingest
-            raise IndexBusyError(
-                f"another citebot ingest is writing to {self.index.directory}; try again when it is done"
-            ) from exc
+        removed = forget(self.index, [r.doc_key for r in rows])  # IndexBusyError when a writer holds on
         try:
             folder = uploads_dir(self.index.directory, scope)
         except ValueError:  # a scope no upload can have: nothing stored to delete

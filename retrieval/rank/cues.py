@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from difflib import SequenceMatcher
 
 from ..index.lexical import tokenize
@@ -95,10 +96,10 @@ def _similar(term: str, vocabulary: frozenset[str]) -> bool:
     )
 
 
-def missing_entities(question: str, vocabulary: frozenset[str]) -> list[str]:
-    """Names the question asks about of which no word occurs in a document's vocabulary."""
+def missing_entities(question: str | Sequence[str], vocabulary: frozenset[str]) -> list[str]:
+    """Names the question asks about (or the given names) of which no word occurs in a vocabulary."""
     missing = []
-    for entity in question_entities(question):
+    for entity in question_entities(question) if isinstance(question, str) else question:
         terms = tokenize([entity])[0]
         if terms and not any(_similar(t, vocabulary) for t in terms):
             missing.append(entity)

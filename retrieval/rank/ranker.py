@@ -23,7 +23,7 @@ from ..index.lexical import tokenize
 from ..models import Evidence, Query, Retrieved, UnitKind
 from .blocks import RetrievedWithBlock, block_of, needs_block, read_block
 from .caches import GenerationCache
-from .cues import missing_entities
+from .cues import missing_entities, question_entities
 from .gather import gather
 from .signals import FEATURES, Key, compute_features, normalise, softmax
 from .weights import FittedWeights, load_weights
@@ -131,7 +131,10 @@ class Ranker:
             )
             for i in order
         ]
-        unknown = missing_entities(query.question, self.vocabulary(evidence[0].doc_key)) if evidence else []
+        # The best document's vocabulary (a whole document tokenised on a cache miss) is read only when
+        # the question names something to look for in it.
+        names = question_entities(query.question) if evidence else []
+        unknown = missing_entities(names, self.vocabulary(evidence[0].doc_key)) if names else []
         lead_in, units = self._best_block(cands, evidence)
         return RetrievedWithBlock(
             query=query, evidence=evidence, unknown_names=unknown, lead_in=lead_in, block_units=units
