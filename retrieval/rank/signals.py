@@ -65,10 +65,13 @@ class FeatureInputs:
 
 
 def unit_kind(inputs: FeatureInputs, key: Key) -> str:
-    """The unit's kind, or ``"lead_in"`` for a sentence that introduces the list right after it."""
+    """The unit's kind, or what a sentence introducing the block right after it leads into.
+
+    ``"lead_in"`` introduces a list or a table; ``"code_lead_in"`` a code block ("To install it, run:").
+    """
     kind = inputs.kinds.get(key, "sentence")
     if kind == "sentence" and inputs.contexts.get(_next(key)) == inputs.texts.get(key):
-        return "lead_in"
+        return "code_lead_in" if inputs.kinds.get(_next(key)) == "code" else "lead_in"
     return kind
 
 
