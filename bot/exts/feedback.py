@@ -29,7 +29,7 @@ NO_MENTIONS = discord.AllowedMentions.none()
 
 
 def _seconds(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f} s"
+    return "–" if value is None else f"{value:.2f} s"
 
 
 class Feedback(commands.Cog):

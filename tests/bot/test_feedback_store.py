@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import feedback, usage
-from retrieval.cli import PLUGIN_GROUP, PluginGroup, cli
 from bot.feedback.export import eval_line
 from bot.feedback.stats import usage as usage_report
 from bot.feedback.store import DB_NAME, DOWN, UP, FeedbackStore
 from retrieval import Answer, Citation, DocumentError, Index, Library, Settings
+from retrieval.cli import PLUGIN_GROUP, PluginGroup, cli
 
 REPO = Path(__file__).resolve().parents[2]
 ARTICLE = (
@@ -176,7 +176,7 @@ def test_export_after_the_document_is_forgotten(fake_index: Index, tmp_path: Pat
 
 
 def test_usage_report(store: FeedbackStore) -> None:
-    """Usage counts a day's questions, the refusal rate, latency median and p95, top documents and refusals."""
+    """Usage counts questions a day, refusal rate, latency median and p95, top documents and refusals."""
     for i in range(10):
         store.record(answer(f"q{i}"), guild_id=GUILD, user_id=USER, latency=float(i + 1))
     for _ in range(3):
