@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
-from retrieval import Answer, CitebotError, DocumentError
+from retrieval import Answer, CitebotError, DocumentError, Passage
 
 from ..client import guild_scopes
-from ..formatting import escape, trim
+from ..formatting import escape, source_label, trim
 from .context import context_embed
 from .store import DOWN, UP, FeedbackStore, KeptAnswer
 
@@ -71,24 +72,36 @@ async def show_context(interaction: discord.Interaction[Any], answer_id: int, n:
     if unit is None:
         await _tell(interaction, f"That answer has no citation [{n}].")
         return
-    bot = _bot(interaction)
+    library, scopes = _bot(interaction).library, guild_scopes(interaction.guild_id)
+
+    def locate() -> Passage | None:
+        # By the key recorded with the answer, else by name (an upload replaced since has a new key).
+        for name in dict.fromkeys(n for n in (unit.doc_key, unit.source) if n):
+            if library.find(name, scopes):
+                return library.context(name, unit.start, unit.end, text=unit.text, scopes=scopes)
+        return None
+
+    quoted = "\n".join(f"> {line}" for line in escape(trim(unit.text, 1500)).splitlines())
+    label = source_label(unit.source)
     try:
-        passage = await asyncio.to_thread(
-            bot.library.context,
-            unit.doc_key or unit.source,
-            unit.start,
-            unit.end,
-            text=unit.text,
-            scopes=guild_scopes(interaction.guild_id),
+        passage = await asyncio.to_thread(locate)
+    except DocumentError:
+        await _tell(
+            interaction,
+            f"{label} has changed since this answer: the cited text is no longer where it was. "
+            f"Ask again for an up-to-date answer. It cited:\n{quoted}",
         )
-    except DocumentError as exc:
-        quoted = escape(trim(unit.text, 1500))
-        await _tell(interaction, f"{trim(str(exc), 400)}\nIt cited:\n> {quoted}")
+        return
+    if passage is None:
+        await _tell(
+            interaction,
+            f"{label} is no longer indexed: it was forgotten since this answer. It cited:\n{quoted}",
+        )
         return
     await _tell(interaction, embed=context_embed(unit, passage))
 
 
-async def _guard(interaction: discord.Interaction[Any], work: Any) -> None:
+async def _guard(interaction: discord.Interaction[Any], work: Coroutine[Any, Any, None]) -> None:
     """Run a click's handler; a domain error becomes a private one-line reply, never a traceback."""
     try:
         await work

@@ -177,24 +177,41 @@ async def test_an_answer_from_another_server_cannot_be_read_or_voted(app: FakeDi
     assert app.bot.feedback.tally(guild).voted == 0
 
 
+async def context_reply(app: FakeDiscord, cited: Citation, doc_key: str | None) -> str:
+    """What clicking Context shows for a recorded answer citing ``cited``."""
+    guild = snowflake()
+    answer = Answer(question="q?", answer=f"{cited.text} [1]", refused=False, citations=[cited])
+    answer_id = app.bot.feedback.record(answer, guild_id=guild, user_id=1, latency=0.1, doc_keys={1: doc_key})
+    custom_id = f"citebot:ctx:{answer_id}:1"
+    rows = [{"type": 1, "components": [{"type": 2, "style": 2, "label": "Context", "custom_id": custom_id}]}]
+    return private_text(await press(app, click(app, rows, custom_id, guild_id=guild)))
+
+
 async def test_context_of_a_forgotten_document_says_so(app: FakeDiscord) -> None:
     """Context on an answer whose document is gone says so plainly and still quotes what was cited."""
-    guild = snowflake()
     cited = Citation(
-        n=1, doc_id="gone", source="gone.md", title="Gone", start=0, end=12, text="Old sentence", score=1.0
+        n=1, doc_id="gone", source="/x/gone.md", title="Gone", start=0, end=12, text="Old sentence", score=1
     )
-    answer = Answer(question="q?", answer="Old sentence [1]", refused=False, citations=[cited])
-    answer_id = app.bot.feedback.record(answer, guild_id=guild, user_id=1, latency=0.1, doc_keys={1: "nope"})
-    rows = [
-        {
-            "type": 1,
-            "components": [
-                {"type": 2, "style": 2, "label": "Context", "custom_id": f"citebot:ctx:{answer_id}:1"}
-            ],
-        }
-    ]
-    text = private_text(await press(app, click(app, rows, f"citebot:ctx:{answer_id}:1", guild_id=guild)))
-    assert "no longer indexed" in text and "> Old sentence" in text
+    text = await context_reply(app, cited, "no-such-key")
+    assert text.startswith("gone.md is no longer indexed") and "> Old sentence" in text
+
+
+async def test_context_of_a_changed_document_says_so(app: FakeDiscord) -> None:
+    """Context on a citation no longer at its offsets says the document changed, without its path."""
+    doc = app.bot.library.documents()[0]
+    cited = Citation(
+        n=1,
+        doc_id=doc.doc_id,
+        source=doc.source,
+        title=doc.title,
+        start=870,
+        end=1090,
+        text="Gone text",
+        score=1,
+    )
+    text = await context_reply(app, cited, doc.key)
+    assert "000\\_c9bae0232b6358ab.txt has changed since this answer" in text and "> Gone text" in text
+    assert "/work/" not in text and "/tmp" not in text
 
 
 async def test_feedback_needs_manage_server_and_shows_only_this_server(app: FakeDiscord) -> None:
