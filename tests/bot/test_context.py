@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from bot.feedback.context import context_embed
 from bot.feedback.store import CitedUnit
-from retrieval import DocumentError, Index, Library
+from retrieval import DocumentError, Index, Library, Passage, PassageUnit
 
 GUIDE = """# Widget
 
@@ -97,3 +98,19 @@ def test_the_embed_bolds_the_cited_text_among_its_neighbours(library: Library) -
     assert "*Install*" in embed.description
     assert "Widget sorts files. **It runs anywhere.** Installing takes a minute." in embed.description
     assert f"guide.md, characters {start}–{end}" in embed.description
+
+
+def test_a_web_source_is_linked_and_long_passages_keep_the_cited_unit(library: Library) -> None:
+    """A web page's passage links to it; an over-long passage drops far neighbours, never the cited unit."""
+    doc = dataclasses.replace(library.documents()[0], source="https://example.org/widget/guide")
+    cited = PassageUnit(5000, 5017, "It runs anywhere.", "sentence", cited=True)
+    filler = [PassageUnit(i * 10, i * 10 + 9, "word " * 200, "sentence") for i in range(8)]
+    passage = Passage(doc, ("Widget", "Install"), 3, (*filler[:4], cited, *filler[4:]))
+    unit = CitedUnit(1, doc.key, "guide", doc.source, "Widget", 5000, 5017, "It runs anywhere.")
+    embed = context_embed(unit, passage)
+    assert passage.link == "https://example.org/widget/guide" and embed.url == passage.link
+    assert embed.description is not None and len(embed.description) <= 4096
+    assert (
+        "**It runs anywhere.**" in embed.description and "page 3, characters 5000–5017" in embed.description
+    )
+    assert "[example.org/widget/guide](https://example.org/widget/guide)" in embed.description
