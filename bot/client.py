@@ -18,12 +18,13 @@ from retrieval import SHARED_SCOPE, Answer, Index, Library, Settings
 
 from .config import BotConfig
 from .conversations import Conversations, Turn
+from .feedback.store import FeedbackStore
 from .limits import RateLimits, WorkQueue
 
 log = logging.getLogger(__name__)
 
 #: Extensions loaded at start-up; the error handler first so it sees every other extension's errors.
-EXTENSIONS = ("bot.exts.errors", "bot.exts.ask", "bot.exts.documents", "bot.exts.admin")
+EXTENSIONS = ("bot.exts.errors", "bot.exts.ask", "bot.exts.documents", "bot.exts.admin", "bot.exts.feedback")
 
 #: Earlier questions passed with a follow-up (the ranker reads the last one).
 HISTORY_TURNS = 3
@@ -101,6 +102,11 @@ class CitebotBot(commands.Bot):
         log.info("synced %d slash command(s) %s", len(synced), where)
         return len(synced)
 
+    @functools.cached_property
+    def feedback(self) -> FeedbackStore:
+        """The answer log beside the index: answers posted, their votes (opened on first use)."""
+        return FeedbackStore(self.library.index.directory)
+
     def admit(self, user_id: int, guild_id: int | None) -> None:
         """Let a question in, or raise ``BusyError``: the queue bound first, then user and server limits."""
         self.work.reserve()
@@ -128,6 +134,8 @@ class CitebotBot(commands.Bot):
             await super().close()
         finally:
             self.work.close()
+            if "feedback" in self.__dict__:
+                self.feedback.close()
 
 
 class ShardedCitebotBot(CitebotBot, commands.AutoShardedBot):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -17,6 +18,7 @@ from discord.ext import commands
 from retrieval import Answer
 
 from ..conversations import Turn
+from ..feedback.views import keep_answer
 from ..formatting import answer_replies, trim
 
 if TYPE_CHECKING:
@@ -67,12 +69,23 @@ class Ask(commands.Cog):
         self.bot.admit(interaction.user.id, interaction.guild_id)
         previous = self._previous(reply_to=None, channel=interaction.channel)
         await interaction.response.defer(thinking=True)
+        started = time.perf_counter()
         answer, turn = await self.bot.answer(question, guild_id=interaction.guild_id, previous=previous)
+        view = await keep_answer(
+            self.bot,
+            answer,
+            guild_id=interaction.guild_id,
+            user_id=interaction.user.id,
+            latency=time.perf_counter() - started,
+        )
         sent: list[discord.Message] = []
-        for reply in answer_replies(answer):
+        replies = answer_replies(answer)
+        for i, reply in enumerate(replies):
+            last = i == len(replies) - 1
             msg = await interaction.followup.send(
                 content=reply.content or discord.utils.MISSING,
                 embeds=reply.embeds or discord.utils.MISSING,
+                view=view if last and view else discord.utils.MISSING,
                 allowed_mentions=NO_MENTIONS,
                 wait=True,
             )
@@ -115,15 +128,23 @@ class Ask(commands.Cog):
         self.bot.admit(message.author.id, guild_id)
         reply_to = message.reference.message_id if message.reference else None
         previous = self._previous(reply_to=reply_to, channel=message.channel)
+        started = time.perf_counter()
         async with message.channel.typing():
             answer, turn = await self.bot.answer(question, guild_id=guild_id, previous=previous)
+        latency = time.perf_counter() - started
+        view = await keep_answer(
+            self.bot, answer, guild_id=guild_id, user_id=message.author.id, latency=latency
+        )
         sent: list[discord.Message] = []
-        for i, reply in enumerate(answer_replies(answer)):
+        replies = answer_replies(answer)
+        for i, reply in enumerate(replies):
             kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
             if reply.content:
                 kwargs["content"] = reply.content
             if reply.embeds:
                 kwargs["embeds"] = reply.embeds
+            if view is not None and i == len(replies) - 1:
+                kwargs["view"] = view
             if i == 0:
                 sent.append(await message.reply(mention_author=False, **kwargs))
             else:

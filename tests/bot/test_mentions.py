@@ -131,4 +131,4 @@ async def test_sync_by_the_owner_publishes_commands(dpy: CitebotBot, monkeypatch
 
     monkeypatch.setattr(dpy.tree, "sync", fake_sync)
     await dpytest.message("!sync")
-    assert dpytest.get_message().content == "Synced 4 slash command(s) globally."
+    assert dpytest.get_message().content == "Synced 6 slash command(s) globally."
