@@ -161,6 +161,10 @@ def window(values: Mapping[Key, float], key: Key) -> float:
     return total / weight
 
 
+def _section(c: Context, key: Key) -> float:
+    return c.coverage(frozenset(c.inputs.sections.get(key, ())))
+
+
 def _prev(key: Key) -> Key:
     return (key[0], key[1] - 1)
 
@@ -223,9 +227,12 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("length", lambda c, k: float(np.log1p(len(c.inputs.tokens[k]))), "standardised"),
     # Documentation: the unit's kind against the question's shape, headings, pasted code.
     Signal("shape", lambda c, k: shape_match(c.shapes, unit_kind(c.inputs, k)), "unit"),
-    Signal("section", lambda c, k: c.coverage(frozenset(c.inputs.sections.get(k, ()))), "unit"),
+    Signal("section", lambda c, k: _section(c, k), "unit"),
     Signal("code_overlap", lambda c, k: code_overlap(c.code_tokens, c.inputs.texts[k]), "unit"),
     Signal("prose", lambda c, k: float(c.inputs.kinds.get(k, "sentence") == "sentence"), "unit"),
+    # Both at once: the unit's own words and its headings answer the question. Fitted alone, neither
+    # tells a section's right sentence from its neighbours, which share the headings.
+    Signal("section_coverage", lambda c, k: _section(c, k) * c.coverage(c.terms[k]), "unit"),
 )
 #: Signal names in the order of the feature matrix's columns.
 FEATURES: tuple[str, ...] = tuple(s.name for s in SIGNALS)
