@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +61,7 @@ def clean_question(text: str, max_chars: int) -> str:
 
 
 def to_query(value: str | dict[str, Any] | Query, max_chars: int) -> Query:
-    """Accept a question string, a dict with ``question`` (and ``scopes``, ``documents``, ``history``), or a Query."""
+    """Accept a question string, a dict (``question``, ``scopes``, ``documents``, ``history``), or a Query."""
     if isinstance(value, Query):
         q = value
     elif isinstance(value, dict):
@@ -113,7 +113,7 @@ def build_chain(
     ).with_config(run_name="citebot")
 
 
-async def astream_answer(chain: Runnable[Any, Answer], value: Any) -> AsyncIterator[str | Answer]:
+async def astream_answer(chain: Runnable[Any, Answer], value: Any) -> AsyncGenerator[str | Answer, None]:
     """Run ``chain`` on ``value``, yielding the language model's draft as it is written, then the Answer.
 
     Each ``str`` is the whole draft so far, as :func:`~retrieval.answer.generative.draft_text` reads it

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from collections.abc import AsyncGenerator, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePath
@@ -242,21 +242,20 @@ class Library:
         """
         return self.chain().invoke(_payload(question, scopes, history, documents))
 
-    async def astream_answer(
+    def astream_answer(
         self,
         question: str,
         *,
         scopes: Sequence[str] | None = None,
         history: Sequence[str] = (),
         documents: Collection[str] | None = None,
-    ) -> AsyncIterator[str | Answer]:
+    ) -> AsyncGenerator[str | Answer, None]:
         """Like :meth:`ask`, yielding the language model's draft as it grows, then the checked Answer.
 
         See :func:`retrieval.chain.astream_answer`: each ``str`` is the whole draft so far, and the last
         item is the ``Answer`` (the only item without a language model).
         """
-        async for item in astream_answer(self.chain(), _payload(question, scopes, history, documents)):
-            yield item
+        return astream_answer(self.chain(), _payload(question, scopes, history, documents))
 
     def clean_question(self, question: str) -> str:
         """Normalise a question as the chain will, so a front end can refuse a bad one early.

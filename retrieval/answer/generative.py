@@ -84,7 +84,9 @@ def draft_text(message: AIMessageChunk) -> str:
     if body.lstrip().startswith(("{", "[")):
         parsed = parse_partial_json(body.strip())
         items = parsed.get("sentences") if isinstance(parsed, dict) else parsed
-        texts = [i.get("text") if isinstance(i, dict) else i for i in items] if isinstance(items, list) else []
+        texts = (
+            [i.get("text") if isinstance(i, dict) else i for i in items] if isinstance(items, list) else []
+        )
         raw = " ".join(t for t in texts if isinstance(t, str))
     return "\n".join(strip_markers(line) for line in raw.splitlines() if line.strip())
 
