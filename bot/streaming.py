@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from contextlib import aclosing
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from retrieval import Answer, CitebotError
 
@@ -50,11 +50,18 @@ class EditLimiter:
     Args:
         interval: seconds between edits.
         clock: a monotonic clock (injected in tests).
+        sleep: how to wait (``asyncio.sleep``; injected in tests).
     """
 
-    def __init__(self, interval: float = EDIT_INTERVAL, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        interval: float = EDIT_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep,
+    ) -> None:
         self.interval = interval
         self._clock = clock
+        self._sleep = sleep
         self._last = clock()
 
     def mark(self) -> None:
@@ -69,7 +76,7 @@ class EditLimiter:
         """Sleep until an edit keeps to the interval."""
         remaining = self.interval - (self._clock() - self._last)
         if remaining > 0:
-            await asyncio.sleep(remaining)
+            await self._sleep(remaining)
 
 
 async def stream_answer(
