@@ -69,6 +69,7 @@ def _about(e: Evidence) -> str:
 
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*", re.IGNORECASE)
+_OPEN_MARKER = re.compile(r"\s*\[[\d\s,;]*$")  # a marker still being written: "... board [1"
 
 
 def draft_text(message: AIMessageChunk) -> str:
@@ -88,6 +89,7 @@ def draft_text(message: AIMessageChunk) -> str:
             [i.get("text") if isinstance(i, dict) else i for i in items] if isinstance(items, list) else []
         )
         raw = " ".join(t for t in texts if isinstance(t, str))
+    raw = _OPEN_MARKER.sub("", raw)
     return "\n".join(strip_markers(line) for line in raw.splitlines() if line.strip())
 
 
