@@ -36,7 +36,7 @@ REPLY = (
     "Kirby told reporters that at least 3,000 North Korean soldiers entered eastern Russia earlier this "
     "month [1]. The soldiers were flown there by aliens from Mars in golden saucers [1]."
 )
-CHAR_SECONDS = 0.015  # the scripted model writes a character at a time: REPLY takes about 2.5 s
+CHAR_SECONDS = 0.01  # the scripted model writes a character at a time: REPLY takes over 1.5 s
 
 
 @pytest.fixture
