@@ -224,3 +224,20 @@ def test_nothing_is_opened_before_first_use(tmp_path: Any) -> None:
     """Building a store creates no file: the bot opens it when a scope is first read or set."""
     ScopeStore(tmp_path / "scopes.sqlite3")
     assert not (tmp_path / "scopes.sqlite3").exists()
+
+
+async def test_set_in_a_thread_limits_its_parent_channel(app: FakeDiscord) -> None:
+    """/scope set typed in a thread goes on the thread's parent channel, which its threads follow."""
+    guild, channel, thread = snowflake(), snowflake(), snowflake()
+    payload = scope_command(
+        app,
+        "set",
+        [doc_option(seed_key(app))],
+        guild_id=guild,
+        channel_id=thread,
+        channel=thread_in(app, guild, thread, channel),
+        permissions=MANAGE_GUILD,
+    )
+    assert app.text(await app.run(payload)).startswith(f"Questions in <#{channel}> now search only")
+    assert app.bot.scopes.get(guild, channel) is not None
+    assert app.bot.scopes.get(guild, thread) is None
