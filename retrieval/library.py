@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncGenerator, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePath
@@ -23,7 +23,7 @@ from typing import Any
 
 from langchain_core.runnables import Runnable
 
-from .chain import build_chain, clean_question
+from .chain import astream_answer, build_chain, clean_question
 from .errors import DocumentError, IndexBusyError
 from .index.catalog import DocumentRow, SentenceRow
 from .index.core import SHARED_SCOPE, Index, IndexStats, open_index
@@ -41,6 +41,20 @@ CONTEXT_REACH = 6
 
 #: Seconds an upload or a forget waits for another writer (such as ``citebot ingest``) to finish.
 WRITE_TIMEOUT = 30.0
+
+
+def _payload(
+    question: str, scopes: Sequence[str] | None, history: Sequence[str], documents: Collection[str] | None
+) -> dict[str, Any]:
+    """The chain's input; ``documents`` only when given, so an unrestricted question reads as before."""
+    payload: dict[str, Any] = {
+        "question": question,
+        "scopes": None if scopes is None else list(scopes),
+        "history": list(history),
+    }
+    if documents is not None:
+        payload["documents"] = sorted(documents)
+    return payload
 
 
 class DocumentState(StrEnum):
@@ -313,20 +327,38 @@ class Library:
             return self._chain
 
     def ask(
-        self, question: str, *, scopes: Sequence[str] | None = None, history: Sequence[str] = ()
+        self,
+        question: str,
+        *,
+        scopes: Sequence[str] | None = None,
+        history: Sequence[str] = (),
+        documents: Collection[str] | None = None,
     ) -> Answer:
         """Answer ``question`` from the documents of ``scopes`` (None: all), after earlier ``history``.
+
+        ``documents`` (keys, as :attr:`Document.key`) narrows the search further to those documents
+        only; an empty collection searches nothing, so the answer is a refusal.
 
         Raises:
             InvalidQuestionError: the question can't be searched.
             NoDocumentsError: nothing is indexed.
         """
-        payload = {
-            "question": question,
-            "scopes": None if scopes is None else list(scopes),
-            "history": list(history),
-        }
-        return self.chain().invoke(payload)
+        return self.chain().invoke(_payload(question, scopes, history, documents))
+
+    def astream_answer(
+        self,
+        question: str,
+        *,
+        scopes: Sequence[str] | None = None,
+        history: Sequence[str] = (),
+        documents: Collection[str] | None = None,
+    ) -> AsyncGenerator[str | Answer, None]:
+        """Like :meth:`ask`, yielding the language model's draft as it grows, then the checked Answer.
+
+        See :func:`retrieval.chain.astream_answer`: each ``str`` is the whole draft so far, and the last
+        item is the ``Answer`` (the only item without a language model).
+        """
+        return astream_answer(self.chain(), _payload(question, scopes, history, documents))
 
     def clean_question(self, question: str) -> str:
         """Normalise a question as the chain will, so a front end can refuse a bad one early.

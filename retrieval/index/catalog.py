@@ -431,6 +431,15 @@ class Catalog:
             "WHERE d.state = 'complete' ORDER BY s.rowid"
         )
 
+    def rowids_of(self, doc_keys: Sequence[str]) -> list[int]:
+        """The rowids of every sentence of these documents (to limit BM25 to them)."""
+        out: list[int] = []
+        for i in range(0, len(doc_keys), 500):
+            part = list(doc_keys[i : i + 500])
+            sql = f"SELECT rowid FROM sentences WHERE doc_key IN ({', '.join('?' * len(part))})"
+            out += [r[0] for r in self._query(sql, part)]
+        return out
+
     def sentences_by_rowid(self, rowids: Sequence[int]) -> dict[int, SentenceRow]:
         """Look sentences up by rowid."""
         out: dict[int, SentenceRow] = {}

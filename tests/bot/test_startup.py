@@ -121,6 +121,7 @@ async def test_factory_builds_an_unconnected_bot_with_every_command(make_bot: An
         "forget",
         "feedback",
         "stats",
+        "scope",
     }
     assert b.get_command("sync") is not None
     b.work.close()
