@@ -12,6 +12,7 @@ a warning, never the end of the command line.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -410,10 +411,72 @@ def bench_cmd(
     click.echo(json.dumps(res) if as_json else format_table(res))
 
 
+@cli.command("sync")
+@click.option(
+    "--sources",
+    "sources_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The sources file (default: $CITEBOT_SOURCES_FILE).",
+)
+@click.option("--watch", is_flag=True, help="Keep syncing until Ctrl-C: files on change, URLs on interval.")
+@click.option(
+    "--debounce",
+    type=click.IntRange(min=10),
+    default=1000,
+    show_default=True,
+    help="With --watch: milliseconds of quiet before changed files are synced.",
+)
+@click.pass_context
+def sync_cmd(ctx: click.Context, sources_path: Path | None, watch: bool, debounce: int) -> None:
+    """Bring the index up to date with the sources file (folders, files, URLs, sitemaps)."""
+    from .errors import ConfigurationError
+    from .library import Library
+    from .sources.config import load_sources
+    from .sources.sync import Syncer
+
+    settings = _settings(ctx)
+    path = sources_path or settings.sources_file
+    if path is None:
+        raise ConfigurationError("no sources file: pass --sources FILE or set CITEBOT_SOURCES_FILE")
+    syncer = Syncer(Library.open(settings), load_sources(path))
+    if not watch:
+        report = syncer.sync()
+        for line in report.lines():
+            click.echo(_relative_paths(line))
+        if report.errors:
+            ctx.exit(1)
+        return
+    import signal
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    shown = {"first": True}
+
+    def show(report: Any) -> None:
+        for line in report.lines(everything=shown["first"]):
+            click.echo(_relative_paths(line))
+        shown["first"] = False
+
+    click.echo(f"watching {len(syncer.sources.sources)} source(s) from {path}; Ctrl-C to stop", err=True)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how watching ends: no traceback
+        syncer.watch(stop, debounce_ms=debounce, on_report=show)
+    click.echo("stopped watching", err=True)
+
+
+def _relative_paths(line: str) -> str:
+    """A report line with paths under the working directory shown relative to it (shorter to read)."""
+    cwd = str(Path.cwd())
+    return line.replace(cwd + os.sep, "") if cwd != os.sep else line
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning errors into messages and exit codes."""
     try:
-        cli.main(args=argv, prog_name="citebot", standalone_mode=False)
+        status = cli.main(args=argv, prog_name="citebot", standalone_mode=False)
+        if isinstance(status, int) and status:  # ctx.exit(n) in a command: its status, without a message
+            return status
     except CitebotError as exc:
         click.echo(f"Error: {exc}", err=True)
         return 1

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         None, description="'Header-Name: value' sent to a Chroma server that requires auth."
     )
 
+    sources_file: Path | None = Field(
+        None,
+        description="The sources file (TOML) `citebot sync` and the bot keep the index in step with; "
+        "`citebot sync --sources FILE` overrides it.",
+    )
+
     # Segmentation and chunking.
     chunk_chars: int = Field(600, ge=100, description="Soft limit on a chunk's length in characters.")
     max_sentence_chars: int = Field(1000, ge=100, description="Longer sentences are cut at whitespace.")

@@ -1,0 +1,1 @@
+"""Sources that stay in sync: the sources file, web pages and sitemaps, and syncing them."""
