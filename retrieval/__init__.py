@@ -30,6 +30,8 @@ from .ingest.formats import FORMATS, Format, MediaKind, describe_formats, format
 from .library import Added, Document, DocumentState, Library
 from .models import Answer, Citation, Query
 from .settings import Settings
+from .sources.config import Source, SourcesFile, load_sources
+from .sources.sync import Syncer, SyncReport
 
 __all__ = [
     "FORMATS",
@@ -58,12 +60,17 @@ __all__ = [
     "Query",
     "Rendering",
     "Settings",
+    "Source",
+    "SourcesFile",
+    "SyncReport",
+    "Syncer",
     "answer_pieces",
     "build_chain",
     "clean_question",
     "describe_formats",
     "format_for",
     "ingest",
+    "load_sources",
     "open_index",
     "render_citation",
     "section_path",

@@ -439,7 +439,8 @@ def sync_cmd(ctx: click.Context, sources_path: Path | None, watch: bool, debounc
     path = sources_path or settings.sources_file
     if path is None:
         raise ConfigurationError("no sources file: pass --sources FILE or set CITEBOT_SOURCES_FILE")
-    syncer = Syncer(Library.open(settings), load_sources(path))
+    sources = load_sources(path)  # a bad file fails before the model loads
+    syncer = Syncer(Library.open(settings), sources)
     if not watch:
         report = syncer.sync()
         for line in report.lines():
