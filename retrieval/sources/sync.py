@@ -302,6 +302,7 @@ class Syncer:
                 )
             else:
                 batches = _idle(stop, tick)
+            caught_up = False
             try:
                 for changes in batches:
                     changed = {path for _, path in changes}
@@ -312,6 +313,8 @@ class Syncer:
                             break
                     moved = set(roots) ^ set(self._watch_roots())  # a source appeared or vanished
                     touched = self._touched(changed | moved)
+                    if not caught_up:  # what changed before the watcher started: a cheap look at all
+                        touched, caught_up = self.sources.local(), True
                     due = [*touched, *self.sources.remote()]
                     self._guarded(emit, partial(self.sync, only=due, remote="due"))
                     if moved:
