@@ -316,7 +316,8 @@ class Syncer:
                     if not caught_up:  # what changed before the watcher started: a cheap look at all
                         touched, caught_up = self.sources.local(), True
                     due = [*touched, *self.sources.remote()]
-                    self._guarded(emit, partial(self.sync, only=due, remote="due"))
+                    if due:  # nothing touched and no URLs: no pass (no lock taken, no ledger read)
+                        self._guarded(emit, partial(self.sync, only=due, remote="due"))
                     if moved:
                         break
             except (OSError, RuntimeError) as exc:  # a watched folder vanished under the watcher

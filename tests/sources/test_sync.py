@@ -258,3 +258,26 @@ def test_kill_9_during_sync_then_sync_again_is_consistent_and_answers(
         assert not answer.refused and "Black_Death" in answer.citations[0].source
     finally:
         index.close()
+
+    # Watching from the command line: the first pass, then Ctrl-C ends it cleanly (exit 0, no traceback).
+    out, err = tmp_path / "watch.out", tmp_path / "watch.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        watch = subprocess.Popen(
+            [*command, "--watch"], env=_cli(index_dir), cwd=tmp_path, stdout=stdout, stderr=stderr
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while "synced 1 source(s)" not in out.read_text() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            watch.send_signal(signal.SIGINT)
+            assert watch.wait(timeout=60) == 0
+        finally:
+            if watch.poll() is None:
+                watch.kill()
+    assert (
+        out.read_text().splitlines()[0] == "folder docs (shared): 0 added, 0 updated, 12 unchanged, 0 removed"
+    )
+    assert err.read_text().splitlines() == [
+        f"watching 1 source(s) from {path}; Ctrl-C to stop",
+        "stopped watching",
+    ]
