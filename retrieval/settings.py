@@ -77,7 +77,9 @@ class Settings(BaseSettings):
         2.0, ge=0, description="Requests per second to one host (0: no limit), with a burst of 4."
     )
     fetch_max_pages: int = Field(200, ge=1, description="Pages a sitemap or a --crawl indexes at most.")
-    fetch_crawl_depth: int = Field(2, ge=0, le=10, description="Links followed from the first page by --crawl.")
+    fetch_crawl_depth: int = Field(
+        2, ge=0, le=10, description="Links followed from the first page by --crawl."
+    )
 
     # Questions and answers.
     max_question_chars: int = Field(2000, ge=10)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -24,6 +24,7 @@ class Route:
     etag: str | None = None
     chunks: int = 1  # the body is sent this many times (a huge response without a huge string)
     delay: float = 0.0  # seconds before each chunk (a slow server)
+    length: bool = True  # False: no Content-Length, the body ends when the connection closes
 
 
 @dataclass
@@ -37,9 +38,14 @@ class Site:
     def url(self, path: str) -> str:
         return self.base + path
 
-    def page(self, path: str, title: str, text: str, links: list[str] = (), etag: str | None = None) -> None:  # type: ignore[assignment]
+    def page(
+        self, path: str, title: str, text: str, links: Sequence[str] = (), etag: str | None = None
+    ) -> None:
         anchors = "".join(f'<a href="{href}">{href}</a> ' for href in links)
-        body = f"<html><head><title>{title}</title></head><body><h1>{title}</h1><p>{text}</p>{anchors}</body></html>"
+        body = (
+            f"<html><head><title>{title}</title></head>"
+            f"<body><h1>{title}</h1><p>{text}</p>{anchors}</body></html>"
+        )
         self.routes[path] = Route(body.encode(), etag=etag)
 
     def count(self, path: str) -> int:
@@ -73,8 +79,11 @@ def _handler(site_routes: dict[str, Route], seen: list[tuple[str, dict[str, str]
                 self.send_header("ETag", route.etag)
             for k, v in route.headers.items():
                 self.send_header(k, v)
-            if "Content-Length" not in route.headers:
+            if route.length:
                 self.send_header("Content-Length", str(len(route.body) * route.chunks))
+            else:
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             try:
                 for _ in range(route.chunks):
@@ -95,7 +104,7 @@ def site() -> Iterator[Site]:
     seen: list[tuple[str, dict[str, str]]] = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(routes, seen))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield Site(f"http://127.0.0.1:{server.server_address[1]}", routes, seen)

@@ -140,9 +140,12 @@ def test_a_redirect_to_it_is_refused(case: Case) -> None:
     """A public page redirecting to the form is refused at that hop: the second request is never sent."""
     seen: list[httpx.Request] = []
     resolve = _resolver({"public.example": [PUBLIC_IP]})
-    with Fetcher(resolve=resolve, transport=_public_site(case.url, seen), rate_per_host=0) as fetcher:
-        with pytest.raises(RefusedURLError):
-            fetcher.get("http://public.example/start")
+    transport = _public_site(case.url, seen)
+    with (
+        Fetcher(resolve=resolve, transport=transport, rate_per_host=0) as fetcher,
+        pytest.raises(RefusedURLError),
+    ):
+        fetcher.get("http://public.example/start")
     assert [r.url.host for r in seen] == [PUBLIC_IP]
 
 
@@ -157,7 +160,7 @@ def test_a_dns_name_resolving_to_it_is_refused(case: Case) -> None:
 def test_one_private_address_among_public_ones_refuses_the_name() -> None:
     """Every address a name resolves to must pass, or the fetcher could be pointed at the bad one."""
     resolve = _resolver({"mixed.example": [PUBLIC_IP, "10.1.2.3"]})
-    with pytest.raises(RefusedURLError, match="10.1.2.3 is a private address"):
+    with pytest.raises(RefusedURLError, match=r"10\.1\.2\.3 is a private address"):
         check_url("http://mixed.example/", resolve=resolve)
 
 
@@ -194,7 +197,7 @@ def test_a_name_that_does_not_resolve_is_a_fetch_error() -> None:
     def resolve(host: str, port: int) -> list[str]:
         raise OSError("Name or service not known")
 
-    with pytest.raises(FetchError, match="nowhere.example was not found"):
+    with pytest.raises(FetchError, match=r"nowhere\.example was not found"):
         check_url("http://nowhere.example/", resolve=resolve)
 
 
@@ -216,7 +219,7 @@ def render_table() -> str:
 
 
 def test_security_md_shows_exactly_this_table() -> None:
-    """SECURITY.md's SSRF table is the one this file tests (regenerate with python -m tests.sources.test_guard)."""
+    """SECURITY.md's SSRF table is this file's list (regenerate: python -m tests.sources.test_guard)."""
     text = (REPO / "SECURITY.md").read_text(encoding="utf-8")
     start, end = "<!-- ssrf-table:start -->\n", "\n<!-- ssrf-table:end -->"
     assert start in text and end in text, "SECURITY.md lost its ssrf-table markers"
