@@ -19,10 +19,12 @@ from .errors import (
     CitebotError,
     ConfigurationError,
     DocumentError,
+    FetchError,
     IndexBusyError,
     IndexUnavailableError,
     InvalidQuestionError,
     NoDocumentsError,
+    RefusedURLError,
 )
 from .index import SHARED_SCOPE, Index, IndexStats, open_index
 from .ingest import IngestReport, ingest
@@ -46,6 +48,7 @@ __all__ = [
     "Document",
     "DocumentError",
     "DocumentState",
+    "FetchError",
     "Format",
     "Index",
     "IndexBusyError",
@@ -58,6 +61,7 @@ __all__ = [
     "NoDocumentsError",
     "Piece",
     "Query",
+    "RefusedURLError",
     "Rendering",
     "Settings",
     "Source",

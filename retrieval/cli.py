@@ -146,26 +146,58 @@ def cli(ctx: click.Context, index_dir: Path | None, verbose: int) -> None:
     ctx.obj = settings
 
 
-@cli.command("ingest", help=f"Index documents ({describe_formats('and')}); default: the bundled seeds/.")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@cli.command(
+    "ingest",
+    help=f"Index documents ({describe_formats('and')}) or web pages (http/https URLs: a page, a sitemap, "
+    "or with --crawl a site); default: the bundled seeds/.",
+)
+@click.argument("paths", nargs=-1)
 @click.option("--rebuild", is_flag=True, help="Drop the index and build it again from these paths.")
+@click.option("--crawl", is_flag=True, help="For a URL: also index the same-site pages it links to.")
+@click.option("--max-pages", type=click.IntRange(min=1), default=None, help="Most pages a URL indexes.")
+@click.option("--depth", type=click.IntRange(min=0), default=None, help="Links --crawl follows from a URL.")
 @click.pass_context
-def ingest_cmd(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
-    """Index files and folders (help text: see ``help=``, built from the formats registry)."""
+def ingest_cmd(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    rebuild: bool,
+    crawl: bool,
+    max_pages: int | None,
+    depth: int | None,
+) -> None:
+    """Index files, folders and URLs (help text: see ``help=``, built from the formats registry)."""
     from .index.core import open_index
     from .index.recovery import open_for_rebuild
     from .ingest.pipeline import ingest
 
+    urls = [p for p in paths if "://" in p]
+    files = [Path(p) for p in paths if "://" not in p]
+    if urls:  # every URL is judged before anything is indexed: a refused one changes nothing
+        from .sources.guard import parse_url
+
+        for url in urls:
+            parse_url(url)
     # --rebuild also recovers an index too damaged to open: its files are deleted and built again.
     index = open_for_rebuild(_settings(ctx)) if rebuild else open_index(_settings(ctx))
-    report = ingest(index, list(paths) or [seeds_dir()], rebuild=rebuild, progress=sys.stderr.isatty())
-    for source, reason in report.skipped:
-        click.echo(f"skipped {source}: {reason}", err=True)
-    click.echo(
-        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
-        f"{len(report.removed)} removed, {len(report.aliases)} duplicate(s), {len(report.skipped)} skipped; "
-        f"{report.sentences_embedded} sentences embedded in {report.seconds:.1f} s"
-    )
+    if files or not urls:
+        report = ingest(index, files or [seeds_dir()], rebuild=rebuild, progress=sys.stderr.isatty())
+        for source, reason in report.skipped:
+            click.echo(f"skipped {source}: {reason}", err=True)
+        click.echo(
+            f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+            f"{len(report.removed)} removed, {len(report.aliases)} duplicate(s), "
+            f"{len(report.skipped)} skipped; {report.sentences_embedded} sentences embedded in "
+            f"{report.seconds:.1f} s"
+        )
+    if urls:
+        from .library import Library
+
+        library = Library(index)
+        for url in urls:
+            web = library.add_url(url, crawl=crawl, max_pages=max_pages, depth=depth)
+            for source, reason in [*web.failed, *web.ingest.skipped]:
+                click.echo(f"skipped {source}: {reason}", err=True)
+            click.echo(f"{url}: {web.summary()}")
 
 
 def _llm_options(command: Any) -> Any:
@@ -241,7 +273,11 @@ def _format_source(citation: Citation) -> list[str]:
     where = SECTION_SEPARATOR.join([title, *([path] if (path := section_path(shown.section, title)) else [])])
     page = f", page {shown.page}" if shown.page is not None else ""
     source = _display_source(citation.source)
+    if shown.url and shown.url.startswith(citation.source):
+        source = shown.url  # a web page: its address, pointed at the quote, in place of the bare address
     lines.append(f"    — {where} ({source}{page}, characters {citation.start}–{citation.end})")
+    if shown.url and source != shown.url:
+        lines.append(f"    {shown.url}")
     return lines
 
 
