@@ -193,8 +193,7 @@ class Syncer:
         for s in sources:
             entry = ledger.entries.get(s.key)
             keys |= set(entry.docs) if entry else set()
-            if s.is_local:
-                keys |= self._found(s)
+            keys |= self._found(s) if s.is_local else set(self._web_pages(s))
         return keys
 
     def _drop_unlisted(self, ledger: Ledger, report: SyncReport) -> None:
@@ -208,12 +207,18 @@ class Syncer:
             entry = ledger.entries[key]
             was = Source(entry.kind, entry.location, entry.scope)  # type: ignore[arg-type]
             keys = set(entry.docs)
-            if entry.pending and was.is_local:  # a crash came before its documents were recorded
+            removed = 0
+            if was.is_local and entry.pending:  # a crash came before its documents were recorded
                 keys |= self._found(was)
-            removed = forget(self.index, sorted(keys - kept), lock_timeout=self.lock_timeout)
+            elif not was.is_local:  # its pages go with their kept copies
+                from .web import remove_pages
+
+                mine = [url for k, url in self._web_pages(was).items() if k not in kept]
+                removed += len(remove_pages(self.index, mine, was.scope)) if mine else 0
+            removed += len(forget(self.index, sorted(keys - kept), lock_timeout=self.lock_timeout))
             ledger.drop(key)
-            report.dropped.append((str(was), len(removed)))
-            log.info("%s is no longer listed: %d document(s) removed", was, len(removed))
+            report.dropped.append((str(was), removed))
+            log.info("%s is no longer listed: %d document(s) removed", was, removed)
 
     def _sync_local(self, source: Source, ledger: Ledger, outcome: Outcome) -> None:
         """Ingest a folder or file; remove its documents whose files are gone."""
@@ -247,20 +252,41 @@ class Syncer:
             ledger.finish(source.key, sorted(self._found(source)), refreshed=True)
 
     def _sync_remote(self, source: Source, ledger: Ledger, outcome: Outcome) -> None:
-        """Fetch a URL or sitemap again (conditional requests make an unchanged page cheap)."""
-        add_url = getattr(self.library, "add_url", None)
-        if add_url is None:
-            raise ConfigurationError(
-                f"{source.kind} sources need citebot's web fetching, which this installation lacks"
-            )
+        """Fetch a URL or sitemap again: validators make an unchanged page cost one request, no embedding.
+
+        The interval restarts even when the fetch fails, so an unreachable site is tried once per
+        interval, not on every pass; its pages kept from earlier fetches keep answering.
+        """
         entry = ledger.begin(source.key, source.kind, source.location, source.scope)
-        docs = list(entry.docs)
+        docs = set(entry.docs)
         try:
-            result = add_url(source.location, scope=source.scope)
-            docs = [getattr(d, "key", str(d)) for d in _as_list(result)]
-            outcome.note = "refreshed"
+            web = self.library.add_url(source.location, source.scope)
+            done = web.ingest
+            outcome.added, outcome.updated = len(done.added), len(done.updated)
+            outcome.unchanged = len(done.unchanged) + len(done.aliases)
+            outcome.removed, outcome.embedded = len(web.gone), done.sentences_embedded
+            outcome.skipped = [
+                *web.failed,
+                *done.skipped,
+                *((u, "robots.txt asks not to") for u in web.blocked),
+            ]
+            outcome.note = f"{len(web.pages)} page(s), {web.not_modified} not modified"
         finally:
-            ledger.finish(source.key, docs, refreshed=True)
+            docs = set(self._web_pages(source)) or docs
+            ledger.finish(source.key, sorted(docs), refreshed=True)
+
+    def _web_pages(self, source: Source) -> dict[str, str]:
+        """The pages a URL or sitemap entry keeps in its scope, as {document key: URL}."""
+        from .guard import parse_url
+        from .web import PageStore, normalise
+
+        try:
+            origin = normalise(str(parse_url(source.location)))
+            store = PageStore(self.index.directory, source.scope)
+        except (CitebotError, ValueError):
+            return {}
+        records = [r for r in store.records() if r.origin == origin]
+        return {doc_key(source.scope, str(store.body_path(r).resolve())): r.url for r in records}
 
     # Watching -----------------------------------------------------------------------------------------
     def watch(
@@ -395,11 +421,3 @@ def _idle(stop: threading.Event, tick: float) -> Iterator[set[tuple[Any, str]]]:
     """Empty batches every ``tick`` seconds: nothing local to watch, but URLs still have intervals."""
     while not stop.wait(tick):
         yield set()
-
-
-def _as_list(result: object) -> list[object]:
-    if result is None:
-        return []
-    if isinstance(result, list | tuple):
-        return list(result)
-    return [result]

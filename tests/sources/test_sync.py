@@ -23,7 +23,9 @@ from retrieval.ingest.pipeline import doc_key, ingest
 from retrieval.sources.config import load_sources
 from retrieval.sources.ledger import LEDGER_FILE, Ledger
 from retrieval.sources.sync import Syncer, SyncReport
+from tests.conftest import FakeEmbedder
 from tests.index.test_crash import _clean_counts, _kill_when, _make_corpus
+from tests.sources.conftest import Route, Site
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -146,6 +148,85 @@ def test_a_failing_source_is_reported_and_the_others_still_sync(tree: Path, libr
     ]
     assert report.outcomes[1].added == 2 and len(report.errors) == 1
     assert report.lines()[-1].endswith("4 sentences embedded, 1 error(s)")
+
+
+@pytest.fixture
+def web_library(tmp_path: Path) -> Iterator[Library]:
+    """A fake-embedding library allowed to fetch from the loopback test server, without a rate limit."""
+    settings = Settings(index_dir=tmp_path / "index", fetch_allow_private=True, fetch_rate_per_host=0.0)
+    index = Index(settings, embedder=FakeEmbedder())
+    yield Library(index)
+    index.close()
+
+
+def test_urls_and_sitemaps_sync_refresh_and_leave_with_their_entry(
+    tmp_path: Path, site: Site, web_library: Library
+) -> None:
+    """A page and a sitemap's pages are indexed; re-sync sends validators; a dropped sitemap's pages go."""
+    site.page("/guide.html", "Guide", "Lanterns need fresh oil every week.", etag='"g1"')
+    site.page("/a.html", "Alpha", "Alpacas hum when they are curious.", etag='"a1"')
+    site.page("/b.html", "Beta", "Badgers dig setts under old trees.", etag='"b1"')
+    urls = "".join(f"<url><loc>{site.url(p)}</loc></url>" for p in ("/a.html", "/b.html"))
+    site.routes["/sitemap.xml"] = Route(
+        f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'.encode(),
+        content_type="application/xml",
+    )
+    path = _sources(
+        tmp_path,
+        f'[[url]]\nurl = "{site.url("/guide.html")}"\nrefresh = "15m"\n\n'
+        f'[[sitemap]]\nurl = "{site.url("/sitemap.xml")}"\nscope = "team-a"\n',
+    )
+    first = Syncer(web_library, load_sources(path)).sync()
+    assert [(o.source.kind, o.added, o.error) for o in first.outcomes] == [
+        ("url", 1, None),
+        ("sitemap", 2, None),
+    ]
+    assert {d.source for d in web_library.documents("team-a")} == {site.url("/a.html"), site.url("/b.html")}
+    answer = web_library.ask("What do alpacas do when curious?", scopes=["team-a"])
+    assert answer.citations[0].text == "Alpacas hum when they are curious."
+
+    # Again: validators answer 304, nothing is embedded; a changed page is indexed again.
+    site.page("/guide.html", "Guide", "Lanterns need fresh oil every day.", etag='"g2"')
+    again = Syncer(web_library, load_sources(path)).sync()
+    assert [(o.updated, o.unchanged, o.embedded > 0) for o in again.outcomes] == [(1, 0, True), (0, 2, False)]
+    assert again.outcomes[1].note == "2 page(s), 2 not modified"
+    assert site.seen[-1][1].get("if-none-match") == '"b1"'
+
+    # Only what is due is refreshed on a "due" pass: the page was just fetched (15 minutes), not again.
+    ledger = Ledger(web_library.index.directory)
+    ledger.entries[f"sitemap:team-a:{site.url('/sitemap.xml')}"].refreshed -= 3601
+    ledger.save()
+    syncer = Syncer(web_library, load_sources(path))
+    due = syncer.sync(only=syncer.sources.remote(), remote="due")
+    assert [o.source.kind for o in due.outcomes] == ["sitemap"]
+
+    # The sitemap entry leaves the file: its pages leave the index, and their kept copies the disk.
+    kept = web_library.index.directory / "web" / "team-a"
+    assert len(list(kept.glob("*.html"))) == 2
+    path.write_text(f'[[url]]\nurl = "{site.url("/guide.html")}"\n')
+    dropped = Syncer(web_library, load_sources(path)).sync()
+    assert dropped.dropped == [(f"sitemap {site.url('/sitemap.xml')} (team-a)", 2)]
+    assert web_library.documents("team-a") == [] and list(kept.glob("*.html")) == []
+    assert [d.source for d in web_library.documents()] == [site.url("/guide.html")]
+
+
+def test_a_failing_url_is_reported_and_keeps_its_pages(
+    tmp_path: Path, site: Site, web_library: Library
+) -> None:
+    """A page the server fails on (500) is reported as skipped; the copy indexed earlier still answers."""
+    site.page("/guide.html", "Guide", "Lanterns need fresh oil every week.")
+    path = _sources(tmp_path, f'[[url]]\nurl = "{site.url("/guide.html")}"\n')
+    Syncer(web_library, load_sources(path)).sync()
+    site.routes["/guide.html"] = Route(b"down", status=500)
+    report = Syncer(web_library, load_sources(path)).sync()
+    (outcome,) = report.outcomes
+    assert outcome.error is None and outcome.changed is False
+    assert outcome.skipped == [
+        (site.url("/guide.html"), f"cannot fetch {site.url('/guide.html')}: the server answered 500")
+    ]
+    assert f"skipped {site.url('/guide.html')}: cannot fetch" in report.lines()[1]
+    assert [d.source for d in web_library.documents()] == [site.url("/guide.html")]
+    assert Ledger(web_library.index.directory).entries[report.outcomes[0].source.key].docs
 
 
 @pytest.fixture
