@@ -486,14 +486,16 @@ def sync_cmd(ctx: click.Context, sources_path: Path | None, watch: bool, debounc
         return
     import signal
     import threading
+    import time
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     shown = {"first": True}
 
     def show(report: Any) -> None:
+        stamp = "" if shown["first"] else time.strftime("%H:%M:%S ")  # later passes: when they ran
         for line in report.lines(everything=shown["first"]):
-            click.echo(_relative_paths(line))
+            click.echo(stamp + _relative_paths(line))
         shown["first"] = False
 
     click.echo(f"watching {len(syncer.sources.sources)} source(s) from {path}; Ctrl-C to stop", err=True)
