@@ -268,7 +268,7 @@ class Syncer:
             outcome.skipped = [
                 *web.failed,
                 *done.skipped,
-                *((u, "robots.txt asks not to") for u in web.blocked),
+                *((url, "robots.txt asks crawlers to leave it alone") for url in web.blocked),
             ]
             outcome.note = f"{len(web.pages)} page(s), {web.not_modified} not modified"
         finally:
@@ -378,7 +378,13 @@ class Syncer:
         return sorted({s.location for s in self.sources.local() if s.path.exists()})
 
     def _touched(self, paths: set[str]) -> list[Source]:
-        """The local sources a set of changed paths falls in (hidden files are never indexed)."""
+        """The local sources a set of changed paths falls in (hidden files are never indexed).
+
+        Changes inside the index folder are ignored: a folder listed around it would otherwise see
+        each pass's own writes as changes, and sync for ever.
+        """
+        own = str(self.index.directory.resolve()) + os.sep
+        paths = {p for p in paths if not (p + os.sep).startswith(own)}
         hit = []
         for s in self.sources.local():
             prefix = s.location.rstrip(os.sep) + os.sep

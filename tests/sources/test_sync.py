@@ -275,6 +275,23 @@ def test_watch_follows_file_changes_and_edits_of_the_sources_file(
     assert _sources_of(library.index, "team-a") == {"tides.txt": "complete"}
 
 
+def test_watch_ignores_its_own_index_inside_a_watched_folder(
+    tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    """A folder listed around the index folder: the index's own writes never count as changes."""
+    index = Index(Settings(index_dir=tmp_path / "docs" / "index"), embedder=fake_embedder)
+    try:
+        _doc(tmp_path / "docs", "bees.md", "# Bees\n\nBees make honey in hives.\n")
+        syncer = Syncer(Library(index), load_sources(_sources(tmp_path, '[[folder]]\npath = "docs"\n')))
+        syncer.sync()
+        written = {str(p) for p in index.directory.rglob("*")}
+        assert str(index.directory / LEDGER_FILE) in written
+        assert syncer._touched(written) == []
+        assert [s.kind for s in syncer._touched({str(tmp_path / "docs" / "bees.md")})] == ["folder"]
+    finally:
+        index.close()
+
+
 def test_cli_sync_without_a_sources_file_is_one_clear_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
