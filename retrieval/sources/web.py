@@ -154,6 +154,13 @@ class PageStore:
         )
         self.folder.mkdir(parents=True, exist_ok=True)
         body = self.folder / name
+        if (
+            old is not None
+            and (old.file, old.content_hash, old.etag, old.last_modified, old.origin)
+            == (name, content_hash, record.etag, record.last_modified, origin)
+            and body.exists()
+        ):
+            return old  # nothing to write: a re-sync of an unchanged page touches no file
         if old is None or old.content_hash != content_hash or old.file != name or not body.exists():
             _write_atomically(body, fetched.body)
             if old is not None and old.file != name:
@@ -452,7 +459,8 @@ def _index_kept(sync: _Sync, scope: str, lock_timeout: float) -> None:
             urls=paths,
             lock_timeout=lock_timeout,
         )
-        by_path = {str(p): u for p, u in paths.items()}
+        by_path = {str(p): u for p, u in paths.items()}  # the pipeline names what it left alone by path
+        report.unchanged = [by_path.get(s, s) for s in report.unchanged]
         report.skipped = [(by_path.get(s, s), reason) for s, reason in report.skipped]
         sync.report.ingest = report
     if sync.gone:
