@@ -38,7 +38,7 @@ def _count_embedding(index: Index, monkeypatch: pytest.MonkeyPatch) -> list[int]
 def test_a_page_is_kept_indexed_and_cited_with_its_url(
     fake_index: Index, site: Site, make_fetcher: MakeFetcher
 ) -> None:
-    """The body is kept under the index folder with its URL, ETag and hash; the document's source is the URL."""
+    """The body is kept in the index folder with its URL, ETag and hash; the document's source is its URL."""
     site.page("/harvest.html", "Harvest report", HARVEST, etag='"v1"')
     library = Library(fake_index)
     report = library.add_url(site.url("/harvest.html"), fetcher=make_fetcher())
@@ -209,7 +209,5 @@ def test_cli_ingest_of_a_loopback_url_is_refused_unless_allowed_and_metadata_alw
     assert cited["url"].startswith(url + "#:~:text=The%20zorblatt")
     assert main(["ingest", "http://169.254.169.254/latest/meta-data/"]) == 1
     err = capsys.readouterr().err.strip()
-    assert (
-        err
-        == "Error: refused to fetch http://169.254.169.254/latest/meta-data/: 169.254.169.254 is a cloud metadata address"
-    )
+    metadata = "http://169.254.169.254/latest/meta-data/"
+    assert err == f"Error: refused to fetch {metadata}: 169.254.169.254 is a cloud metadata address"
