@@ -32,6 +32,7 @@ from .ingest.formats import FORMATS, Format, MediaKind, describe_formats, format
 from .library import Added, Document, DocumentState, Library
 from .models import Answer, Citation, Query
 from .settings import Settings
+from .sources.report import WebReport
 
 __all__ = [
     "FORMATS",
@@ -62,6 +63,7 @@ __all__ = [
     "RefusedURLError",
     "Rendering",
     "Settings",
+    "WebReport",
     "answer_pieces",
     "build_chain",
     "clean_question",

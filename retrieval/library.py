@@ -36,7 +36,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .sources.fetch import Fetcher
-    from .sources.web import WebReport
+    from .sources.report import WebReport
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -97,9 +98,9 @@ def _handler(site_routes: dict[str, Route], seen: list[tuple[str, dict[str, str]
     return Handler
 
 
-@pytest.fixture
-def site() -> Iterator[Site]:
-    """A ThreadingHTTPServer on 127.0.0.1 (an ephemeral port), stopped after the test."""
+@contextmanager
+def running_site() -> Iterator[Site]:
+    """A ThreadingHTTPServer on 127.0.0.1 (an ephemeral port), stopped on leaving."""
     routes: dict[str, Route] = {}
     seen: list[tuple[str, dict[str, str]]] = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(routes, seen))
@@ -111,6 +112,13 @@ def site() -> Iterator[Site]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """The local test server, for one test."""
+    with running_site() as running:
+        yield running
 
 
 @pytest.fixture
