@@ -19,7 +19,7 @@ import time
 import urllib.robotparser
 import xml.etree.ElementTree as ElementTree
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -439,17 +439,13 @@ def _index_kept(sync: _Sync, scope: str, lock_timeout: float) -> None:
             log.info("%s is gone: removed from the index", record.url)
 
 
-def known_pages(index_dir: Path, scope: str) -> Iterator[PageRecord]:
-    """The pages kept for ``scope`` (for listings and for a sources file's sync)."""
-    yield from PageStore(index_dir, scope).records()
-
-
-def remove_pages(index: Index, urls: Sequence[str], scope: str = SHARED_SCOPE) -> list[str]:
-    """Forget web pages by URL, deleting their kept copies; returns the URLs removed."""
-    store = PageStore(index.directory, scope)
-    records = [r for r in (store.record(normalise(u)) for u in urls) if r is not None]
-    if records:
-        forget(index, [doc_key(scope, str(store.body_path(r).resolve())) for r in records])
-    for r in records:
-        store.remove(r)
-    return [r.url for r in records]
+def drop_kept_pages(index_dir: Path, scope: str, urls: Sequence[str]) -> None:
+    """Delete the kept copies of pages already forgotten from the index (``Library.forget`` calls this)."""
+    try:
+        store = PageStore(index_dir, scope)
+    except ValueError:  # a scope no page can have been kept for
+        return
+    for url in urls:
+        record = store.record(url)
+        if record is not None:
+            store.remove(record)

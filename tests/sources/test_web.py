@@ -101,6 +101,17 @@ def test_a_page_that_is_gone_leaves_the_index(
     assert list((fake_index.directory / "web" / "shared").iterdir()) == []
 
 
+def test_forgetting_a_page_deletes_its_kept_copy(
+    fake_index: Index, site: Site, make_fetcher: MakeFetcher
+) -> None:
+    """Library.forget of a web page removes it and its stored body and record, so no re-sync revives it."""
+    site.page("/p.html", "P", HARVEST)
+    library = Library(fake_index)
+    library.add_url(site.url("/p.html"), "g1", fetcher=make_fetcher())
+    assert [d.url for d in library.forget(site.url("/p.html"), "g1")] == [site.url("/p.html")]
+    assert library.documents("g1") == [] and list((fake_index.directory / "web" / "g1").iterdir()) == []
+
+
 def _sitemap(urls: list[str], index: bool = False) -> bytes:
     tag, item = ("sitemapindex", "sitemap") if index else ("urlset", "url")
     items = "".join(f"<{item}><loc>{u}</loc></{item}>" for u in urls)
