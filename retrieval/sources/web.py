@@ -133,7 +133,10 @@ class PageStore:
             _write_atomically(body, fetched.body)
             if old is not None and old.file != name:
                 (self.folder / old.file).unlink(missing_ok=True)
-        _write_atomically(self.folder / f"{self.key(url)}.json", json.dumps(asdict(record)).encode())
+        # The record is not fsynced: one lost in a crash reads as damaged, and the page is fetched afresh.
+        _write_atomically(
+            self.folder / f"{self.key(url)}.json", json.dumps(asdict(record)).encode(), sync=False
+        )
         return record
 
     def remove(self, record: PageRecord) -> None:
@@ -142,12 +145,13 @@ class PageStore:
         (self.folder / f"{self.key(record.url)}.json").unlink(missing_ok=True)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _write_atomically(path: Path, data: bytes, *, sync: bool = True) -> None:
     tmp = path.with_name(f".{path.name}.part")
     with open(tmp, "wb") as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
