@@ -35,6 +35,7 @@ class Site:
     base: str
     routes: dict[str, Route]
     seen: list[tuple[str, dict[str, str]]]
+    server: ThreadingHTTPServer
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -118,7 +119,7 @@ def running_site() -> Iterator[Site]:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield Site(f"http://127.0.0.1:{server.server_address[1]}", routes, seen)
+        yield Site(f"http://127.0.0.1:{server.server_address[1]}", routes, seen, server)
     finally:
         server.shutdown()
         server.server_close()
