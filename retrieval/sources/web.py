@@ -174,7 +174,10 @@ class Robots:
     def _load(self, site: str) -> urllib.robotparser.RobotFileParser | None:
         parser = urllib.robotparser.RobotFileParser()
         try:
-            fetched = self.fetcher.get(f"{site}/robots.txt", types={"text/plain": ".txt"})
+            # Some servers label robots.txt as HTML; its lines read the same.
+            fetched = self.fetcher.get(
+                f"{site}/robots.txt", types={"text/plain": ".txt", "text/html": ".txt"}
+            )
         except FetchError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 return None  # no robots.txt: everything is allowed

@@ -181,6 +181,21 @@ def test_a_crawl_follows_same_site_links_within_depth_and_page_bounds(
     assert len(library.documents("other")) == 2
 
 
+def test_an_unavailable_robots_txt_stops_the_crawl_and_a_missing_one_allows_it(
+    fake_index: Index, site: Site, make_fetcher: MakeFetcher
+) -> None:
+    """RFC 9309: robots.txt answering 5xx means nothing may be crawled; a 404 means everything may."""
+    site.page("/", "Home", "Zorblatt home.", links=["/a.html"])
+    site.page("/a.html", "A", "Zorblatt page A.")
+    site.routes["/robots.txt"] = Route(status=503)
+    library = Library(fake_index)
+    blocked = library.add_url(site.url("/"), crawl=True, fetcher=make_fetcher())
+    assert (blocked.pages, blocked.blocked) == ([site.url("/")], [site.url("/a.html")])
+    del site.routes["/robots.txt"]
+    allowed = library.add_url(site.url("/"), crawl=True, fetcher=make_fetcher())
+    assert allowed.pages == [site.url("/"), site.url("/a.html")]
+
+
 def test_a_refused_or_unfetchable_url_indexes_nothing(
     fake_index: Index, site: Site, make_fetcher: MakeFetcher
 ) -> None:
