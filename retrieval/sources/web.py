@@ -80,15 +80,7 @@ class PageStore:
 
     def record(self, url: str) -> PageRecord | None:
         """The record of a page fetched before, or None."""
-        path = self.folder / f"{self.key(url)}.json"
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return PageRecord(**data)
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, TypeError) as exc:
-            log.warning("ignoring the damaged record %s: %s", path, exc)
-            return None
+        return self.record_at(self.folder / f"{self.key(url)}.json")
 
     def records(self) -> list[PageRecord]:
         """Every page kept for this scope."""
@@ -98,10 +90,13 @@ class PageStore:
         return [r for r in found if r is not None]
 
     def record_at(self, path: Path) -> PageRecord | None:
-        """The record stored in ``path``, or None when it can't be read."""
+        """The record stored in ``path``, or None when there is none or it can't be read."""
         try:
             return PageRecord(**json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError) as exc:  # the page is then fetched afresh
+            log.warning("ignoring the damaged record %s: %s", path, exc)
             return None
 
     def body_path(self, record: PageRecord) -> Path:
@@ -389,7 +384,10 @@ def sync_url(
         first = _first(sync, origin, mode)
         if first is not None and first.suffix == ".xml":
             robots = Robots(fetcher)
-            for page in sync.sitemap(origin, first.body):
+            listed = sync.sitemap(origin, first.body)
+            if not listed:
+                raise FetchError(f"{url} is XML but lists no pages of its site (not a sitemap?)")
+            for page in listed:
                 if robots.allows(page):
                     sync.fetch_page(page)
                 else:

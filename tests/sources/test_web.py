@@ -199,7 +199,7 @@ def test_an_unavailable_robots_txt_stops_the_crawl_and_a_missing_one_allows_it(
 def test_a_refused_or_unfetchable_url_indexes_nothing(
     fake_index: Index, site: Site, make_fetcher: MakeFetcher
 ) -> None:
-    """The URL asked for must be fetchable: a refusal, a 404 or a wrong type raises and nothing is kept."""
+    """The URL asked for must be usable: a refusal, a 404, a wrong type or XML that is no sitemap raises."""
     site.routes["/logo.png"] = Route(b"\x89PNG", content_type="image/png")
     library = Library(fake_index)
     with pytest.raises(RefusedURLError):
@@ -208,6 +208,11 @@ def test_a_refused_or_unfetchable_url_indexes_nothing(
         library.add_url(site.url("/missing.html"), fetcher=make_fetcher())
     with pytest.raises(FetchError, match="image/png"):
         library.add_url(site.url("/logo.png"), fetcher=make_fetcher())
+    site.routes["/feed.xml"] = Route(
+        b"<rss><channel><title>News</title></channel></rss>", content_type="text/xml"
+    )
+    with pytest.raises(FetchError, match="lists no pages"):
+        library.add_url(site.url("/feed.xml"), fetcher=make_fetcher())
     assert library.documents() == [] and not (fake_index.directory / "web" / "shared").exists()
 
 
