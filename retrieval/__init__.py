@@ -33,6 +33,7 @@ from .library import Added, Document, DocumentState, Library
 from .models import Answer, Citation, Query
 from .settings import Settings
 from .sources.config import Source, SourcesFile, load_sources
+from .sources.report import WebReport
 from .sources.sync import Syncer, SyncReport
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "SourcesFile",
     "SyncReport",
     "Syncer",
+    "WebReport",
     "answer_pieces",
     "build_chain",
     "clean_question",

@@ -36,7 +36,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .sources.fetch import Fetcher
-    from .sources.web import WebReport
+    from .sources.report import WebReport
 
 log = logging.getLogger(__name__)
 
@@ -389,6 +389,10 @@ class Library:
         if not rows:
             return []
         removed = forget(self.index, [r.doc_key for r in rows])  # IndexBusyError when a writer holds on
+        if any(r.url for r in removed):  # a web page's kept copy goes too, or a re-sync would revive it
+            from .sources.web import drop_kept_pages
+
+            drop_kept_pages(self.index.directory, scope, [r.url for r in removed if r.url])
         try:
             folder = uploads_dir(self.index.directory, scope)
         except ValueError:  # a scope no upload can have: nothing stored to delete

@@ -10,6 +10,7 @@ Last-Modified they were given, and a ``304 Not Modified`` comes back without a b
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -125,6 +126,7 @@ class Fetcher:
         rate_per_host: requests per second to one host (0: no limit).
         resolve: looks host names up (default: the OS resolver); tests inject their own.
         transport: an httpx transport (tests only); the default connects over the network.
+        verify: how TLS certificates are checked: True (the system's CAs) or an SSL context.
     """
 
     def __init__(
@@ -137,6 +139,7 @@ class Fetcher:
         rate_per_host: float = 2.0,
         resolve: Resolver | None = None,
         transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.allow_private = allow_private
         self.timeout = timeout
@@ -154,6 +157,7 @@ class Fetcher:
             limits=httpx.Limits(max_keepalive_connections=0),
             headers={"User-Agent": user_agent()},
             transport=transport,
+            verify=verify,
         )
 
     @classmethod

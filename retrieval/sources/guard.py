@@ -110,10 +110,13 @@ def kind_of(ip: IPAddress) -> str | None:
     return None
 
 
-def refusal(ip: IPAddress, *, allow_private: bool = False, shown: str = "") -> str | None:
+def refusal(
+    ip: IPAddress, *, allow_private: bool = False, shown: str = "", resolved_from: str = ""
+) -> str | None:
     """Why ``ip`` must not be fetched (``"127.0.0.1 is a loopback address"``), or None when it may be.
 
-    ``shown`` is how the URL wrote the address (``2130706433``), named too when it differs.
+    ``shown`` is how the URL wrote the address (``2130706433``), named too when it differs;
+    ``resolved_from`` is the host name that resolved to it.
     """
     kind = kind_of(ip)
     if kind is None or (allow_private and kind in PRIVATE_KINDS):
@@ -124,7 +127,12 @@ def refusal(ip: IPAddress, *, allow_private: bool = False, shown: str = "") -> s
         else ""
     )
     article = "an" if kind[0] in "aeiou" else "a"
-    named = f"{shown} is {ip}, {article}" if shown and shown.strip("[]") != str(ip) else f"{ip} is {article}"
+    if resolved_from:
+        named = f"{resolved_from} resolves to {ip}, {article}"
+    elif shown and shown.strip("[]") != str(ip):
+        named = f"{shown} is {ip}, {article}"
+    else:
+        named = f"{ip} is {article}"
     return f"{named} {kind} address{hint}"
 
 
@@ -219,8 +227,8 @@ def check_url(
             ip = ipaddress.ip_address(text.split("%", 1)[0])
         except ValueError as exc:
             raise RefusedURLError(f"refused to fetch {parsed}: {host} resolves to {text!r}") from exc
-        if reason := refusal(ip, allow_private=allow_private):
-            raise RefusedURLError(f"refused to fetch {parsed}: {host} resolves to {reason}")
+        if reason := refusal(ip, allow_private=allow_private, resolved_from=host):
+            raise RefusedURLError(f"refused to fetch {parsed}: {reason}")
         addresses.append(ip)
     if not addresses:
         raise FetchError(f"cannot fetch {parsed}: the host {host} has no address")

@@ -19,7 +19,7 @@ import time
 import urllib.robotparser
 import xml.etree.ElementTree as ElementTree
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -28,9 +28,10 @@ import httpx
 
 from ..errors import FetchError, PageGoneError
 from ..index.core import SHARED_SCOPE, Index
-from ..ingest.pipeline import IngestReport, doc_key, forget, ingest
+from ..ingest.pipeline import doc_key, forget, ingest
 from .fetch import ALL_TYPES, PAGE_TYPES, ROBOTS_AGENT, SITEMAP_TYPES, Fetched, Fetcher
 from .guard import parse_url
+from .report import WebReport
 
 log = logging.getLogger(__name__)
 
@@ -52,39 +53,6 @@ class PageRecord:
     etag: str | None = None
     last_modified: str | None = None
     fetched: float = 0.0
-
-
-@dataclass
-class WebReport:
-    """What a web sync did.
-
-    Attributes:
-        ingest: the pipeline's report over the pages kept (sources are URLs).
-        pages: the pages reached this time, in the order they were reached.
-        not_modified: how many of them the server said were unchanged (304).
-        gone: pages removed because the server said they are gone (404, 410).
-        failed: pages that could not be fetched this time, with the reason (their last copy stays).
-        blocked: pages robots.txt asks crawlers to leave alone.
-        requests: HTTP requests sent.
-    """
-
-    ingest: IngestReport = field(default_factory=IngestReport)
-    pages: list[str] = field(default_factory=list)
-    not_modified: int = 0
-    gone: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-    requests: int = 0
-
-    def summary(self) -> str:
-        """One line for people: pages reached, what changed, what was skipped."""
-        r = self.ingest
-        return (
-            f"{len(self.pages)} page(s): {len(r.added)} added, {len(r.updated)} updated, "
-            f"{len(r.unchanged)} unchanged ({self.not_modified} not modified), {len(self.gone)} gone, "
-            f"{len(self.failed) + len(r.skipped)} skipped, {len(self.blocked)} blocked by robots.txt; "
-            f"{r.sentences_embedded} sentences embedded in {r.seconds:.1f} s"
-        )
 
 
 def normalise(url: str) -> str:
@@ -112,15 +80,7 @@ class PageStore:
 
     def record(self, url: str) -> PageRecord | None:
         """The record of a page fetched before, or None."""
-        path = self.folder / f"{self.key(url)}.json"
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return PageRecord(**data)
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, TypeError) as exc:
-            log.warning("ignoring the damaged record %s: %s", path, exc)
-            return None
+        return self.record_at(self.folder / f"{self.key(url)}.json")
 
     def records(self) -> list[PageRecord]:
         """Every page kept for this scope."""
@@ -130,10 +90,13 @@ class PageStore:
         return [r for r in found if r is not None]
 
     def record_at(self, path: Path) -> PageRecord | None:
-        """The record stored in ``path``, or None when it can't be read."""
+        """The record stored in ``path``, or None when there is none or it can't be read."""
         try:
             return PageRecord(**json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError) as exc:  # the page is then fetched afresh
+            log.warning("ignoring the damaged record %s: %s", path, exc)
             return None
 
     def body_path(self, record: PageRecord) -> Path:
@@ -154,11 +117,21 @@ class PageStore:
         )
         self.folder.mkdir(parents=True, exist_ok=True)
         body = self.folder / name
+        if (
+            old is not None
+            and (old.file, old.content_hash, old.etag, old.last_modified, old.origin)
+            == (name, content_hash, record.etag, record.last_modified, origin)
+            and body.exists()
+        ):
+            return old  # nothing to write: a re-sync of an unchanged page touches no file
         if old is None or old.content_hash != content_hash or old.file != name or not body.exists():
             _write_atomically(body, fetched.body)
             if old is not None and old.file != name:
                 (self.folder / old.file).unlink(missing_ok=True)
-        _write_atomically(self.folder / f"{self.key(url)}.json", json.dumps(asdict(record)).encode())
+        # The record is not fsynced: one lost in a crash reads as damaged, and the page is fetched afresh.
+        _write_atomically(
+            self.folder / f"{self.key(url)}.json", json.dumps(asdict(record)).encode(), sync=False
+        )
         return record
 
     def remove(self, record: PageRecord) -> None:
@@ -167,12 +140,13 @@ class PageStore:
         (self.folder / f"{self.key(record.url)}.json").unlink(missing_ok=True)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _write_atomically(path: Path, data: bytes, *, sync: bool = True) -> None:
     tmp = path.with_name(f".{path.name}.part")
     with open(tmp, "wb") as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -195,7 +169,10 @@ class Robots:
     def _load(self, site: str) -> urllib.robotparser.RobotFileParser | None:
         parser = urllib.robotparser.RobotFileParser()
         try:
-            fetched = self.fetcher.get(f"{site}/robots.txt", types={"text/plain": ".txt"})
+            # Some servers label robots.txt as HTML; its lines read the same.
+            fetched = self.fetcher.get(
+                f"{site}/robots.txt", types={"text/plain": ".txt", "text/html": ".txt"}
+            )
         except FetchError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 return None  # no robots.txt: everything is allowed
@@ -407,7 +384,10 @@ def sync_url(
         first = _first(sync, origin, mode)
         if first is not None and first.suffix == ".xml":
             robots = Robots(fetcher)
-            for page in sync.sitemap(origin, first.body):
+            listed = sync.sitemap(origin, first.body)
+            if not listed:
+                raise FetchError(f"{url} is XML but lists no pages of its site (not a sitemap?)")
+            for page in listed:
                 if robots.allows(page):
                     sync.fetch_page(page)
                 else:
@@ -452,7 +432,8 @@ def _index_kept(sync: _Sync, scope: str, lock_timeout: float) -> None:
             urls=paths,
             lock_timeout=lock_timeout,
         )
-        by_path = {str(p): u for p, u in paths.items()}
+        by_path = {str(p): u for p, u in paths.items()}  # the pipeline names what it left alone by path
+        report.unchanged = [by_path.get(s, s) for s in report.unchanged]
         report.skipped = [(by_path.get(s, s), reason) for s, reason in report.skipped]
         sync.report.ingest = report
     if sync.gone:
@@ -463,17 +444,13 @@ def _index_kept(sync: _Sync, scope: str, lock_timeout: float) -> None:
             log.info("%s is gone: removed from the index", record.url)
 
 
-def known_pages(index_dir: Path, scope: str) -> Iterator[PageRecord]:
-    """The pages kept for ``scope`` (for listings and for a sources file's sync)."""
-    yield from PageStore(index_dir, scope).records()
-
-
-def remove_pages(index: Index, urls: Sequence[str], scope: str = SHARED_SCOPE) -> list[str]:
-    """Forget web pages by URL, deleting their kept copies; returns the URLs removed."""
-    store = PageStore(index.directory, scope)
-    records = [r for r in (store.record(normalise(u)) for u in urls) if r is not None]
-    if records:
-        forget(index, [doc_key(scope, str(store.body_path(r).resolve())) for r in records])
-    for r in records:
-        store.remove(r)
-    return [r.url for r in records]
+def drop_kept_pages(index_dir: Path, scope: str, urls: Sequence[str]) -> None:
+    """Delete the kept copies of pages already forgotten from the index (``Library.forget`` calls this)."""
+    try:
+        store = PageStore(index_dir, scope)
+    except ValueError:  # a scope no page can have been kept for
+        return
+    for url in urls:
+        record = store.record(url)
+        if record is not None:
+            store.remove(record)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import shutil
+import ssl
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +15,7 @@ from retrieval.errors import FetchError, PageGoneError, RefusedURLError
 from retrieval.settings import Settings
 from retrieval.sources.fetch import PAGE_TYPES, Fetcher, HostRateLimiter
 
-from .conftest import Route, Site
+from .conftest import Route, Site, running_site
 
 MakeFetcher = Callable[..., Fetcher]
 
@@ -149,3 +153,49 @@ def test_settings_configure_the_fetcher() -> None:
         assert (fetcher.allow_private, fetcher.max_bytes, fetcher.max_redirects) == (False, 1_500_000, 2)
         assert fetcher.limiter.rate == 0
     assert re.fullmatch(r"citebot/\S+ \(.*robots\.txt\)", fetcher._client.headers["user-agent"])
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_https_connects_to_the_checked_address_with_the_name_for_tls(tmp_path: Path) -> None:
+    """Over TLS the connection goes to the checked address; the certificate is checked against the name."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=docs.test",
+            "-addext",
+            "subjectAltName=DNS:docs.test",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    with running_site() as site:
+        site.routes["/a.txt"] = Route(b"Over TLS.", content_type="text/plain")
+        server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_context.load_cert_chain(cert, key)
+        port = int(site.base.rsplit(":", 1)[1])
+        # Re-wrap the running server's socket for TLS: a plain server of the same handler, now HTTPS.
+        site.server.socket = server_context.wrap_socket(site.server.socket, server_side=True)
+        trust = ssl.create_default_context(cafile=str(cert))
+        resolve = {"docs.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]}
+        with Fetcher(
+            allow_private=True, rate_per_host=0, resolve=lambda h, p: resolve[h], verify=trust
+        ) as fetcher:
+            page = fetcher.get(f"https://docs.test:{port}/a.txt")
+            assert (page.body, page.url) == (b"Over TLS.", f"https://docs.test:{port}/a.txt")
+            assert site.seen[-1][1]["host"] == f"docs.test:{port}"
+            # The certificate names docs.test only: another name at the same address fails verification.
+            with pytest.raises(FetchError, match=r"certificate verify failed.*other\.test"):
+                fetcher.get(f"https://other.test:{port}/a.txt")

@@ -160,7 +160,7 @@ def test_a_dns_name_resolving_to_it_is_refused(case: Case) -> None:
 def test_one_private_address_among_public_ones_refuses_the_name() -> None:
     """Every address a name resolves to must pass, or the fetcher could be pointed at the bad one."""
     resolve = _resolver({"mixed.example": [PUBLIC_IP, "10.1.2.3"]})
-    with pytest.raises(RefusedURLError, match=r"10\.1\.2\.3 is a private address"):
+    with pytest.raises(RefusedURLError, match=r"mixed\.example resolves to 10\.1\.2\.3, a private address"):
         check_url("http://mixed.example/", resolve=resolve)
 
 
