@@ -207,15 +207,16 @@ class Syncer:
             entry = ledger.entries[key]
             was = Source(entry.kind, entry.location, entry.scope)  # type: ignore[arg-type]
             keys = set(entry.docs)
-            removed = 0
             if was.is_local and entry.pending:  # a crash came before its documents were recorded
                 keys |= self._found(was)
-            elif not was.is_local:  # its pages go with their kept copies
-                from .web import remove_pages
+            pages = {} if was.is_local else self._web_pages(was)
+            keys |= set(pages)
+            removed = len(forget(self.index, sorted(keys - kept), lock_timeout=self.lock_timeout))
+            if pages:  # then their kept copies, or a later sync of the same URL would find them
+                from .web import drop_kept_pages
 
-                mine = [url for k, url in self._web_pages(was).items() if k not in kept]
-                removed += len(remove_pages(self.index, mine, was.scope)) if mine else 0
-            removed += len(forget(self.index, sorted(keys - kept), lock_timeout=self.lock_timeout))
+                mine = [url for k, url in pages.items() if k not in kept]
+                drop_kept_pages(self.index.directory, was.scope, mine)
             ledger.drop(key)
             report.dropped.append((str(was), removed))
             log.info("%s is no longer listed: %d document(s) removed", was, removed)
