@@ -461,7 +461,7 @@ def bench_cmd(
     type=click.IntRange(min=10),
     default=1000,
     show_default=True,
-    help="With --watch: milliseconds of quiet before changed files are synced.",
+    help="With --watch: changes within this many milliseconds are synced together.",
 )
 @click.pass_context
 def sync_cmd(ctx: click.Context, sources_path: Path | None, watch: bool, debounce: int) -> None:
