@@ -34,6 +34,7 @@ EXTENSIONS = (
     "bot.exts.scopes",
     "bot.exts.admin",
     "bot.exts.feedback",
+    "bot.exts.sync",
 )
 
 #: Earlier questions passed with a follow-up (the ranker reads the last one).

@@ -19,10 +19,12 @@ from .errors import (
     CitebotError,
     ConfigurationError,
     DocumentError,
+    FetchError,
     IndexBusyError,
     IndexUnavailableError,
     InvalidQuestionError,
     NoDocumentsError,
+    RefusedURLError,
 )
 from .index import SHARED_SCOPE, Index, IndexStats, open_index
 from .ingest import IngestReport, ingest
@@ -30,6 +32,9 @@ from .ingest.formats import FORMATS, Format, MediaKind, describe_formats, format
 from .library import Added, Document, DocumentState, Library, Passage, PassageUnit
 from .models import Answer, Citation, Query
 from .settings import Settings
+from .sources.config import Source, SourcesFile, load_sources
+from .sources.report import WebReport
+from .sources.sync import Syncer, SyncReport
 
 __all__ = [
     "FORMATS",
@@ -44,6 +49,7 @@ __all__ = [
     "Document",
     "DocumentError",
     "DocumentState",
+    "FetchError",
     "Format",
     "Index",
     "IndexBusyError",
@@ -58,14 +64,21 @@ __all__ = [
     "PassageUnit",
     "Piece",
     "Query",
+    "RefusedURLError",
     "Rendering",
     "Settings",
+    "Source",
+    "SourcesFile",
+    "SyncReport",
+    "Syncer",
+    "WebReport",
     "answer_pieces",
     "build_chain",
     "clean_question",
     "describe_formats",
     "format_for",
     "ingest",
+    "load_sources",
     "open_index",
     "render_citation",
     "section_path",

@@ -12,6 +12,7 @@ a warning, never the end of the command line.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -145,26 +146,58 @@ def cli(ctx: click.Context, index_dir: Path | None, verbose: int) -> None:
     ctx.obj = settings
 
 
-@cli.command("ingest", help=f"Index documents ({describe_formats('and')}); default: the bundled seeds/.")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@cli.command(
+    "ingest",
+    help=f"Index documents ({describe_formats('and')}) or web pages (http/https URLs: a page, a sitemap, "
+    "or with --crawl a site); default: the bundled seeds/.",
+)
+@click.argument("paths", nargs=-1)
 @click.option("--rebuild", is_flag=True, help="Drop the index and build it again from these paths.")
+@click.option("--crawl", is_flag=True, help="For a URL: also index the same-site pages it links to.")
+@click.option("--max-pages", type=click.IntRange(min=1), default=None, help="Most pages a URL indexes.")
+@click.option("--depth", type=click.IntRange(min=0), default=None, help="Links --crawl follows from a URL.")
 @click.pass_context
-def ingest_cmd(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
-    """Index files and folders (help text: see ``help=``, built from the formats registry)."""
+def ingest_cmd(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    rebuild: bool,
+    crawl: bool,
+    max_pages: int | None,
+    depth: int | None,
+) -> None:
+    """Index files, folders and URLs (help text: see ``help=``, built from the formats registry)."""
     from .index.core import open_index
     from .index.recovery import open_for_rebuild
     from .ingest.pipeline import ingest
 
+    urls = [p for p in paths if "://" in p]
+    files = [Path(p) for p in paths if "://" not in p]
+    if urls:  # every URL is judged before anything is indexed: a refused one changes nothing
+        from .sources.guard import parse_url
+
+        for url in urls:
+            parse_url(url)
     # --rebuild also recovers an index too damaged to open: its files are deleted and built again.
     index = open_for_rebuild(_settings(ctx)) if rebuild else open_index(_settings(ctx))
-    report = ingest(index, list(paths) or [seeds_dir()], rebuild=rebuild, progress=sys.stderr.isatty())
-    for source, reason in report.skipped:
-        click.echo(f"skipped {source}: {reason}", err=True)
-    click.echo(
-        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
-        f"{len(report.removed)} removed, {len(report.aliases)} duplicate(s), {len(report.skipped)} skipped; "
-        f"{report.sentences_embedded} sentences embedded in {report.seconds:.1f} s"
-    )
+    if files or not urls:
+        report = ingest(index, files or [seeds_dir()], rebuild=rebuild, progress=sys.stderr.isatty())
+        for source, reason in report.skipped:
+            click.echo(f"skipped {source}: {reason}", err=True)
+        click.echo(
+            f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+            f"{len(report.removed)} removed, {len(report.aliases)} duplicate(s), "
+            f"{len(report.skipped)} skipped; {report.sentences_embedded} sentences embedded in "
+            f"{report.seconds:.1f} s"
+        )
+    if urls:
+        from .library import Library
+
+        library = Library(index)
+        for url in urls:
+            web = library.add_url(url, crawl=crawl, max_pages=max_pages, depth=depth)
+            for source, reason in [*web.failed, *web.ingest.skipped]:
+                click.echo(f"skipped {source}: {reason}", err=True)
+            click.echo(f"{url}: {web.summary()}")
 
 
 def _llm_options(command: Any) -> Any:
@@ -240,7 +273,11 @@ def _format_source(citation: Citation) -> list[str]:
     where = SECTION_SEPARATOR.join([title, *([path] if (path := section_path(shown.section, title)) else [])])
     page = f", page {shown.page}" if shown.page is not None else ""
     source = _display_source(citation.source)
+    if shown.url and shown.url.startswith(citation.source):
+        source = shown.url  # a web page: its address, pointed at the quote, in place of the bare address
     lines.append(f"    — {where} ({source}{page}, characters {citation.start}–{citation.end})")
+    if shown.url and source != shown.url:
+        lines.append(f"    {shown.url}")
     return lines
 
 
@@ -425,10 +462,75 @@ def bench_cmd(
     click.echo(json.dumps(res) if as_json else format_table(res))
 
 
+@cli.command("sync")
+@click.option(
+    "--sources",
+    "sources_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The sources file (default: $CITEBOT_SOURCES_FILE).",
+)
+@click.option("--watch", is_flag=True, help="Keep syncing until Ctrl-C: files on change, URLs on interval.")
+@click.option(
+    "--debounce",
+    type=click.IntRange(min=10),
+    default=1000,
+    show_default=True,
+    help="With --watch: changes within this many milliseconds are synced together.",
+)
+@click.pass_context
+def sync_cmd(ctx: click.Context, sources_path: Path | None, watch: bool, debounce: int) -> None:
+    """Bring the index up to date with the sources file (folders, files, URLs, sitemaps)."""
+    from .errors import ConfigurationError
+    from .library import Library
+    from .sources.config import load_sources
+    from .sources.sync import Syncer
+
+    settings = _settings(ctx)
+    path = sources_path or settings.sources_file
+    if path is None:
+        raise ConfigurationError("no sources file: pass --sources FILE or set CITEBOT_SOURCES_FILE")
+    sources = load_sources(path)  # a bad file fails before the model loads
+    syncer = Syncer(Library.open(settings), sources)
+    if not watch:
+        report = syncer.sync()
+        for line in report.lines():
+            click.echo(_relative_paths(line))
+        if report.errors:
+            ctx.exit(1)
+        return
+    import signal
+    import threading
+    import time
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    shown = {"first": True}
+
+    def show(report: Any) -> None:
+        stamp = "" if shown["first"] else time.strftime("%H:%M:%S ")  # later passes: when they ran
+        for line in report.lines(everything=shown["first"]):
+            click.echo(stamp + _relative_paths(line))
+        shown["first"] = False
+
+    click.echo(f"watching {len(syncer.sources.sources)} source(s) from {path}; Ctrl-C to stop", err=True)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how watching ends: no traceback
+        syncer.watch(stop, debounce_ms=debounce, on_report=show)
+    click.echo("stopped watching", err=True)
+
+
+def _relative_paths(line: str) -> str:
+    """A report line with paths under the working directory shown relative to it (shorter to read)."""
+    cwd = str(Path.cwd())
+    return line.replace(cwd + os.sep, "") if cwd != os.sep else line
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning errors into messages and exit codes."""
     try:
-        cli.main(args=argv, prog_name="citebot", standalone_mode=False)
+        status = cli.main(args=argv, prog_name="citebot", standalone_mode=False)
+        if isinstance(status, int) and status:  # ctx.exit(n) in a command: its status, without a message
+            return status
     except CitebotError as exc:
         click.echo(f"Error: {exc}", err=True)
         return 1

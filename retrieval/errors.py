@@ -33,3 +33,22 @@ class IndexBusyError(CitebotError):
 
 class ConfigurationError(CitebotError):
     """A setting is missing or wrong, or an optional extra is not installed."""
+
+
+class FetchError(CitebotError):
+    """A web page could not be fetched: unreachable, too slow, too large, an unusable type or status.
+
+    ``status`` is the HTTP status the server answered with, when it answered.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RefusedURLError(FetchError):
+    """A URL citebot must not fetch: not http(s), or it reaches a private, loopback or metadata address."""
+
+
+class PageGoneError(FetchError):
+    """The server says a page is gone (404 or 410): an indexed copy of it must leave the index."""

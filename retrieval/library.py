@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePath
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable
 
@@ -33,6 +33,10 @@ from .ingest.uploads import check_size, check_upload, display_name, store_upload
 from .models import Answer
 from .resources import seeds_dir
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .sources.fetch import Fetcher
+    from .sources.report import WebReport
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,7 @@ class Document:
         sentences: how many sentences it has (0 for an alias).
         state: see :class:`DocumentState`.
         alias_of: for an alias, the key of the document holding its content.
+        url: the address it was fetched from (a web page), else None.
     """
 
     key: str
@@ -88,6 +93,7 @@ class Document:
     sentences: int
     state: DocumentState
     alias_of: str | None = None
+    url: str | None = None
 
     @property
     def name(self) -> str:
@@ -109,6 +115,7 @@ class Document:
             sentences=row.n_sentences,
             state=DocumentState(row.state),
             alias_of=row.alias_of,
+            url=row.url,
         )
 
 
@@ -457,6 +464,40 @@ class Library:
         log.info("added an upload of %d bytes to %s (replacing %d)", len(data), scope, len(replaced))
         return Added(name, Document._from_row(row), replaced=tuple(replaced))
 
+    def add_url(
+        self,
+        url: str,
+        scope: str = SHARED_SCOPE,
+        *,
+        crawl: bool = False,
+        max_pages: int | None = None,
+        depth: int | None = None,
+        fetcher: Fetcher | None = None,
+    ) -> WebReport:
+        """Index a web page (a sitemap's pages, or with ``crawl`` its site's linked pages) in ``scope``.
+
+        Syncing the same URL again re-checks its pages cheaply (ETag, Last-Modified, content hash) and
+        removes those the server says are gone. Addresses are judged first (``CITEBOT_FETCH_*``): a
+        refused URL fetches and indexes nothing.
+
+        Raises:
+            RefusedURLError: the URL, or a redirect it makes, reaches an address citebot must not fetch.
+            FetchError: the URL can't be fetched or is not a page citebot reads.
+            IndexBusyError: another writer held the index for ``write_timeout`` seconds.
+        """
+        from .sources.web import sync_url
+
+        return sync_url(
+            self.index,
+            url,
+            scope=scope,
+            mode="crawl" if crawl else None,
+            max_pages=max_pages,
+            depth=depth,
+            fetcher=fetcher,
+            lock_timeout=self.write_timeout,
+        )
+
     def forget(self, document: str | Document, scope: str = SHARED_SCOPE) -> list[Document]:
         """Remove a document (a :class:`Document`, or its key or name in ``scope``) from the index.
 
@@ -483,6 +524,10 @@ class Library:
         if not rows:
             return []
         removed = forget(self.index, [r.doc_key for r in rows])  # IndexBusyError when a writer holds on
+        if any(r.url for r in removed):  # a web page's kept copy goes too, or a re-sync would revive it
+            from .sources.web import drop_kept_pages
+
+            drop_kept_pages(self.index.directory, scope, [r.url for r in removed if r.url])
         try:
             folder = uploads_dir(self.index.directory, scope)
         except ValueError:  # a scope no upload can have: nothing stored to delete

@@ -59,10 +59,33 @@ class Settings(BaseSettings):
         None, description="'Header-Name: value' sent to a Chroma server that requires auth."
     )
 
+    sources_file: Path | None = Field(
+        None,
+        description="The sources file (TOML) `citebot sync` and the bot keep the index in step with; "
+        "`citebot sync --sources FILE` overrides it.",
+    )
+
     # Segmentation and chunking.
     chunk_chars: int = Field(600, ge=100, description="Soft limit on a chunk's length in characters.")
     max_sentence_chars: int = Field(1000, ge=100, description="Longer sentences are cut at whitespace.")
     max_file_mb: float = Field(60.0, gt=0, description="Files larger than this are skipped with a warning.")
+
+    # Web pages (retrieval/sources): what may be fetched, and how politely.
+    fetch_allow_private: bool = Field(
+        False,
+        description="Allow fetching loopback and private-network addresses (an intranet); cloud metadata "
+        "addresses stay refused.",
+    )
+    fetch_timeout: float = Field(20.0, gt=0, description="Seconds one fetch may take, headers to last byte.")
+    fetch_max_mb: float = Field(10.0, gt=0, description="Pages larger than this are refused as they stream.")
+    fetch_max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed, each one checked.")
+    fetch_rate_per_host: float = Field(
+        2.0, ge=0, description="Requests per second to one host (0: no limit), with a burst of 4."
+    )
+    fetch_max_pages: int = Field(200, ge=1, description="Pages a sitemap or a --crawl indexes at most.")
+    fetch_crawl_depth: int = Field(
+        2, ge=0, le=10, description="Links followed from the first page by --crawl."
+    )
 
     # Questions and answers.
     max_question_chars: int = Field(2000, ge=10)

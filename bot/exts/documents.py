@@ -17,7 +17,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from retrieval import SHARED_SCOPE, Added, Document, DocumentError, describe_formats
+from retrieval import SHARED_SCOPE, Added, Document, DocumentError, WebReport, describe_formats
 
 from ..formatting import escape, lines_embed, trim
 from .scopes import channel_limit, limit_section
@@ -43,6 +43,18 @@ def added_message(added: Added) -> str:
         return f"**{name}** is already here: the same text was added as {escape(doc.source)}."
     verb = "Replaced" if added.replaced else "Added"
     return f"{verb} **{name}** ({doc.sentences} sentences). Questions asked in this server can now cite it."
+
+
+def web_message(url: str, report: WebReport) -> str:
+    """What the server is told about a web page it added: how many pages now answer, what was skipped."""
+    r = report.ingest
+    pages = len(r.added) + len(r.updated) + len(r.unchanged)
+    skipped = len(report.failed) + len(r.skipped) + len(report.blocked)
+    note = f" ({skipped} page(s) skipped)" if skipped else ""
+    return (
+        f"Indexed {pages} page(s) from {escape(trim(url, 200))}: {r.sentences_embedded} new sentences{note}. "
+        "Questions asked in this server can now cite them."
+    )
 
 
 class Documents(commands.Cog):
@@ -75,14 +87,33 @@ class Documents(commands.Cog):
         )
         await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
 
-    @app_commands.command(name="ingest", description=f"Add a {describe_formats()} file to this server.")
-    @app_commands.describe(file="The document to add; only this server can search it.")
+    @app_commands.command(
+        name="ingest", description=f"Add a {describe_formats()} file or a web page to this server."
+    )
+    @app_commands.describe(
+        file="The document to add; only this server can search it.",
+        url="A web page (or a sitemap) to add instead of a file; only this server can search it.",
+    )
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.checks.has_permissions(manage_guild=True)
-    async def ingest_command(self, interaction: discord.Interaction[Any], file: discord.Attachment) -> None:
-        """Check, store and index one uploaded document in this server's scope."""
+    async def ingest_command(
+        self,
+        interaction: discord.Interaction[Any],
+        file: discord.Attachment | None = None,
+        url: app_commands.Range[str, 1, 2000] | None = None,
+    ) -> None:
+        """Check, store and index one uploaded document, or one web page, in this server's scope."""
         assert interaction.guild_id is not None
+        if (file is None) == (url is None):
+            raise DocumentError("give either a file or a url to add")
+        if url is not None:
+            await interaction.response.defer(thinking=True)
+            report = await asyncio.to_thread(self.bot.library.add_url, url, str(interaction.guild_id))
+            log.info("server %s added a web page: %s", interaction.guild_id, report.summary())
+            await interaction.followup.send(web_message(url, report), allowed_mentions=NO_MENTIONS)
+            return
+        assert file is not None
         self.bot.library.check_upload(file.filename, file.size)  # before downloading anything
         await interaction.response.defer(thinking=True)
         data = await file.read()
