@@ -23,7 +23,7 @@ from .limits import RateLimits, WorkQueue
 log = logging.getLogger(__name__)
 
 #: Extensions loaded at start-up; the error handler first so it sees every other extension's errors.
-EXTENSIONS = ("bot.exts.errors", "bot.exts.ask", "bot.exts.documents", "bot.exts.admin")
+EXTENSIONS = ("bot.exts.errors", "bot.exts.ask", "bot.exts.documents", "bot.exts.channels", "bot.exts.admin")
 
 #: Earlier questions passed with a follow-up (the ranker reads the last one).
 HISTORY_TURNS = 3
