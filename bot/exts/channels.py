@@ -95,6 +95,12 @@ class Channels(commands.Cog):
         """Index what is still pending before going away."""
         await self.sources.settle()
 
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:  # type: ignore[override]
+        """Channels are a server's: from a direct message, every command is refused."""
+        if interaction.guild is None:
+            raise app_commands.NoPrivateMessage()
+        return True
+
     def _readable(self, interaction: discord.Interaction[Any], picked: PickedChannel) -> SourceChannel:
         """The server's channel for ``picked``, once both the member and the bot are known to read it.
 
