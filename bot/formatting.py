@@ -137,16 +137,25 @@ def is_url(source: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
-def source_label(source: str) -> str:
-    """How a document's origin is shown: a markdown link for a URL, else its file name (never a path)."""
+def _safe_link(url: str) -> str:
+    """A URL that can sit inside a markdown link's parentheses and still open the same page."""
+    safe_url = quote(url, safe=":/?#[]@!$&'*+,;=%-._~")
+    return safe_url.replace("(", "%28").replace(")", "%29")
+
+
+def source_label(source: str, url: str | None = None) -> str:
+    """How a document's origin is shown: its name, linked to ``url`` or to the source when it is a URL.
+
+    The name is a URL's host and path, else the file name (never a path); ``url`` is a citation's own
+    link (a message's jump link, a web page at the quote).
+    """
     if is_url(source):
         parts = urlsplit(source)
         shown = trim(escape(parts.netloc + parts.path.rstrip("/")), 120)
-        safe_url = quote(source, safe=":/?#[]@!$&'*+,;=%-._~")
-        safe_url = safe_url.replace("(", "%28").replace(")", "%29")
-        return f"[{shown}]({safe_url})"
-    name = PurePath(source.replace("\\", "/")).name or source
-    return escape(trim(name, 200))
+    else:
+        shown = escape(trim(PurePath(source.replace("\\", "/")).name or source, 200))
+    target = url if url is not None and is_url(url) else source if is_url(source) else None
+    return f"[{shown}]({_safe_link(target)})" if target else shown
 
 
 def _code_span(code: str) -> str:
@@ -207,7 +216,9 @@ def discord_markdown(pieces: Sequence[Piece], limit: int | None = None) -> str:
 def _where(citation: Citation, budget: int) -> str:
     """The citation's document, as a link or a file name, and its page for paged documents."""
     page = f" · page {citation.page}" if citation.page is not None else ""
-    where = "— " + source_label(citation.source) + page
+    where = "— " + source_label(citation.source, citation.url) + page
+    if len(where) > budget and citation.url != citation.source:
+        where = "— " + source_label(citation.source) + page  # the link without its text fragment
     if len(where) > budget:
         where = "— " + trim(escape(citation.title or citation.doc_id), budget - 2 - len(page)) + page
     return where

@@ -240,7 +240,11 @@ def _format_source(citation: Citation) -> list[str]:
     where = SECTION_SEPARATOR.join([title, *([path] if (path := section_path(shown.section, title)) else [])])
     page = f", page {shown.page}" if shown.page is not None else ""
     source = _display_source(citation.source)
+    if shown.url and shown.url.startswith(citation.source):
+        source = shown.url  # a web page: its address, pointed at the quote, in place of the bare address
     lines.append(f"    — {where} ({source}{page}, characters {citation.start}–{citation.end})")
+    if shown.url and source != shown.url:
+        lines.append(f"    {shown.url}")
     return lines
 
 

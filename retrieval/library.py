@@ -61,6 +61,7 @@ class Document:
         sentences: how many sentences it has (0 for an alias).
         state: see :class:`DocumentState`.
         alias_of: for an alias, the key of the document holding its content.
+        url: the address it was fetched from (a web page), else None.
     """
 
     key: str
@@ -71,6 +72,7 @@ class Document:
     sentences: int
     state: DocumentState
     alias_of: str | None = None
+    url: str | None = None
 
     @property
     def name(self) -> str:
@@ -92,6 +94,7 @@ class Document:
             sentences=row.n_sentences,
             state=DocumentState(row.state),
             alias_of=row.alias_of,
+            url=row.url,
         )
 
 

@@ -30,6 +30,11 @@ class Citation(BaseModel):
         default=None,
         description="Verbatim text the citation needs to be read: a list's lead-in or a table's header row.",
     )
+    url: str | None = Field(
+        default=None,
+        description="A link to the cited text: a message's own link, or its web page's address with a text "
+        "fragment (#:~:text=) that highlights it (#page=N for a PDF); None for local files.",
+    )
 
 
 class Answer(BaseModel):
@@ -80,6 +85,7 @@ class Evidence(BaseModel):
     context: str | None = Field(default=None, description="A list's lead-in or a table's header row.")
     page: int | None = None
     block: int = Field(default=0, description="The paragraph, list, table or code block holding the unit.")
+    url: str | None = Field(default=None, description="A link to the unit (see ``Citation.url``).")
 
 
 class Retrieved(BaseModel):

@@ -35,6 +35,7 @@ def to_citations(evidence: Sequence[Evidence]) -> list[Citation]:
             section=list(e.section),
             page=e.page,
             context=e.context,
+            url=e.url,
         )
         for i, e in enumerate(evidence, start=1)
     ]

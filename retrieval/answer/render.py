@@ -74,6 +74,7 @@ class Rendering:
         section: the headings above the citation, rendered, outermost first.
         kind: what the cited text is (sentence, list_item, table_row, code, step).
         page: the 1-based page of a paged document (PDF), else None.
+        url: where the cited text can be opened (a web page at the quote, a message), else None.
     """
 
     pieces: tuple[Piece, ...]
@@ -81,6 +82,7 @@ class Rendering:
     section: tuple[str, ...] = ()
     kind: UnitKind = "sentence"
     page: int | None = None
+    url: str | None = None
 
     @property
     def is_block(self) -> bool:
@@ -431,6 +433,7 @@ def render_citation(citation: Citation) -> Rendering:
         section=section,
         kind=citation.kind,
         page=citation.page,
+        url=citation.url,
     )
 
 

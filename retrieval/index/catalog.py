@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS documents (
     alias_of TEXT,
     n_sentences INTEGER NOT NULL DEFAULT 0,
     n_chunks INTEGER NOT NULL DEFAULT 0,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    url TEXT
 );
 CREATE INDEX IF NOT EXISTS documents_root ON documents(scope, root);
 CREATE INDEX IF NOT EXISTS documents_hash ON documents(scope, content_hash);
@@ -60,20 +61,23 @@ CREATE TABLE IF NOT EXISTS sentences (
     context TEXT,
     page INTEGER,
     block INTEGER NOT NULL DEFAULT 0,
+    url TEXT,
     UNIQUE (doc_key, idx)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-# Columns added to ``sentences`` after its first release, with their declarations: a catalog written
-# before one of them gets it by ALTER TABLE, and its old rows read the default (a prose sentence).
+# Columns added to a table after its first release, with their declarations: a catalog written before
+# one of them gets it by ALTER TABLE, and its old rows read the default (a prose sentence, no link).
 _ADDED_COLUMNS = (
-    ("vector", "BLOB"),
-    ("kind", "TEXT NOT NULL DEFAULT 'sentence'"),
-    ("section", "TEXT NOT NULL DEFAULT ''"),
-    ("context", "TEXT"),
-    ("page", "INTEGER"),
-    ("block", "INTEGER NOT NULL DEFAULT 0"),
+    ("sentences", "vector", "BLOB"),
+    ("sentences", "kind", "TEXT NOT NULL DEFAULT 'sentence'"),
+    ("sentences", "section", "TEXT NOT NULL DEFAULT ''"),
+    ("sentences", "context", "TEXT"),
+    ("sentences", "page", "INTEGER"),
+    ("sentences", "block", "INTEGER NOT NULL DEFAULT 0"),
+    ("sentences", "url", "TEXT"),
+    ("documents", "url", "TEXT"),
 )
 
 
@@ -94,6 +98,7 @@ class DocumentRow:
     alias_of: str | None
     n_sentences: int
     n_chunks: int
+    url: str | None = None  # where the document came from on the web (a page), None for files
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +122,8 @@ class SentenceRow:
     context: str | None = None  # verbatim lead-in of a list item, header row of a table row
     page: int | None = None  # 1-based page of paged formats
     block: int = 0  # the paragraph, list, table or code block holding the unit
+    url: str | None = None  # the unit's own link (a Discord message's), if it has one
+    doc_url: str | None = None  # its document's URL (a web page's), if it has one
 
     @classmethod
     def from_db(cls, r: tuple) -> SentenceRow:
@@ -140,6 +147,8 @@ class SentenceRow:
             context=r[14],
             page=r[15],
             block=r[16],
+            url=r[17],
+            doc_url=r[18],
         )
 
     def unit_vector(self) -> np.ndarray | None:
@@ -151,11 +160,12 @@ class SentenceRow:
 
 _DOC_COLUMNS = (
     "doc_key, scope, root, source, doc_id, title, content_hash, size, mtime_ns, state, alias_of, "
-    "n_sentences, n_chunks"
+    "n_sentences, n_chunks, url"
 )
 _SENT_SELECT = (
     "SELECT s.rowid, s.doc_key, s.idx, s.start, s.end, s.chunk, s.text, "
-    "d.doc_id, d.source, d.title, d.scope, s.vector, s.kind, s.section, s.context, s.page, s.block "
+    "d.doc_id, d.source, d.title, d.scope, s.vector, s.kind, s.section, s.context, s.page, s.block, "
+    "s.url, d.url "
     "FROM sentences s JOIN documents d ON d.doc_key = s.doc_key"
 )
 
@@ -174,6 +184,7 @@ class UnitRecord(NamedTuple):
     context: str | None = None
     page: int | None = None
     block: int = 0
+    url: str | None = None
 
 
 def _encode_section(section: Sequence[str]) -> str:
@@ -304,7 +315,7 @@ class Catalog:
         with self.transaction() as db:
             db.execute("DELETE FROM sentences WHERE doc_key = ?", (row.doc_key,))
             db.execute(
-                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 14)})",
+                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 15)})",
                 (*_values(row, state="pending"), time.time()),
             )
             _bump(db)
@@ -330,6 +341,7 @@ class Catalog:
                 u.context,
                 u.page,
                 u.block,
+                u.url,
             )
             for u in records
         ]
@@ -338,7 +350,7 @@ class Catalog:
             first = _next_rowid(db)
             db.executemany(
                 "INSERT INTO sentences(rowid, doc_key, idx, start, end, chunk, text, vector, "
-                "kind, section, context, page, block) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "kind, section, context, page, block, url) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 ((first + i, *r) for i, r in enumerate(rows)),
             )
             db.execute(
@@ -346,7 +358,7 @@ class Catalog:
             )
             _bump(db)
             db.execute(
-                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 14)})",
+                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 15)})",
                 (*_values(row, state=row.state), time.time()),
             )
 
@@ -366,7 +378,7 @@ class Catalog:
         with self.transaction() as db:
             db.execute("DELETE FROM sentences WHERE doc_key = ?", (row.doc_key,))
             db.execute(
-                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 14)})",
+                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 15)})",
                 (*_values(row, state="alias"), time.time()),
             )
 
@@ -507,17 +519,18 @@ class Catalog:
 
 
 def _migrate(db: sqlite3.Connection) -> None:
-    """Add the ``sentences`` columns an older catalog lacks.
+    """Add the columns an older catalog lacks.
 
     Two processes may open an old catalog at once: the one that loses the race sees "duplicate column"
     for a column the other has just added, which is the outcome it wanted.
     """
-    columns = {r[1] for r in db.execute("PRAGMA table_info(sentences)")}
-    for name, decl in _ADDED_COLUMNS:
-        if name in columns:
+    tables = ("sentences", "documents")
+    columns = {table: {r[1] for r in db.execute(f"PRAGMA table_info({table})")} for table in tables}
+    for table, name, decl in _ADDED_COLUMNS:
+        if name in columns[table]:
             continue
         try:
-            db.execute(f"ALTER TABLE sentences ADD COLUMN {name} {decl}")
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
         except sqlite3.OperationalError as exc:
             if "duplicate column" not in str(exc):
                 raise
@@ -562,6 +575,7 @@ def _values(row: DocumentRow, *, state: str) -> tuple:
         row.alias_of,
         row.n_sentences,
         row.n_chunks,
+        row.url,
     )
 
 

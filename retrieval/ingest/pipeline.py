@@ -139,12 +139,15 @@ def ingest(
     progress: bool = False,
     lock_timeout: float = 0.0,
     display_names: Mapping[Path, str] | None = None,
+    urls: Mapping[Path, str] | None = None,
 ) -> IngestReport:
     """Bring the index up to date with ``paths`` (files or folders).
 
     ``display_names`` maps a file to the name its citations show as ``source`` (and ``doc_id``, and the
     title when the document has none) instead of its path: an upload stored under a generated name is
-    cited by the name it was uploaded with. The file is still identified by its path.
+    cited by the name it was uploaded with. The file is still identified by its path. ``urls`` maps a
+    file to the address it was fetched from (a web page kept in the index folder): its citations link
+    there.
 
     Raises:
         NoDocumentsError: a path does not exist, or there was nothing to index at all.
@@ -153,7 +156,13 @@ def ingest(
     """
     with writing(index, lock_timeout):
         return _ingest_locked(
-            index, paths, scope=scope, rebuild=rebuild, progress=progress, display_names=display_names
+            index,
+            paths,
+            scope=scope,
+            rebuild=rebuild,
+            progress=progress,
+            display_names=display_names,
+            urls=urls,
         )
 
 
@@ -189,6 +198,7 @@ def _ingest_locked(
     rebuild: bool,
     progress: bool,
     display_names: Mapping[Path, str] | None = None,
+    urls: Mapping[Path, str] | None = None,
 ) -> IngestReport:
     t0 = time.perf_counter()
     report = IngestReport()
@@ -210,6 +220,7 @@ def _ingest_locked(
         scope,
         max_bytes=int(index.settings.max_file_mb * 1e6),
         names={p.expanduser().resolve(): n for p, n in (display_names or {}).items()},
+        urls={p.expanduser().resolve(): u for p, u in (urls or {}).items()},
     )
     late_aliases: list[DocumentRow] = []
     _index_documents(index, _new_content(reader, present, report, late_aliases), report, progress=progress)
@@ -292,6 +303,7 @@ class _Reader:
     scope: str
     max_bytes: int
     names: Mapping[Path, str]
+    urls: Mapping[Path, str] = field(default_factory=dict)
 
     def look(self, root: Path, path: Path, key: str) -> _Plan:
         """Decide what one file needs: nothing, a new time, an alias record, a skip, or (re)indexing."""
@@ -302,6 +314,9 @@ class _Reader:
             return _Skip(f"cannot be read ({exc.strerror or exc})")
         old = self.index.catalog.document(key)
         current = old if old is not None and old.state in ("complete", "alias") else None
+        url = self.urls.get(path)
+        if current is not None and current.url != url:
+            current = None  # the same file now cited at another address: its rows must say so
         if current is not None and (current.size, current.mtime_ns) == (st.st_size, st.st_mtime_ns):
             return _Unchanged()
         try:
@@ -334,6 +349,7 @@ class _Reader:
             alias_of=None,
             n_sentences=len(layout.units),
             n_chunks=len(layout.chunks),
+            url=url,
         )
         twin = self.index.catalog.find_complete_by_hash(self.scope, content_hash)
         if twin is not None and twin.doc_key != key:
@@ -457,7 +473,9 @@ def _store_batch(index: Index, batch: list[_Work], vectors: np.ndarray) -> None:
         index.catalog.complete(
             w.row,
             (
-                UnitRecord(i, u.start, u.end, chunk, u.text, v, u.kind, u.section, u.context, u.page, u.block)
+                UnitRecord(
+                    i, u.start, u.end, chunk, u.text, v, u.kind, u.section, u.context, u.page, u.block, u.url
+                )
                 for i, (u, chunk, v) in enumerate(units)
             ),
         )

@@ -21,6 +21,7 @@ from ..index.catalog import SentenceRow
 from ..index.core import Index
 from ..index.lexical import tokenize
 from ..models import Evidence, Query, Retrieved, UnitKind
+from ..sources.links import citation_url
 from .blocks import RetrievedWithBlock, block_of, needs_block, read_block
 from .caches import GenerationCache
 from .cues import missing_entities, question_entities
@@ -55,7 +56,7 @@ def to_evidence(
     lexical: float = 0.0,
     coverage_window: float = 0.0,
 ) -> Evidence:
-    """A catalog row as evidence, with the unit's kind, headings, context, page and block."""
+    """A catalog row as evidence, with the unit's kind, headings, context, page, block and link."""
     kind = cast(UnitKind, row.kind if row.kind in _KINDS else "sentence")
     return Evidence(
         doc_key=row.doc_key,
@@ -76,6 +77,7 @@ def to_evidence(
         context=row.context,
         page=row.page,
         block=row.block,
+        url=citation_url(row.url, row.doc_url, row.text, row.page),
     )
 
 

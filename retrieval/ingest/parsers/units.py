@@ -48,6 +48,8 @@ class Unit:
         page: the 1-based page number for paged formats (PDF), else None.
         block: the number of the paragraph, list, table or code block holding the unit, so that
             neighbours (a step and its command) can be grouped.
+        url: the unit's own link, when it has one apart from its document's (a Discord message's jump
+            link); None for units of files and web pages, which are cited by their document's URL.
     """
 
     kind: Kind
@@ -58,6 +60,7 @@ class Unit:
     context: str | None = None
     page: int | None = None
     block: int = 0
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
