@@ -213,7 +213,14 @@ async def test_adding_a_channel_indexes_its_history_and_answers_cite_the_message
     assert not answer.refused
     cited = answer.citations[0]
     assert (cited.text, cited.source, cited.section) == (DEPLOY, label, [label])
-    assert getattr(cited, "url", first.jump_url) == first.jump_url
+    assert cited.url == first.jump_url
+    # In Discord, /ask shows the quote under the channel's name, linked to the message.
+    asked = harness.fake.ask(
+        DEPLOY_Q, guild_id=harness.guild.id, channel_id=harness.channel.id, user_id=harness.members[1].id
+    )
+    shown = await harness.run(asked)
+    assert f"> {discord.utils.escape_markdown(DEPLOY)}" in shown
+    assert f"— [{discord.utils.escape_markdown(label)}]({first.jump_url})" in shown
 
 
 async def test_another_server_cannot_cite_the_channel(harness: Harness) -> None:

@@ -79,6 +79,4 @@ def parse_channel(data: bytes, name: str) -> ParsedDocument:
 def _with_url(unit: Unit, starts: list[int], urls: list[str | None]) -> Unit:
     """The unit with the jump link of the message it lies in."""
     message = bisect.bisect_right(starts, unit.start) - 1
-    if message < 0 or not hasattr(unit, "url"):
-        return unit
-    return dataclasses.replace(unit, url=urls[message])  # type: ignore[call-arg, unused-ignore]
+    return dataclasses.replace(unit, url=urls[message]) if message >= 0 else unit
