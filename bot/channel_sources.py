@@ -231,8 +231,11 @@ class ChannelSources:
         return None
 
     def accepts(self, message: discord.Message) -> ChannelSource | None:
-        """The source a message is indexed in; None for bots (the bot's own answers too), DMs, webhooks,
-        system notices and channels that are not sources."""
+        """The source a message is indexed in, if any.
+
+        None for messages of bots (the bot's own answers too), DMs, webhooks, system notices and
+        channels that are not sources.
+        """
         author = message.author
         if message.guild is None or author.bot or author.system or message.webhook_id is not None:
             return None
@@ -244,7 +247,9 @@ class ChannelSources:
         return source if source is not None and source.guild_id == message.guild.id else None
 
     def _holding(self, guild_id: int | None, message_id: int) -> ChannelSource | None:
-        return next((s for s in self._sources.values() if s.guild_id == guild_id and message_id in s.messages), None)
+        return next(
+            (s for s in self._sources.values() if s.guild_id == guild_id and message_id in s.messages), None
+        )
 
     # Changing -----------------------------------------------------------------------------------------
     def note(self, message: discord.Message) -> bool:

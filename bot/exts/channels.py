@@ -54,7 +54,7 @@ class _SourceChannelOption(app_commands.Transformer):
         return SOURCE_TYPES
 
     async def transform(self, interaction: discord.Interaction[Any], value: Any, /) -> PickedChannel:
-        return value  # type: ignore[no-any-return]
+        return value
 
 
 def _can_read(permissions: discord.Permissions) -> bool:
@@ -95,7 +95,7 @@ class Channels(commands.Cog):
         """Index what is still pending before going away."""
         await self.sources.settle()
 
-    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         """Channels are a server's: from a direct message, every command is refused."""
         if interaction.guild is None:
             raise app_commands.NoPrivateMessage()
@@ -123,7 +123,9 @@ class Channels(commands.Cog):
             )
         return channel
 
-    @channels.command(name="add", description="Index a channel, forum or thread: its messages become citable.")
+    @channels.command(
+        name="add", description="Index a channel, forum or thread: its messages become citable."
+    )
     @app_commands.describe(channel="A text channel, forum or thread of this server that you and I can read.")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def add(
@@ -144,7 +146,9 @@ class Channels(commands.Cog):
         log.info("server %s added %s (%d messages)", interaction.guild_id, source.label, len(source.messages))
         await interaction.followup.send(added_message(source), allowed_mentions=NO_MENTIONS)
 
-    @channels.command(name="remove", description="Stop indexing a channel; its messages can no longer be cited.")
+    @channels.command(
+        name="remove", description="Stop indexing a channel; its messages can no longer be cited."
+    )
     @app_commands.describe(channel="The channel, as /channels list shows it.")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def remove(self, interaction: discord.Interaction[Any], channel: str) -> None:
@@ -163,7 +167,9 @@ class Channels(commands.Cog):
         for source in self.sources.in_guild(guild_id):
             if wanted in (str(source.channel_id), source.name.casefold()):
                 return source
-        raise ChannelSourceError(f"#{trim(typed.strip().lstrip('#'), 100)} is not indexed here; see /channels list")
+        raise ChannelSourceError(
+            f"#{trim(typed.strip().lstrip('#'), 100)} is not indexed here; see /channels list"
+        )
 
     @remove.autocomplete("channel")
     async def _remove_autocomplete(

@@ -9,7 +9,6 @@ test has a fresh server id, so its channel documents are its own.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, cast
@@ -24,8 +23,7 @@ from discord.webhook.async_ import AsyncWebhookAdapter
 from bot import CitebotBot
 from bot.channel_sources import ChannelSources
 from bot.exts.channels import Channels
-from retrieval import SHARED_SCOPE, DocumentError
-from retrieval.ingest.uploads import check_upload
+from retrieval import SHARED_SCOPE
 
 from .conftest import APP_ID, MANAGE_GUILD, PLAIN_MEMBER, FakeDiscord, snowflake
 
@@ -367,10 +365,3 @@ async def test_sources_are_read_back_after_a_restart(harness: Harness) -> None:
     source = again.get(harness.channel.id)
     assert source is not None and source.guild_id == harness.guild.id
     assert [m.content for m in source.messages.values()] == [DEPLOY]
-
-
-def test_a_stored_channel_cannot_be_uploaded(tmp_path: Path) -> None:
-    """Channel files are citebot's own: an upload named .jsonl is refused like any unknown file."""
-    data = json.dumps({"format": "citebot.channel", "name": "x"}).encode()
-    with pytest.raises(DocumentError, match="is not a document I can read"):
-        check_upload("log.jsonl", data, 10**6)
