@@ -208,6 +208,10 @@ class ChannelSources:
         log.info("%d channel source(s) stored in %s", len(self._sources), self.folder)
         return len(self._sources)
 
+    def all(self) -> list[ChannelSource]:
+        """Every source, of every server."""
+        return list(self._sources.values())
+
     def in_guild(self, guild_id: int) -> list[ChannelSource]:
         """A server's sources, by name."""
         return sorted(
@@ -334,16 +338,25 @@ class ChannelSources:
         return report
 
     async def add(self, channel: SourceChannel, messages: Iterable[discord.Message]) -> ChannelSource:
-        """Add (or refresh) a channel as a source with its backfilled ``messages``, and index it now."""
+        """Add a channel as a source with its backfilled ``messages``, or refresh one; index it now.
+
+        A refresh (a second add, or catching up after a restart) replaces the stored messages with the
+        history just read, so messages edited or deleted while nobody was listening follow too; only
+        messages newer than that history (arrived by events meanwhile) are kept besides. Re-indexing an
+        unchanged channel costs no embedding: its file comes out the same.
+        """
         source = self._sources.get(channel.id)
         if source is None:
             source = ChannelSource(channel.guild.id, channel.id, channel.name, kind_of(channel))
         source.name = channel.name
         self._sources[channel.id] = source
+        fresh: dict[int, StoredMessage] = {}
         for message in messages:
             if self.accepts(message) is source:
                 in_thread = message.channel.id != channel.id
-                source.messages[message.id] = StoredMessage.of(message, in_thread=in_thread)
+                fresh[message.id] = StoredMessage.of(message, in_thread=in_thread)
+        newest = max(fresh, default=0)
+        source.messages = fresh | {i: m for i, m in source.messages.items() if i > newest}
         self._keep_newest(source)
         self._dirty.discard(source.channel_id)
         await self.index(source)

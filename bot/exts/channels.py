@@ -17,6 +17,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from retrieval import CitebotError
+
 from ..channel_sources import ChannelSource, ChannelSourceError, ChannelSources, SourceChannel, backfill
 from ..formatting import escape, lines_embed, trim
 
@@ -199,6 +201,33 @@ class Channels(commands.Cog):
             empty="(none yet — members with Manage Server can add one with /channels add)",
         )
         await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
+
+    async def catch_up(self) -> int:
+        """Read each source's recent history again (after a restart or a long disconnect); returns how many.
+
+        A channel the bot can no longer see or read is left as stored, with a log line: its messages stay
+        citable until a member removes it.
+        """
+        refreshed = 0
+        for source in self.sources.all():
+            channel = self.bot.get_channel(source.channel_id)
+            if not isinstance(channel, discord.TextChannel | discord.ForumChannel | discord.Thread) or (
+                not _can_read(channel.permissions_for(channel.guild.me))
+            ):
+                log.info("cannot read %s of server %s; keeping it as stored", source.label, source.guild_id)
+                continue
+            try:
+                await self.sources.add(channel, await backfill(channel, self.bot.config.channel_messages))
+            except (discord.HTTPException, CitebotError) as exc:
+                log.warning("could not catch up with %s of server %s: %s", source.label, source.guild_id, exc)
+                continue
+            refreshed += 1
+        return refreshed
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """Catch up with what changed in the sources while the bot was away."""
+        await self.catch_up()
 
     # Gateway events: cheap changes on the loop; indexing follows after the delay, in a thread. ------------
     @commands.Cog.listener()

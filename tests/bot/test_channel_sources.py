@@ -365,3 +365,20 @@ async def test_sources_are_read_back_after_a_restart(harness: Harness) -> None:
     source = again.get(harness.channel.id)
     assert source is not None and source.guild_id == harness.guild.id
     assert [m.content for m in source.messages.values()] == [DEPLOY]
+
+
+async def test_catching_up_after_a_restart_follows_what_changed_meanwhile(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Messages posted and deleted while the bot was away are followed when it catches up at ready."""
+    stale = await harness.post(LUNCH)
+    await harness.add()
+    with monkeypatch.context() as away:  # the bot hears nothing while it is away
+        away.setattr(ChannelSources, "note", lambda self, message: False)
+        away.setattr(ChannelSources, "drop", lambda self, guild_id, ids: False)
+        await harness.post(DEPLOY)
+        dpy_backend.delete_message(stale)
+        await dpytest.run_all_events()
+    assert harness.stored() == [LUNCH]
+    assert await harness.cog.catch_up() >= 1
+    assert harness.stored() == [DEPLOY]
