@@ -312,10 +312,16 @@ class ChannelSources:
         while self._task is not None and not self._task.done():
             await asyncio.shield(self._task)
 
-    async def index(self, source: ChannelSource) -> IngestReport:
-        """Write a source's file and index it now, in a thread (one source at a time)."""
-        text = source.dumps()  # a snapshot taken on the loop, where the messages change
+    async def index(self, source: ChannelSource) -> IngestReport | None:
+        """Write a source's file and index it now, in a thread (one source at a time).
+
+        Returns None, doing nothing, when the source was removed while this waited its turn: writing
+        it then would bring back what the removal deleted.
+        """
         async with self._indexing:
+            if self._sources.get(source.channel_id) is not source:
+                return None
+            text = source.dumps()  # a snapshot taken on the loop, where the messages change
             return await asyncio.to_thread(self._write_and_ingest, source, text)
 
     def _write_and_ingest(self, source: ChannelSource, text: str) -> IngestReport:

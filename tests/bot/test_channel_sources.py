@@ -382,3 +382,17 @@ async def test_catching_up_after_a_restart_follows_what_changed_meanwhile(
     assert harness.stored() == [LUNCH]
     assert await harness.cog.catch_up() >= 1
     assert harness.stored() == [DEPLOY]
+
+
+async def test_a_change_waiting_to_be_indexed_does_not_bring_a_removed_channel_back(harness: Harness) -> None:
+    """Removing a source while its messages wait to be indexed leaves no file and no document behind."""
+    await harness.add()
+    path = harness.path()
+    harness.sources.delay = 0.3
+    await dpytest.message(DEPLOY, harness.channel)  # pending for 0.3 s
+    source = harness.sources.get(harness.channel.id)
+    assert source is not None
+    await harness.sources.remove(source)
+    await harness.sources.settle()
+    assert not path.exists()
+    assert harness.bot.library.file_document(path, str(harness.guild.id)) is None
