@@ -65,7 +65,7 @@ def _can_read(permissions: discord.Permissions) -> bool:
 
 def added_message(source: ChannelSource) -> str:
     """What the server is told once a channel is indexed."""
-    count = len(source.messages)
+    count = len(source)
     return (
         f"Now indexing **{escape(source.label)}** ({count} message{'s' if count != 1 else ''} so far). "
         "Questions asked in this server can cite its messages, with a link to each; new, edited and "
@@ -145,7 +145,7 @@ class Channels(commands.Cog):
         await interaction.response.defer(thinking=True)
         messages = await backfill(target, self.bot.config.channel_messages)
         source = await self.sources.add(target, messages)
-        log.info("server %s added %s (%d messages)", interaction.guild_id, source.label, len(source.messages))
+        log.info("server %s added %s (%d messages)", interaction.guild_id, source.label, len(source))
         await interaction.followup.send(added_message(source), allowed_mentions=NO_MENTIONS)
 
     @channels.command(
@@ -192,7 +192,7 @@ class Channels(commands.Cog):
         """Show this server's sources with how many messages each holds."""
         assert interaction.guild_id is not None
         lines = [
-            f"• **{escape(trim(s.label, 100))}** — {s.kind}, {len(s.messages)} message(s)"
+            f"• **{escape(trim(s.label, 100))}** — {s.kind}, {len(s)} message(s)"
             for s in self.sources.in_guild(interaction.guild_id)
         ]
         embed = lines_embed(

@@ -133,12 +133,13 @@ class Harness:
         """The contents stored for a source channel, oldest first."""
         source = self.sources.get((channel or self.channel).id)
         assert source is not None
-        return [source.messages[i].content for i in sorted(source.messages)]
+        return [m.content for m in source.messages()]
 
     def path(self, channel: discord.abc.GuildChannel | None = None) -> Path:
+        """The file of the channel's first page of messages."""
         source = self.sources.get((channel or self.channel).id)
         assert source is not None
-        return self.sources.path(source)
+        return self.sources.page_paths(source)[0]
 
 
 @pytest.fixture
@@ -240,13 +241,14 @@ async def test_new_edited_and_deleted_messages_follow(harness: Harness) -> None:
     edited = DEPLOY.replace("Tuesday", "Thursday")
     await harness.raw("MESSAGE_UPDATE", message_update(message, edited))
     assert harness.stored() == [edited]
-    assert edited in harness.path().read_text(encoding="utf-8")
+    path = harness.path()
+    assert edited in path.read_text(encoding="utf-8")
     dpy_backend.delete_message(message)
     await dpytest.run_all_events()
     await harness.sources.settle()
     assert harness.stored() == []
-    # No message left to cite: the channel's document leaves the index.
-    assert harness.bot.library.file_document(harness.path(), str(harness.guild.id)) is None
+    # No message left to cite: the page's document and file are gone.
+    assert harness.bot.library.file_document(path, str(harness.guild.id)) is None and not path.exists()
 
 
 async def test_edits_and_deletions_of_uncached_messages_follow_from_raw_payloads(harness: Harness) -> None:
@@ -271,9 +273,9 @@ async def test_a_burst_of_messages_is_indexed_once(harness: Harness, monkeypatch
     runs: list[int] = []
     original = ChannelSources._write_and_ingest
 
-    def counting(self: ChannelSources, source: Any, text: str) -> Any:
-        runs.append(len(source.messages))
-        return original(self, source, text)
+    def counting(self: ChannelSources, source: Any, header: str, texts: Any) -> Any:
+        runs.append(len(source))
+        return original(self, source, header, texts)
 
     monkeypatch.setattr(ChannelSources, "_write_and_ingest", counting)
     harness.sources.delay = 0.5
@@ -346,10 +348,10 @@ async def test_list_and_remove(harness: Harness) -> None:
         harness.command("remove", [{"name": "channel", "type": 3, "value": harness.channel.name}])
     )
     assert removed == f"Removed **{label}**: its messages can no longer be cited here."
-    assert not path.exists()
+    assert not path.parent.exists()
     assert harness.bot.library.file_document(path, str(harness.guild.id)) is None
     await harness.post(LUNCH)
-    assert harness.sources.get(harness.channel.id) is None and not path.exists()
+    assert harness.sources.get(harness.channel.id) is None and not path.parent.exists()
     missing = await harness.run(
         harness.command("remove", [{"name": "channel", "type": 3, "value": "nowhere"}])
     )
@@ -364,7 +366,7 @@ async def test_sources_are_read_back_after_a_restart(harness: Harness) -> None:
     await asyncio.to_thread(again.load)
     source = again.get(harness.channel.id)
     assert source is not None and source.guild_id == harness.guild.id
-    assert [m.content for m in source.messages.values()] == [DEPLOY]
+    assert [m.content for m in source.messages()] == [DEPLOY]
 
 
 async def test_catching_up_after_a_restart_follows_what_changed_meanwhile(
@@ -387,12 +389,45 @@ async def test_catching_up_after_a_restart_follows_what_changed_meanwhile(
 async def test_a_change_waiting_to_be_indexed_does_not_bring_a_removed_channel_back(harness: Harness) -> None:
     """Removing a source while its messages wait to be indexed leaves no file and no document behind."""
     await harness.add()
-    path = harness.path()
     harness.sources.delay = 0.3
     await dpytest.message(DEPLOY, harness.channel)  # pending for 0.3 s
+    path = harness.path()
     source = harness.sources.get(harness.channel.id)
     assert source is not None
     await harness.sources.remove(source)
     await harness.sources.settle()
     assert not path.exists()
     assert harness.bot.library.file_document(path, str(harness.guild.id)) is None
+
+
+async def test_a_change_reindexes_only_its_own_page(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Messages are stored in pages; editing one re-writes and re-embeds its page only."""
+    monkeypatch.setattr("bot.channel_sources._store.PAGE_MESSAGES", 2)
+    first = await harness.post(DEPLOY)
+    await harness.post(LUNCH, member=1)
+    last = await harness.post("The on-call rota for March is pinned in the wiki.")
+    await harness.add()
+    source = harness.sources.get(harness.channel.id)
+    assert source is not None and sorted(source.pages) == [first.id, last.id]
+    written: list[list[int]] = []
+    original = ChannelSources._write_and_ingest
+
+    def recording(self: ChannelSources, source: Any, header: str, texts: Any) -> Any:
+        written.append(sorted(texts))
+        report = original(self, source, header, texts)
+        written.append([report.sentences_embedded])
+        return report
+
+    monkeypatch.setattr(ChannelSources, "_write_and_ingest", recording)
+    edited = DEPLOY.replace("noon", "dawn")
+    await harness.raw("MESSAGE_UPDATE", message_update(first, edited))
+    assert written == [[first.id], [2]]  # the first page, its two messages embedded again
+    answer = await asyncio.to_thread(
+        harness.bot.library.ask, DEPLOY_Q, scopes=[SHARED_SCOPE, str(harness.guild.id)]
+    )
+    assert answer.citations and (answer.citations[0].text, answer.citations[0].url) == (
+        edited,
+        first.jump_url,
+    )
