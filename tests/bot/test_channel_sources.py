@@ -431,3 +431,8 @@ async def test_a_change_reindexes_only_its_own_page(
         edited,
         first.jump_url,
     )
+    listed = await harness.run(
+        harness.fake.interaction("sources", guild_id=harness.guild.id, channel_id=harness.channel.id)
+    )
+    label = discord.utils.escape_markdown(f"#{harness.channel.name}")
+    assert listed.count(f"• **{label}** — {label} (3 sentences)") == 1  # two pages, one line in /sources
