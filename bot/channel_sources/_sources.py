@@ -28,6 +28,19 @@ log = logging.getLogger(__name__)
 INDEXED_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
 
 
+def _asks_the_bot(message: discord.Message) -> bool:
+    """Whether a message is a question to the bot: it mentions it, replies to it, or is in its thread."""
+    me = message.guild.me if message.guild is not None else None
+    if me is None:
+        return False
+    if any(user.id == me.id for user in message.mentions):
+        return True
+    replied = message.reference.resolved if message.reference is not None else None
+    if isinstance(replied, discord.Message) and replied.author.id == me.id:
+        return True
+    return isinstance(message.channel, discord.Thread) and message.channel.owner_id == me.id
+
+
 class ChannelSourceError(CitebotError):
     """A channel can't be added or removed as a source; the message says why."""
 
@@ -96,13 +109,14 @@ class ChannelSources:
     def accepts(self, message: discord.Message) -> ChannelSource | None:
         """The source a message is indexed in, if any.
 
-        None for messages of bots (the bot's own answers too), DMs, webhooks, system notices and
-        channels that are not sources.
+        None for messages of bots (the bot's own answers too), DMs, webhooks, system notices,
+        channels that are not sources, and questions to the bot: a question stored as a document would
+        be found, and cited, as the best match for the next person asking the same.
         """
         author = message.author
         if message.guild is None or author.bot or author.system or message.webhook_id is not None:
             return None
-        if message.type not in INDEXED_TYPES:
+        if message.type not in INDEXED_TYPES or _asks_the_bot(message):
             return None
         source = self.source_of(message.channel)
         if source is None:  # an uncached thread: known only if the message is stored already

@@ -286,7 +286,7 @@ async def test_a_burst_of_messages_is_indexed_once(harness: Harness, monkeypatch
 
 
 async def test_bot_messages_the_bots_answers_and_other_channels_are_not_indexed(harness: Harness) -> None:
-    """Messages by bots (the bot's own answers too) and in channels that are not sources are ignored."""
+    """Messages by bots (the bot's own answers too), questions to it, and other channels are ignored."""
     await harness.add()
     other = dpy_backend.make_text_channel("random", harness.guild)
     await harness.post(LUNCH, channel=other)
@@ -294,12 +294,13 @@ async def test_bot_messages_the_bots_answers_and_other_channels_are_not_indexed(
     dpy_backend.make_message("I am a bot announcing a deploy.", me, harness.channel)
     await dpytest.run_all_events()
     assert harness.bot.user is not None
-    asked = await harness.post(f"<@{harness.bot.user.id}> {DEPLOY_Q}")  # the bot answers in the channel
+    await harness.post(f"<@{harness.bot.user.id}> {DEPLOY_Q}")  # the bot answers in the channel
     await dpytest.run_all_events()
     await harness.sources.settle()
     answered = [m async for m in harness.channel.history(limit=20) if m.author.bot]
     assert len(answered) >= 2  # the bot's message and its answer are in the channel...
-    assert harness.stored() == [asked.clean_content]  # ...but only the question is stored
+    await harness.post(DEPLOY, member=1)  # a member's message: the one thing stored
+    assert harness.stored() == [DEPLOY]  # ...but neither is stored, nor the question to the bot
     assert harness.sources.get(other.id) is None
 
 
@@ -322,6 +323,14 @@ async def test_a_channel_the_bot_cannot_read_is_refused(harness: Harness) -> Non
         f"I can't read #{harness.channel.name}: give me the View Channel and Read Message History "
         "permissions there."
     )
+    assert harness.sources.get(harness.channel.id) is None
+
+
+async def test_without_the_message_content_intent_adding_is_refused(harness: Harness) -> None:
+    """Without message content the bot would index empty messages: it says what the operator must enable."""
+    harness.bot.config.message_content = False
+    shown = await harness.add()
+    assert shown.startswith("I can't read message text without the Message Content intent")
     assert harness.sources.get(harness.channel.id) is None
 
 
