@@ -445,3 +445,29 @@ async def test_a_change_reindexes_only_its_own_page(
     )
     label = discord.utils.escape_markdown(f"#{harness.channel.name}")
     assert listed.count(f"• **{label}** — {label} (3 sentences)") == 1  # two pages, one line in /sources
+
+
+async def test_messages_in_public_threads_join_their_channel_and_private_threads_stay_out(
+    harness: Harness,
+) -> None:
+    """A public thread's messages are cited under the channel › thread; a private thread's are not indexed."""
+    await harness.add()
+    threads = []
+    for kind, name in ((11, "deploy questions"), (12, "hr matters")):
+        payload = harness.fake.thread_payload(harness.guild.id, snowflake(), harness.members[0].id)
+        payload.update(type=kind, name=name, parent_id=str(harness.channel.id))
+        await harness.raw("THREAD_CREATE", payload)
+        thread = harness.guild.get_thread(int(payload["id"]))
+        assert thread is not None
+        dpy_backend._cur_config.messages.setdefault(thread.id, [])  # type: ignore[union-attr]
+        threads.append(thread)
+    public, private = threads
+    posted = await harness.post(DEPLOY, channel=public)
+    await harness.post(LUNCH, channel=private)
+    assert harness.stored() == [DEPLOY]
+    answer = await asyncio.to_thread(
+        harness.bot.library.ask, DEPLOY_Q, scopes=[SHARED_SCOPE, str(harness.guild.id)]
+    )
+    cited = answer.citations[0]
+    label = f"#{harness.channel.name}"
+    assert (cited.text, cited.section, cited.url) == (DEPLOY, [label, "deploy questions"], posted.jump_url)
