@@ -471,3 +471,42 @@ async def test_messages_in_public_threads_join_their_channel_and_private_threads
     cited = answer.citations[0]
     label = f"#{harness.channel.name}"
     assert (cited.text, cited.section, cited.url) == (DEPLOY, [label, "deploy questions"], posted.jump_url)
+
+
+async def test_a_forum_is_indexed_post_by_post(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adding a forum reads its posts' messages; each is cited under the forum › post, linked to it."""
+    forum_id = snowflake()
+    forum = {
+        **harness.channel_update(),
+        "id": str(forum_id),
+        "type": 15,
+        "name": "help",
+        "available_tags": [],
+        "flags": 0,
+    }
+    await harness.raw("CHANNEL_CREATE", forum)
+    post = harness.fake.thread_payload(harness.guild.id, snowflake(), harness.members[0].id)
+    post.update(name="vpn drops every hour", parent_id=str(forum_id))
+    await harness.raw("THREAD_CREATE", post)
+    thread = harness.guild.get_thread(int(post["id"]))
+    assert thread is not None
+    answer_text = "The VPN drops hourly because the DHCP lease is one hour; set it to a day."
+    posted = await harness.post(answer_text, channel=thread)
+
+    async def no_archived_posts(*_: Any, **__: Any) -> dict[str, Any]:  # Discord's archive, faked
+        return {"threads": [], "members": [], "has_more": False}
+
+    monkeypatch.setattr(harness.bot.http, "get_public_archived_threads", no_archived_posts)
+    forum_channel = harness.guild.get_channel(forum_id)
+    assert isinstance(forum_channel, discord.ForumChannel)
+    shown = await harness.add(forum_channel)
+    assert "Now indexing **\\#help** (1 message so far)" in shown
+    answer = await asyncio.to_thread(
+        harness.bot.library.ask, "Why does the VPN drop every hour?", scopes=[str(harness.guild.id)]
+    )
+    cited = answer.citations[0]
+    assert (cited.text, cited.section, cited.url) == (
+        answer_text,
+        ["#help", "vpn drops every hour"],
+        posted.jump_url,
+    )
