@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Collection
 from typing import Any
 
 import discord
@@ -18,12 +19,23 @@ from retrieval import SHARED_SCOPE, Answer, Index, Library, Settings
 
 from .config import BotConfig
 from .conversations import Conversations, Turn
+from .feedback.store import FeedbackStore
 from .limits import RateLimits, WorkQueue
+from .scopes import FILE_NAME as SCOPES_FILE
+from .scopes import ScopeStore
 
 log = logging.getLogger(__name__)
 
 #: Extensions loaded at start-up; the error handler first so it sees every other extension's errors.
-EXTENSIONS = ("bot.exts.errors", "bot.exts.ask", "bot.exts.documents", "bot.exts.channels", "bot.exts.admin")
+EXTENSIONS = (
+    "bot.exts.errors",
+    "bot.exts.ask",
+    "bot.exts.documents",
+    "bot.exts.channels",
+    "bot.exts.scopes",
+    "bot.exts.admin",
+    "bot.exts.feedback",
+)
 
 #: Earlier questions passed with a follow-up (the ranker reads the last one).
 HISTORY_TURNS = 3
@@ -68,6 +80,7 @@ class CitebotBot(commands.Bot):
             guild_per=config.guild_window,
         )
         self.work = WorkQueue(workers=config.workers, max_pending=config.max_pending)
+        self.scopes = ScopeStore(library.index.directory / SCOPES_FILE)  # opened on first use
 
     @property
     def settings(self) -> Settings:
@@ -101,15 +114,27 @@ class CitebotBot(commands.Bot):
         log.info("synced %d slash command(s) %s", len(synced), where)
         return len(synced)
 
+    @functools.cached_property
+    def feedback(self) -> FeedbackStore:
+        """The answer log beside the index: answers posted, their votes (opened on first use)."""
+        return FeedbackStore(self.library.index.directory)
+
     def admit(self, user_id: int, guild_id: int | None) -> None:
         """Let a question in, or raise ``BusyError``: the queue bound first, then user and server limits."""
         self.work.reserve()
         self.rate_limits.hit(user_id, guild_id)
 
     async def answer(
-        self, question: str, *, guild_id: int | None, previous: Turn | None = None
+        self,
+        question: str,
+        *,
+        guild_id: int | None,
+        previous: Turn | None = None,
+        documents: Collection[str] | None = None,
     ) -> tuple[Answer, Turn]:
         """Run the chain for ``question`` off the event loop, with the previous turn as its history.
+
+        ``documents`` (keys) limits the search to those documents: a channel's scope.
 
         Questions never wait for an upload: the core lets any number of readers answer while one writer
         changes the index, and they see a document once it is complete.
@@ -118,7 +143,9 @@ class CitebotBot(commands.Bot):
         """
         scopes = guild_scopes(guild_id)
         history = [*previous.history, previous.question][-HISTORY_TURNS:] if previous else []
-        ask = functools.partial(self.library.ask, question, scopes=scopes, history=history)
+        ask = functools.partial(
+            self.library.ask, question, scopes=scopes, history=history, documents=documents
+        )
         answer = await self.work.run(ask)
         return answer, Turn(question=answer.question, scopes=scopes, history=tuple(history))
 
@@ -128,6 +155,9 @@ class CitebotBot(commands.Bot):
             await super().close()
         finally:
             self.work.close()
+            if "feedback" in self.__dict__:
+                self.feedback.close()
+            self.scopes.close()
 
 
 class ShardedCitebotBot(CitebotBot, commands.AutoShardedBot):

@@ -27,7 +27,7 @@ from .errors import (
 from .index import SHARED_SCOPE, Index, IndexStats, open_index
 from .ingest import IngestReport, ingest
 from .ingest.formats import FORMATS, Format, MediaKind, describe_formats, format_for
-from .library import Added, Document, DocumentState, Library
+from .library import Added, Document, DocumentState, Library, Passage, PassageUnit
 from .models import Answer, Citation, Query
 from .settings import Settings
 
@@ -54,6 +54,8 @@ __all__ = [
     "Library",
     "MediaKind",
     "NoDocumentsError",
+    "Passage",
+    "PassageUnit",
     "Piece",
     "Query",
     "Rendering",

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -23,11 +23,15 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from .answer.extractive import extractive_answer
 from .answer.policy import AnswerPolicy
-from .errors import ConfigurationError, InvalidQuestionError, NoDocumentsError
+from .errors import CitebotError, ConfigurationError, InvalidQuestionError, NoDocumentsError
 from .index.core import Index, open_index
 from .models import Answer, Query, Retrieved
 from .rank.ranker import Ranker
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import AIMessageChunk
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +61,7 @@ def clean_question(text: str, max_chars: int) -> str:
 
 
 def to_query(value: str | dict[str, Any] | Query, max_chars: int) -> Query:
-    """Accept a question string, a dict with ``question`` (and ``scopes``, ``history``), or a Query."""
+    """Accept a question string, a dict (``question``, ``scopes``, ``documents``, ``history``), or a Query."""
     if isinstance(value, Query):
         q = value
     elif isinstance(value, dict):
@@ -67,8 +71,17 @@ def to_query(value: str | dict[str, Any] | Query, max_chars: int) -> Query:
     return q.model_copy(update={"question": clean_question(q.question, max_chars)})
 
 
-def build_chain(settings: Settings | None = None, *, index: Index | None = None) -> Runnable[Any, Answer]:
-    """Build the question-to-``Answer`` chain over the index that ``settings`` point at."""
+def build_chain(
+    settings: Settings | None = None, *, index: Index | None = None, model: BaseChatModel | None = None
+) -> Runnable[Any, Answer]:
+    """Build the question-to-``Answer`` chain over the index that ``settings`` point at.
+
+    Args:
+        settings: citebot's settings; read from the environment when None.
+        index: the index to answer from; by default the one ``settings`` point at.
+        model: the chat model that writes answers, instead of the one ``settings.llm`` names (which
+            must then not be ``none``): for programs that build their own LangChain model.
+    """
     settings = settings or Settings()
     index = index or open_index(settings)
     ranker = Ranker(index, candidates=settings.candidates)
@@ -83,7 +96,7 @@ def build_chain(settings: Settings | None = None, *, index: Index | None = None)
 
     compose: Callable[[Retrieved], Answer]
     policy = AnswerPolicy.from_settings(settings)  # a bad weights file fails here, not at the first question
-    if settings.llm == "none":
+    if settings.llm == "none" and model is None:
 
         def compose(retrieved: Retrieved) -> Answer:
             return extractive_answer(retrieved, policy)
@@ -91,13 +104,53 @@ def build_chain(settings: Settings | None = None, *, index: Index | None = None)
     else:  # a language model writes the answer; citations are still checked against the evidence
         from .answer.generative import generative_answerer
 
-        compose = generative_answerer(settings, policy=policy)
+        compose = generative_answerer(settings, model, policy=policy)
 
     return (
         RunnableLambda(prepare, name="prepare")
         | RunnableLambda(retrieve, name="retrieve")
         | RunnableLambda(compose, name="compose")
     ).with_config(run_name="citebot")
+
+
+async def astream_answer(chain: Runnable[Any, Answer], value: Any) -> AsyncGenerator[str | Answer, None]:
+    """Run ``chain`` on ``value``, yielding the language model's draft as it is written, then the Answer.
+
+    Each ``str`` is the whole draft so far, as :func:`~retrieval.answer.generative.draft_text` reads it
+    (a new one only when it changed); the last item is the checked ``Answer``, which may differ from the
+    draft (claims whose citations fail the check are gone) or be a refusal. Without a language model, or
+    when the chain refuses before asking one, the Answer is the only item. The drafts come from the chat
+    model's token stream through LangChain's event stream, so any chain holding a chat model streams,
+    including one wrapped in other runnables.
+
+    Raises:
+        CitebotError: as ``chain.invoke`` does (and ``CitebotError`` if the chain returned no Answer).
+    """
+    from .answer.generative import draft_text
+
+    written: AIMessageChunk | None = None
+    shown = ""
+    answer: Answer | None = None
+    async for event in chain.astream_events(value, version="v2"):
+        kind = event["event"]
+        if kind == "on_chat_model_start":
+            written = None  # a new call: its draft replaces the last one
+        elif kind == "on_chat_model_stream":
+            chunk = event["data"].get("chunk")
+            if chunk is None:
+                continue
+            written = chunk if written is None else written + chunk
+            text = draft_text(written)
+            if text != shown:
+                shown = text
+                yield text
+        elif kind == "on_chain_end" and not event["parent_ids"]:
+            output = event["data"].get("output")
+            if isinstance(output, Answer):
+                answer = output
+    if answer is None:
+        raise CitebotError("the chain finished without an answer")
+    yield answer
 
 
 # Keyword arguments BaseRetriever.invoke passes on that are not a retriever's to act on.

@@ -351,12 +351,27 @@ def eval_cmd(
 
 @cli.command("stats")
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
+@click.option("--usage", "usage", is_flag=True, help="How a front end is used (the plugin command `usage`).")
 @click.pass_context
-def stats_cmd(ctx: click.Context, as_json: bool) -> None:
+def stats_cmd(ctx: click.Context, as_json: bool, usage: bool) -> None:
     """Show how many documents, sentences and chunks are indexed, and where."""
     from dataclasses import asdict
 
     from .library import Library
+
+    if usage:  # usage is recorded by a front end, which adds the command that reports it
+        parent = ctx.parent
+        command = (
+            parent.command.get_command(parent, "usage")
+            if parent and isinstance(parent.command, click.Group)
+            else None
+        )
+        if command is None:
+            raise click.ClickException(
+                "no usage is recorded: install a front end that records it (the Discord bot)"
+            )
+        ctx.invoke(command, as_json=as_json)
+        return
 
     stats = asdict(Library.open(_settings(ctx)).stats())
     if as_json:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncGenerator, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePath
@@ -23,9 +23,9 @@ from typing import Any
 
 from langchain_core.runnables import Runnable
 
-from .chain import build_chain, clean_question
+from .chain import astream_answer, build_chain, clean_question
 from .errors import DocumentError, IndexBusyError
-from .index.catalog import DocumentRow
+from .index.catalog import DocumentRow, SentenceRow
 from .index.core import SHARED_SCOPE, Index, IndexStats, open_index
 from .ingest.formats import Format
 from .ingest.pipeline import IngestReport, doc_key, forget, ingest
@@ -36,8 +36,25 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
+#: Units read either side of a cited one; a passage is at most this many units each side.
+CONTEXT_REACH = 6
+
 #: Seconds an upload or a forget waits for another writer (such as ``citebot ingest``) to finish.
 WRITE_TIMEOUT = 30.0
+
+
+def _payload(
+    question: str, scopes: Sequence[str] | None, history: Sequence[str], documents: Collection[str] | None
+) -> dict[str, Any]:
+    """The chain's input; ``documents`` only when given, so an unrestricted question reads as before."""
+    payload: dict[str, Any] = {
+        "question": question,
+        "scopes": None if scopes is None else list(scopes),
+        "history": list(history),
+    }
+    if documents is not None:
+        payload["documents"] = sorted(documents)
+    return payload
 
 
 class DocumentState(StrEnum):
@@ -98,6 +115,16 @@ class Document:
         )
 
 
+def _passage(doc: Document, cited: SentenceRow, rows: list[SentenceRow], around: int) -> Passage:
+    """Pick the cited unit's block, or its nearest ``around`` neighbours when the block is just itself."""
+    block = [r for r in rows if r.block == cited.block]
+    if len(block) <= 1:
+        pos = rows.index(cited)
+        block = rows[max(0, pos - around) : pos + around + 1]
+    units = tuple(PassageUnit(r.start, r.end, r.text, r.kind, cited=r.idx == cited.idx) for r in block)
+    return Passage(doc, cited.section, cited.page, units)
+
+
 @dataclass(frozen=True, slots=True)
 class Added:
     """What :meth:`Library.add_upload` did.
@@ -114,6 +141,45 @@ class Added:
     document: Document
     duplicate: bool = False
     replaced: tuple[Document, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PassageUnit:
+    """One unit of a :class:`Passage`: verbatim text of the document at ``start``-``end``."""
+
+    start: int
+    end: int
+    text: str
+    kind: str
+    cited: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A cited unit with the units around it, as :meth:`Library.context` finds them.
+
+    Attributes:
+        document: the document holding it.
+        section: the headings above the cited unit, outermost first.
+        page: its 1-based page in a paged format, else None.
+        units: the cited unit and its neighbours, in document order (exactly one has ``cited`` set).
+    """
+
+    document: Document
+    section: tuple[str, ...]
+    page: int | None
+    units: tuple[PassageUnit, ...]
+
+    @property
+    def cited(self) -> PassageUnit:
+        """The unit that was cited."""
+        return next(u for u in self.units if u.cited)
+
+    @property
+    def link(self) -> str | None:
+        """The document's address when its source is a web page, for a front end to link to."""
+        source = self.document.source
+        return source if source.startswith(("https://", "http://")) else None
 
 
 class Library:
@@ -213,6 +279,57 @@ class Library:
         """Counts and locations of the index."""
         return self.index.stats()
 
+    def context(
+        self,
+        document: str,
+        start: int,
+        end: int,
+        *,
+        text: str | None = None,
+        scopes: str | Iterable[str] | None = None,
+        around: int = 2,
+    ) -> Passage:
+        """The passage around a cited unit: its paragraph, list or table, or ``around`` units each side.
+
+        A citation is found again by its document (key, or a name in ``scopes``) and its exact offsets,
+        so a front end can show it long after the answer was given. The unit's own block is preferred
+        (up to :data:`CONTEXT_REACH` units each side), because a list item reads best in its list; a unit
+        alone in its block gets ``around`` neighbours instead.
+
+        Args:
+            document: the cited document's key, or its source or another name.
+            start: the cited unit's first character.
+            end: the character after it.
+            text: the text that was cited; when given, a document whose text changed is noticed.
+            scopes: where a name is looked up (None: every scope).
+            around: neighbours each side for a unit alone in its block.
+
+        Raises:
+            DocumentError: the document is no longer indexed, or it changed since it was cited.
+        """
+        reach = max(around, CONTEXT_REACH)
+        row = self.index.catalog.document(document)
+        if row is not None and row.state == DocumentState.ALIAS and row.alias_of:
+            row = self.index.catalog.document(row.alias_of)
+        if row is not None and row.state == DocumentState.COMPLETE:
+            candidates = [Document._from_row(row)]
+        else:
+            candidates = self.find(document, scopes)
+        if not candidates:
+            raise DocumentError(
+                f"{document.strip()[:100]} is no longer indexed: "
+                "it was forgotten or renamed since it was cited"
+            )
+        for doc in candidates:
+            rows = self.index.catalog.units_around(doc.key, start, end, reach)
+            cited = next((r for r in rows if r.start == start and r.end == end), None)
+            if cited is not None and (text is None or cited.text == text):
+                return _passage(doc, cited, rows, around)
+        raise DocumentError(
+            f"{candidates[0].source} has changed since it was cited: characters {start}–{end} no longer "
+            "hold the cited text. Ask again for an up-to-date answer."
+        )
+
     # Asking -------------------------------------------------------------------------------------------
     def chain(self) -> Runnable[Any, Answer]:
         """The question-to-``Answer`` chain over this index (built once, shared by every thread)."""
@@ -222,20 +339,38 @@ class Library:
             return self._chain
 
     def ask(
-        self, question: str, *, scopes: Sequence[str] | None = None, history: Sequence[str] = ()
+        self,
+        question: str,
+        *,
+        scopes: Sequence[str] | None = None,
+        history: Sequence[str] = (),
+        documents: Collection[str] | None = None,
     ) -> Answer:
         """Answer ``question`` from the documents of ``scopes`` (None: all), after earlier ``history``.
+
+        ``documents`` (keys, as :attr:`Document.key`) narrows the search further to those documents
+        only; an empty collection searches nothing, so the answer is a refusal.
 
         Raises:
             InvalidQuestionError: the question can't be searched.
             NoDocumentsError: nothing is indexed.
         """
-        payload = {
-            "question": question,
-            "scopes": None if scopes is None else list(scopes),
-            "history": list(history),
-        }
-        return self.chain().invoke(payload)
+        return self.chain().invoke(_payload(question, scopes, history, documents))
+
+    def astream_answer(
+        self,
+        question: str,
+        *,
+        scopes: Sequence[str] | None = None,
+        history: Sequence[str] = (),
+        documents: Collection[str] | None = None,
+    ) -> AsyncGenerator[str | Answer, None]:
+        """Like :meth:`ask`, yielding the language model's draft as it grows, then the checked Answer.
+
+        See :func:`retrieval.chain.astream_answer`: each ``str`` is the whole draft so far, and the last
+        item is the ``Answer`` (the only item without a language model).
+        """
+        return astream_answer(self.chain(), _payload(question, scopes, history, documents))
 
     def clean_question(self, question: str) -> str:
         """Normalise a question as the chain will, so a front end can refuse a bad one early.

@@ -58,6 +58,10 @@ class Query(BaseModel):
         default=None, description="Search only documents of these scopes (None: every scope)."
     )
     history: list[str] = Field(default_factory=list, description="Earlier questions of the conversation.")
+    documents: list[str] | None = Field(
+        default=None,
+        description="Search only these documents (keys), within the scopes (None: every document).",
+    )
 
 
 class Evidence(BaseModel):

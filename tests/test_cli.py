@@ -179,7 +179,11 @@ def test_plugins_registered_in_pyproject_are_listed_in_help() -> None:
     """`citebot --help` lists `discord`, found through the entry points pyproject.toml registers."""
     table = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     registered = [plugin(n, v) for n, v in table["project"]["entry-points"][PLUGIN_GROUP].items()]
-    assert [(e.name, e.value) for e in registered] == [("discord", "bot.cli:discord")]
+    assert [(e.name, e.value) for e in registered] == [
+        ("discord", "bot.cli:discord"),
+        ("feedback", "bot.cli:feedback"),
+        ("usage", "bot.cli:usage"),
+    ]
     result = CliRunner().invoke(fresh_cli(*registered), ["--help"])
     assert result.exit_code == 0, result.output
     assert "discord" in result.output and "Run the Discord bot" in result.output

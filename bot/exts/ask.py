@@ -1,13 +1,18 @@
 """Asking: the ``/ask`` slash command, @mentions, replies to answers, and questions in the bot's threads.
 
 Both paths check the limits before any work, show that the bot is thinking, run the chain off the event
-loop, and send the answer with its Sources embed; nothing the bot sends can ping anyone.
+loop, and send the answer with its Sources embed; nothing the bot sends can ping anyone. A channel's scope
+(``/scope set``) limits the documents searched. With a language model configured, the answer is streamed:
+a placeholder at once, edited as the draft grows, then the checked answer (``bot/streaming.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -17,7 +22,10 @@ from discord.ext import commands
 from retrieval import Answer
 
 from ..conversations import Turn
-from ..formatting import answer_replies, trim
+from ..feedback.views import keep_answer
+from ..formatting import Reply, answer_replies, trim
+from ..streaming import PLACEHOLDER, EditLimiter, stream_answer
+from .scopes import channel_documents
 
 if TYPE_CHECKING:
     from ..client import CitebotBot
@@ -66,19 +74,95 @@ class Ask(commands.Cog):
         question = self.bot.library.clean_question(question_text(question))
         self.bot.admit(interaction.user.id, interaction.guild_id)
         previous = self._previous(reply_to=None, channel=interaction.channel)
-        await interaction.response.defer(thinking=True)
-        answer, turn = await self.bot.answer(question, guild_id=interaction.guild_id, previous=previous)
+        documents = await asyncio.to_thread(
+            channel_documents, self.bot, interaction.guild_id, interaction.channel
+        )
+        started = time.perf_counter()
         sent: list[discord.Message] = []
-        for reply in answer_replies(answer):
+        if self._streams():
+            await interaction.response.send_message(PLACEHOLDER, allowed_mentions=NO_MENTIONS)
+            limiter = EditLimiter()
+
+            async def edit(content: str) -> None:
+                await interaction.edit_original_response(content=content, allowed_mentions=NO_MENTIONS)
+
+            answer, turn = await self._streamed(
+                question,
+                interaction.guild_id,
+                previous,
+                documents,
+                edit,
+                limiter,
+                interaction.delete_original_response,
+            )
+            replies = answer_replies(answer)
+            view = await self._keep(answer, interaction.guild_id, interaction.user.id, started)
+            first = await interaction.edit_original_response(
+                content=replies[0].content,
+                embeds=replies[0].embeds,
+                view=view if view is not None and len(replies) == 1 else discord.utils.MISSING,
+                allowed_mentions=NO_MENTIONS,
+            )
+            sent.append(first)
+            replies = replies[1:]
+        else:
+            await interaction.response.defer(thinking=True)
+            answer, turn = await self.bot.answer(
+                question, guild_id=interaction.guild_id, previous=previous, documents=documents
+            )
+            replies = answer_replies(answer)
+            view = await self._keep(answer, interaction.guild_id, interaction.user.id, started)
+        for i, reply in enumerate(replies):
+            last = i == len(replies) - 1
             msg = await interaction.followup.send(
                 content=reply.content or discord.utils.MISSING,
                 embeds=reply.embeds or discord.utils.MISSING,
+                view=view if last and view else discord.utils.MISSING,
                 allowed_mentions=NO_MENTIONS,
                 wait=True,
             )
             sent.append(msg)
         self._remember(sent, interaction.channel, turn)
         _log_answer(answer, "slash", interaction.guild_id)
+
+    async def _keep(
+        self, answer: Answer, guild_id: int | None, user_id: int, started: float
+    ) -> discord.ui.View | None:
+        """Record the answer (for context, votes and usage) and return its components, if recorded."""
+        latency = time.perf_counter() - started
+        return await keep_answer(self.bot, answer, guild_id=guild_id, user_id=user_id, latency=latency)
+
+    def _streams(self) -> bool:
+        """Whether answers are written by a language model, and so worth streaming."""
+        return self.bot.settings.llm != "none"
+
+    async def _streamed(
+        self,
+        question: str,
+        guild_id: int | None,
+        previous: Turn | None,
+        documents: list[str] | None,
+        edit: Callable[[str], Awaitable[object]],
+        limiter: EditLimiter,
+        discard: Callable[[], Awaitable[object]],
+    ) -> tuple[Answer, Turn]:
+        """Stream the draft into the placeholder; on failure remove the placeholder, then re-raise."""
+        try:
+            return await stream_answer(
+                self.bot,
+                question,
+                guild_id=guild_id,
+                previous=previous,
+                documents=documents,
+                edit=edit,
+                limiter=limiter,
+            )
+        except BaseException:
+            try:
+                await discard()
+            except discord.HTTPException as exc:
+                log.info("could not remove the placeholder of a failed answer: %s", exc)
+            raise
 
     def _is_question(self, message: discord.Message) -> bool:
         """Whether a message asks the bot something: a mention, a reply to an answer, its thread, a DM."""
@@ -115,16 +199,39 @@ class Ask(commands.Cog):
         self.bot.admit(message.author.id, guild_id)
         reply_to = message.reference.message_id if message.reference else None
         previous = self._previous(reply_to=reply_to, channel=message.channel)
-        async with message.channel.typing():
-            answer, turn = await self.bot.answer(question, guild_id=guild_id, previous=previous)
+        documents = await asyncio.to_thread(channel_documents, self.bot, guild_id, message.channel)
+        started = time.perf_counter()
         sent: list[discord.Message] = []
-        for i, reply in enumerate(answer_replies(answer)):
-            kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
-            if reply.content:
-                kwargs["content"] = reply.content
-            if reply.embeds:
-                kwargs["embeds"] = reply.embeds
-            if i == 0:
+        if self._streams():
+            placeholder = await message.reply(PLACEHOLDER, mention_author=False, allowed_mentions=NO_MENTIONS)
+            limiter = EditLimiter()
+
+            async def edit(content: str) -> None:
+                await placeholder.edit(content=content, allowed_mentions=NO_MENTIONS)
+
+            answer, turn = await self._streamed(
+                question, guild_id, previous, documents, edit, limiter, placeholder.delete
+            )
+            replies = answer_replies(answer)
+            view = await self._keep(answer, guild_id, message.author.id, started)
+            first = replies[0]
+            final: dict[str, Any] = {"content": first.content, "embeds": first.embeds}
+            if view is not None and len(replies) == 1:
+                final["view"] = view
+            sent.append(await placeholder.edit(allowed_mentions=NO_MENTIONS, **final))
+            replies = replies[1:]
+        else:
+            async with message.channel.typing():
+                answer, turn = await self.bot.answer(
+                    question, guild_id=guild_id, previous=previous, documents=documents
+                )
+            replies = answer_replies(answer)
+            view = await self._keep(answer, guild_id, message.author.id, started)
+        for i, reply in enumerate(replies):
+            kwargs = _message_kwargs(reply)
+            if view is not None and i == len(replies) - 1:
+                kwargs["view"] = view
+            if not sent:
                 sent.append(await message.reply(mention_author=False, **kwargs))
             else:
                 sent.append(await message.channel.send(**kwargs))
@@ -141,6 +248,15 @@ class Ask(commands.Cog):
             log.info("could not open a thread in channel %s: %s", answer_message.channel.id, exc)
             return
         self.bot.conversations.remember([thread.id], turn)
+
+
+def _message_kwargs(reply: Reply) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
+    if reply.content:
+        kwargs["content"] = reply.content
+    if reply.embeds:
+        kwargs["embeds"] = reply.embeds
+    return kwargs
 
 
 def _log_answer(answer: Answer, how: str, guild_id: int | None) -> None:

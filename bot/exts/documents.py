@@ -20,6 +20,7 @@ from discord.ext import commands
 from retrieval import SHARED_SCOPE, Added, Document, DocumentError, describe_formats
 
 from ..formatting import escape, lines_embed, trim
+from .scopes import channel_limit, limit_section
 
 if TYPE_CHECKING:
     from ..client import CitebotBot
@@ -61,12 +62,17 @@ class Documents(commands.Cog):
         """Show the shared documents and this server's own uploads."""
         assert interaction.guild_id is not None
         library = self.bot.library
-        shared, local = await asyncio.to_thread(
-            lambda: (library.documents(SHARED_SCOPE), library.documents(str(interaction.guild_id)))
+        shared, local, limit = await asyncio.to_thread(
+            lambda: (
+                library.documents(SHARED_SCOPE),
+                library.documents(str(interaction.guild_id)),
+                channel_limit(self.bot, interaction.guild_id, interaction.channel),
+            )
         )
         embed = lines_embed(
             "Documents I can search here",
             [
+                *([limit_section(limit)] if limit else []),
                 ("Shared with every server", _lines(shared)),
                 ("Added to this server", _lines(local)),
             ],

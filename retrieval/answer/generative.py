@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.utils.json import parse_partial_json
 
 from ..errors import CitebotError
 from ..models import Answer, Evidence, Retrieved
 from ..settings import Settings
 from .citecheck import check_draft
-from .drafts import DRAFT_SCHEMA, Draft, parse_draft, sounds_like_refusal
+from .drafts import DRAFT_SCHEMA, Draft, parse_draft, sounds_like_refusal, strip_markers
 from .extractive import quote, refusal
 from .llms import build_chat_model, model_error
 from .policy import AnswerPolicy, Decision
@@ -65,6 +66,31 @@ def _about(e: Evidence) -> str:
     if e.context:
         parts.append(f"context: {_quoted(e.context)}")
     return f" ({'; '.join(parts)})"
+
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*", re.IGNORECASE)
+_OPEN_MARKER = re.compile(r"\s*\[[\d\s,;]*$")  # a marker still being written: "... board [1"
+
+
+def draft_text(message: AIMessageChunk) -> str:
+    """What the model has written so far, as a person would read it: sentences, without ``[n]`` markers.
+
+    The message is every chunk streamed so far added together. A forced tool call streams its arguments
+    and a schema-constrained model streams JSON, both unfinished until the end; LangChain's partial-JSON
+    parser reads them anyway, and the sentences' ``text`` fields are the draft. Prose is shown as written.
+    This is only a preview: what is final is the checked answer.
+    """
+    raw = str(message.tool_call_chunks[0].get("args") or "") if message.tool_call_chunks else message.text
+    body = _FENCE.sub("", raw)
+    if body.lstrip().startswith(("{", "[")):
+        parsed = parse_partial_json(body.strip())
+        items = parsed.get("sentences") if isinstance(parsed, dict) else parsed
+        texts = (
+            [i.get("text") if isinstance(i, dict) else i for i in items] if isinstance(items, list) else []
+        )
+        raw = " ".join(t for t in texts if isinstance(t, str))
+    raw = _OPEN_MARKER.sub("", raw)
+    return "\n".join(strip_markers(line) for line in raw.splitlines() if line.strip())
 
 
 def shown_units(decision: Decision, evidence: Sequence[Evidence], limit: int) -> list[Evidence]:

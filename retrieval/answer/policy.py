@@ -139,7 +139,7 @@ class AnswerPolicy:
         return outermost(list(ranked[: n + 1]))[:n] if n > 1 else [ranked[0]]
 
     def shape(self, question: str, best: U, block: Block[U]) -> list[U] | None:
-        """A whole list or series of steps to cite, when the question and its best unit call for one."""
+        """A whole list or series of steps to cite, or a code block after the sentence introducing it."""
         shapes = question_shapes(question)
         key = (best.doc_key, best.idx)
         is_lead = block.lead_in is not None and (block.lead_in.doc_key, block.lead_in.idx) == key
@@ -154,6 +154,9 @@ class AnswerPolicy:
             steps = [u for u in block.units if u.kind in _STEP_KINDS]
             if any(u.kind == "step" for u in steps):
                 return outermost(steps)[: self.max_block_citations]
+        if is_lead and block.lead_in is not None and all(u.kind == "code" for u in block.units):
+            # "After that, sync the tree for each guild:" means nothing without the code it introduces.
+            return [block.lead_in, *outermost(block.units)][:2]
         return None
 
 

@@ -443,6 +443,15 @@ class Catalog:
             "WHERE d.state = 'complete' ORDER BY s.rowid"
         )
 
+    def rowids_of(self, doc_keys: Sequence[str]) -> list[int]:
+        """The rowids of every sentence of these documents (to limit BM25 to them)."""
+        out: list[int] = []
+        for i in range(0, len(doc_keys), 500):
+            part = list(doc_keys[i : i + 500])
+            sql = f"SELECT rowid FROM sentences WHERE doc_key IN ({', '.join('?' * len(part))})"
+            out += [r[0] for r in self._query(sql, part)]
+        return out
+
     def sentences_by_rowid(self, rowids: Sequence[int]) -> dict[int, SentenceRow]:
         """Look sentences up by rowid."""
         out: dict[int, SentenceRow] = {}
@@ -491,6 +500,29 @@ class Catalog:
             (doc_key, block),
         )
         return [SentenceRow.from_db(r) for r in rows]
+
+    def units_around(self, doc_key: str, start: int, end: int, radius: int) -> list[SentenceRow]:
+        """The unit at exactly ``start``-``end`` of a complete document and up to ``radius`` units each side.
+
+        In ``idx`` order; empty when no unit of the document has those offsets.
+
+        This is how a citation recorded earlier finds its passage again: by its offsets, which stay put
+        as long as the document's text does.
+        """
+        rows = self._query(
+            "SELECT s.idx FROM sentences s JOIN documents d ON d.doc_key = s.doc_key "
+            "WHERE s.doc_key = ? AND s.start = ? AND s.end = ? AND d.state = 'complete' ORDER BY s.idx",
+            (doc_key, start, end),
+        )
+        if not rows:
+            return []
+        idx = int(rows[0][0])
+        found = self._query(
+            f"{_SENT_SELECT} WHERE s.doc_key = ? AND s.idx BETWEEN ? AND ? AND d.state = 'complete' "
+            "ORDER BY s.idx",
+            (doc_key, idx - radius, idx + radius),
+        )
+        return [SentenceRow.from_db(r) for r in found]
 
     def document_texts(self, doc_key: str) -> list[str]:
         """Every sentence of one complete document, in order."""

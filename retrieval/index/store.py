@@ -106,6 +106,24 @@ def open_client(settings: Settings) -> ClientAPI:
         ) from exc
 
 
+def _where(scopes: Sequence[str] | None, documents: Sequence[str] | None) -> Any:
+    """Chroma's ``where`` for rows of these scopes and documents (None: no filter on that field)."""
+    terms: list[dict[str, Any]] = []
+    for field, values in (("scope", scopes), ("doc_key", documents)):
+        if values is not None:
+            terms.append({field: {"$in": list(values)}} if len(values) > 1 else {field: values[0]})
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else {"$and": terms}
+
+
+def _allowed(meta: dict[str, Any], scopes: Sequence[str] | None, documents: Sequence[str] | None) -> bool:
+    """The same filter as :func:`_where`, on a row's metadata (for the unfiltered fallback search)."""
+    return (scopes is None or meta.get("scope") in scopes) and (
+        documents is None or meta.get("doc_key") in documents
+    )
+
+
 class VectorStore:
     """One Chroma collection of sentence vectors and one of chunk vectors."""
 
@@ -166,18 +184,23 @@ class VectorStore:
             self._guard(self.chunks.delete, where=where)
 
     def query(
-        self, collection: Collection, vector: np.ndarray, k: int, scopes: Sequence[str] | None
+        self,
+        collection: Collection,
+        vector: np.ndarray,
+        k: int,
+        scopes: Sequence[str] | None,
+        documents: Sequence[str] | None = None,
     ) -> list[Hit]:
-        """Return the ``k`` nearest rows to ``vector``, restricted to ``scopes`` when given.
+        """Return the ``k`` nearest rows to ``vector``, restricted to ``scopes`` and ``documents`` when given.
 
         One round trip: Chroma returns fewer rows when it has fewer, so no ``count()`` first (in server
-        mode that was a second HTTP request per retriever and question).
+        mode that was a second HTTP request per retriever and question). The filters go into Chroma's
+        ``where``, so the ``k`` rows are the nearest of the allowed ones, not the allowed few of the
+        nearest overall.
         """
-        if scopes is not None and not scopes:
+        if (scopes is not None and not scopes) or (documents is not None and not documents):
             return []
-        where: Any = None
-        if scopes is not None:
-            where = {"scope": {"$in": list(scopes)}} if len(scopes) > 1 else {"scope": scopes[0]}
+        where = _where(scopes, documents)
         try:
             res = collection.query(
                 query_embeddings=[vector.tolist()], n_results=k, where=where, include=["distances"]
@@ -195,11 +218,10 @@ class VectorStore:
                 n_results=k * _UNSCOPED_FETCH,
                 include=["distances", "metadatas"],
             )
-            wanted = set(scopes or ())
             metas = (res.get("metadatas") or [[]])[0]
             dists = (res.get("distances") or [[]])[0]
             rows = zip(res["ids"][0], dists, metas, strict=True)
-            return [Hit(i, 1.0 - float(d)) for i, d, m in rows if (m or {}).get("scope") in wanted][:k]
+            return [Hit(i, 1.0 - float(d)) for i, d, m in rows if _allowed(m or {}, scopes, documents)][:k]
         dists = (res.get("distances") or [[]])[0]
         return [Hit(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], dists, strict=True)]
 

@@ -69,7 +69,7 @@ def _segmenter() -> pysbd.Segmenter:
     return pysbd.Segmenter(language="en", clean=False, char_span=False)
 
 
-def _blocks(text: str) -> list[tuple[int, int]]:
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
     """Return (start, end) of each non-blank paragraph, whitespace trimmed."""
     spans = []
     pos = 0
@@ -117,7 +117,7 @@ def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
-def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+def split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
     """Cut a sentence longer than ``limit`` at whitespace: a wall of text is not one citation."""
     spans = []
     while end - start > limit:
@@ -130,7 +130,8 @@ def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, 
     return spans
 
 
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink ``[start, end)`` past leading and trailing whitespace, so a unit never starts with a blank."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
@@ -138,7 +139,7 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Locate pysbd's segments of ``text[start:end]`` in the text itself, so offsets are exact."""
     spans = []
     for p_start, p_end in _pieces(text, start, end):
@@ -181,16 +182,16 @@ def segment(text: str, *, chunk_chars: int = 600, max_sentence_chars: int = 1000
     chunks: list[Chunk] = []
     title: str | None = None
     blocks = 0
-    for b_start, b_end in _blocks(text):
+    for b_start, b_end in paragraph_spans(text):
         block = text[b_start:b_end]
         if not is_prose(block):
             if title is None and not sentences and _word_count(block) >= 3 and "\n" not in block:
                 title = _MD_HEADING.sub("", block).strip()
             continue
         first = len(sentences)
-        for s, e in _sentence_spans(text, b_start, b_end):
-            for s2, e2 in _split_long(text, *_trim(text, s, e), max_sentence_chars):
-                s2, e2 = _trim(text, s2, e2)
+        for s, e in sentence_spans(text, b_start, b_end):
+            for s2, e2 in split_long(text, *trim_span(text, s, e), max_sentence_chars):
+                s2, e2 = trim_span(text, s2, e2)
                 if e2 > s2 and _WORD.search(text[s2:e2]):
                     sentences.append(Sentence(len(sentences), s2, e2, text[s2:e2], blocks))
         if len(sentences) > first:

@@ -136,7 +136,7 @@ _CODE_TOKEN = re.compile(
 #: The unit kinds that answer each shape of question.
 SHAPE_KINDS: dict[str, frozenset[str]] = {
     "set": frozenset({"list_item", "lead_in"}),
-    "how_to": frozenset({"step", "code"}),
+    "how_to": frozenset({"step", "code", "code_lead_in"}),
     "setting": frozenset({"table_row"}),
 }
 

@@ -56,14 +56,17 @@ def gather(index: Index, query: Query, *, k: int, tokens: Tokenizer) -> Gathered
     qv = query_vector(index, query)
     own = tokenize([query.question])[0]
     history = tokenize([query.history[-1]])[0] if query.history else []
+    docs = query.documents
     dense = {
         (h.doc_key, h.number): h.similarity
-        for h in index.store.query(index.store.sentences, qv, k, query.scopes)
+        for h in index.store.query(index.store.sentences, qv, k, query.scopes, docs)
     }
-    chunk = _chunk_hits(index, qv, max(4, k // 4), query.scopes)
+    chunk = _chunk_hits(index, qv, max(4, k // 4), query.scopes, docs)
     lex = index.lexical.scores(_lexical_query(own, history), query.scopes)
     if lex is not None and not lex.query_terms:
         lex = None
+    if lex is not None and docs is not None:
+        lex = _only(lex, index.catalog.rowids_of(docs))
     cand = set(dense) | set(chunk) | _lexical_hits(index, lex, k)
     # Candidates and their neighbours, with catalog rows (incomplete documents drop out here).
     rows = index.catalog.sentences_by_key(
@@ -107,9 +110,17 @@ def _lexical_query(own: list[str], history: list[str]) -> list[str]:
     return [*own, *own, *history] if history else own
 
 
-def _chunk_hits(index: Index, qv: np.ndarray, n: int, scopes: Sequence[str] | None) -> dict[Key, float]:
+def _only(lex: LexicalScores, rowids: Sequence[int]) -> LexicalScores:
+    """BM25 scores with every sentence outside ``rowids`` at 0 (so none of them is a candidate)."""
+    scores = np.where(np.isin(lex.rowids, np.asarray(rowids, dtype=np.int64)), lex.scores, 0.0)
+    return LexicalScores(lex.rowids, scores.astype(np.float32), lex.query_terms)
+
+
+def _chunk_hits(
+    index: Index, qv: np.ndarray, n: int, scopes: Sequence[str] | None, documents: Sequence[str] | None
+) -> dict[Key, float]:
     """Every sentence of the best chunks, with its chunk's similarity."""
-    hits = index.store.query(index.store.chunks, qv, n, scopes)
+    hits = index.store.query(index.store.chunks, qv, n, scopes, documents)
     spans = index.catalog.chunk_spans([(h.doc_key, h.number) for h in hits])
     out: dict[Key, float] = {}
     for hit in hits:

@@ -65,10 +65,13 @@ class FeatureInputs:
 
 
 def unit_kind(inputs: FeatureInputs, key: Key) -> str:
-    """The unit's kind, or ``"lead_in"`` for a sentence that introduces the list right after it."""
+    """The unit's kind, or what a sentence introducing the block right after it leads into.
+
+    ``"lead_in"`` introduces a list or a table; ``"code_lead_in"`` a code block ("To install it, run:").
+    """
     kind = inputs.kinds.get(key, "sentence")
     if kind == "sentence" and inputs.contexts.get(_next(key)) == inputs.texts.get(key):
-        return "lead_in"
+        return "code_lead_in" if inputs.kinds.get(_next(key)) == "code" else "lead_in"
     return kind
 
 
@@ -158,6 +161,10 @@ def window(values: Mapping[Key, float], key: Key) -> float:
     return total / weight
 
 
+def _section(c: Context, key: Key) -> float:
+    return c.coverage(frozenset(c.inputs.sections.get(key, ())))
+
+
 def _prev(key: Key) -> Key:
     return (key[0], key[1] - 1)
 
@@ -220,9 +227,12 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("length", lambda c, k: float(np.log1p(len(c.inputs.tokens[k]))), "standardised"),
     # Documentation: the unit's kind against the question's shape, headings, pasted code.
     Signal("shape", lambda c, k: shape_match(c.shapes, unit_kind(c.inputs, k)), "unit"),
-    Signal("section", lambda c, k: c.coverage(frozenset(c.inputs.sections.get(k, ()))), "unit"),
+    Signal("section", lambda c, k: _section(c, k), "unit"),
     Signal("code_overlap", lambda c, k: code_overlap(c.code_tokens, c.inputs.texts[k]), "unit"),
     Signal("prose", lambda c, k: float(c.inputs.kinds.get(k, "sentence") == "sentence"), "unit"),
+    # Both at once: the unit's own words and its headings answer the question. Fitted alone, neither
+    # tells a section's right sentence from its neighbours, which share the headings.
+    Signal("section_coverage", lambda c, k: _section(c, k) * c.coverage(c.terms[k]), "unit"),
 )
 #: Signal names in the order of the feature matrix's columns.
 FEATURES: tuple[str, ...] = tuple(s.name for s in SIGNALS)

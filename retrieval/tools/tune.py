@@ -161,10 +161,11 @@ def fit_logit(cases: list[Case], l2: float = 0.0, steps: int = 400) -> np.ndarra
     Raises:
         NoDocumentsError: no answerable question has its evidence among its candidates.
     """
-    data = [(c.features, c.gold) for c in cases if c.answerable and c.gold.any()]
-    if not data:
+    usable = [c for c in cases if c.answerable and c.gold.any()]
+    if not usable:
         raise NoDocumentsError("nothing to fit: no answerable question has its evidence among its candidates")
     minimize = require("scipy.optimize").minimize
+    data = [(c.features, c.gold) for c in usable]
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         total, grad = 0.0, np.zeros_like(w)
@@ -177,7 +178,8 @@ def fit_logit(cases: list[Case], l2: float = 0.0, steps: int = 400) -> np.ndarra
         n = len(data)
         return total / n + l2 * float(w @ w), grad / n + 2 * l2 * w
 
-    res = minimize(loss, np.zeros(len(FEATURES)), jac=True, method="L-BFGS-B", options={"maxiter": steps})
+    start = np.zeros(usable[0].features.shape[1])
+    res = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": steps})
     return np.asarray(res.x)
 
 

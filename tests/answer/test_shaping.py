@@ -103,6 +103,30 @@ def test_a_how_to_question_cites_the_steps_with_their_commands():
     assert _answer("How do I install it?", best=9) == ["Clone the repo:", "git clone x\n   cd x", "Run it."]
 
 
+def test_a_sentence_introducing_code_is_cited_with_the_code_after_it():
+    """The best unit introducing a code block ("Sync it:") brings the whole block, not its lines."""
+    source = "Sync it for each guild:\nawait tree.sync()\nprint(1)"
+    lead = _unit(0, "sentence", "Clone the repo:", 0)  # offsets are not checked here: choose() is pure
+    lead = lead.model_copy(update={"text": "Sync it for each guild:", "block": 0})
+    whole = lead.model_copy(
+        update={
+            "idx": 1,
+            "kind": "code",
+            "text": source[24:],
+            "block": 1,
+            "context": lead.text,
+            "start": 24,
+            "end": len(source),
+        }
+    )
+    line = whole.model_copy(update={"idx": 2, "text": "await tree.sync()", "end": 41})
+    rows = {u.idx: u for u in (lead, whole, line)}
+    block = block_of(rows, 0)
+    assert block is not None and block.lead_in == lead
+    chosen = POLICY.choose("What's the line to sync them?", [lead, line], [0.6, 0.4], block)
+    assert [u.idx for u in chosen] == [0, 1]
+
+
 def test_a_plain_question_keeps_todays_answer_and_drops_a_nested_runner_up():
     """A fact question cites the best unit; a runner-up nested in it is skipped, not cited twice."""
     assert _answer("Is Google fast?", best=3, runner_up=5) == ["Google is great. It is fast."]

@@ -114,6 +114,15 @@ async def test_factory_builds_an_unconnected_bot_with_every_command(make_bot: An
     assert b.intents.message_content and not b.intents.members
     await b._async_setup_hook()
     await b.setup_hook()
-    assert {c.name for c in b.tree.get_commands()} == {"ask", "sources", "ingest", "forget", "channels"}
+    assert {c.name for c in b.tree.get_commands()} == {
+        "ask",
+        "sources",
+        "ingest",
+        "forget",
+        "feedback",
+        "stats",
+        "scope",
+        "channels",
+    }
     assert b.get_command("sync") is not None
     b.work.close()

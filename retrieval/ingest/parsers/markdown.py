@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from ..segment import _blocks, _sentence_spans
+from ..segment import paragraph_spans, sentence_spans
 from .units import Kind, ParsedDocument, UnitCollector, is_how_to
 
 if TYPE_CHECKING:
@@ -200,6 +200,7 @@ class _MarkdownWalker:
 
     def _on_fence(self, tokens: list[Token], i: int) -> int:
         tok = tokens[i]
+        lead = self.last_para.get(tok.level)  # the paragraph right before introduces the code
         self._start_block(tok.level)
         if tok.map is None:
             return i
@@ -208,14 +209,16 @@ class _MarkdownWalker:
         if closing and set(closing) == {tok.markup[0]} and len(closing) >= len(tok.markup):
             stop -= 1
         if stop > first:
-            self.out.add_code(self.line_starts[first], self._line_end(stop - 1), MAX_CODE_LINES)
+            self.out.add_code(self.line_starts[first], self._line_end(stop - 1), MAX_CODE_LINES, lead)
         return i
 
     def _on_code_block(self, tokens: list[Token], i: int) -> int:
         tok = tokens[i]
+        lead = self.last_para.get(tok.level)
         self._start_block(tok.level)
         if tok.map is not None:
-            self.out.add_code(self.line_starts[tok.map[0]], self._line_end(tok.map[1] - 1), MAX_CODE_LINES)
+            start, end = self.line_starts[tok.map[0]], self._line_end(tok.map[1] - 1)
+            self.out.add_code(start, end, MAX_CODE_LINES, lead)
         return i
 
     def _on_table_open(self, tokens: list[Token], i: int) -> int:
@@ -273,7 +276,7 @@ class _MarkdownWalker:
 
 
 def _sentences_in(out: UnitCollector, start: int, end: int) -> list[tuple[int, int]]:
-    return _sentence_spans(out.view, start, end) if end > start else []
+    return sentence_spans(out.view, start, end) if end > start else []
 
 
 _LEAVES = frozenset(
@@ -306,6 +309,6 @@ def parse_markdown(text: str, name: str = "document") -> ParsedDocument:
             _parser().options.maxNesting,
         )
         walker.out.new_block()
-        for start, end in _blocks(walker.view[rest:]):
+        for start, end in paragraph_spans(walker.view[rest:]):
             walker.out.add_sentences(rest + start, rest + end)
     return parsed

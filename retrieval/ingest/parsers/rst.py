@@ -221,7 +221,7 @@ class _RstWalker:
                     self.out.new_block()
                 span = self.locate(child.rawsource or child.astext())
                 if span:
-                    self.out.add_code(*span, MAX_CODE_LINES)
+                    self.out.add_code(*span, MAX_CODE_LINES, lead_in)
             elif isinstance(child, n.bullet_list | n.enumerated_list):
                 self.visit_list(child, lead_in, item, depth)
             elif isinstance(child, n.table):

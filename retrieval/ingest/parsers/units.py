@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..segment import _sentence_spans, _split_long, _trim
+from ..segment import sentence_spans, split_long, trim_span
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class UnitCollector:
 
     def add(self, kind: Kind, start: int, end: int, context: str | None = None) -> Unit | None:
         """Add ``source[start:end]`` trimmed of surrounding whitespace; skip it if it holds no word."""
-        start, end = _trim(self.view, start, end)
+        start, end = trim_span(self.view, start, end)
         if end <= start or not _WORD.search(self.view[start:end]):
             return None
         unit = Unit(kind, start, end, self.source[start:end], self.section, context, self.page, self.block)
@@ -134,8 +134,8 @@ class UnitCollector:
         # Wrapped prose: pysbd ends a sentence at every newline, so it sees the lines joined by spaces
         # (same length, so its offsets still point into the source).
         piece = self.view[start:end].replace("\n", " ")
-        for s, e in _sentence_spans(piece, 0, len(piece)):
-            for s2, e2 in _split_long(piece, *_trim(piece, s, e), MAX_SENTENCE_CHARS):
+        for s, e in sentence_spans(piece, 0, len(piece)):
+            for s2, e2 in split_long(piece, *trim_span(piece, s, e), MAX_SENTENCE_CHARS):
                 unit = self.add(kind, start + s2, start + e2, context)
                 if unit is not None:
                     added.append(unit)
@@ -148,7 +148,7 @@ class UnitCollector:
         cites, so both are offered (the sentences nest inside the item, never straddle it). An item
         longer than ``max_chars`` is offered sentence by sentence only.
         """
-        start, end = _trim(self.view, start, end)
+        start, end = trim_span(self.view, start, end)
         whole = self.add(kind, start, end, context) if end - start <= max_chars else None
         before = len(self.units)
         sentences = self.add_sentences(start, end, "sentence" if whole else kind, context)
@@ -157,15 +157,18 @@ class UnitCollector:
             sentences = []
         return ([whole] if whole else []) + sentences
 
-    def add_code(self, start: int, end: int, max_lines: int) -> list[Unit]:
+    def add_code(self, start: int, end: int, max_lines: int, context: str | None = None) -> list[Unit]:
         """Add a code block whole, then each non-blank line when it has several and at most ``max_lines``.
 
         Questions ask both for an example (the block is the citation) and for one command, setting or
         printed value (a line is): a line unit inside a long block would otherwise fail to be citable
         without dragging the whole block along. Very long blocks keep only the whole, so a generated
         listing cannot flood the index with lines.
+
+        ``context`` is the sentence that introduces the block ("Sync the tree for each guild:"), as a
+        list item's lead-in: code says what it does in its own words, which a question rarely uses.
         """
-        whole = self.add("code", start, end)
+        whole = self.add("code", start, end, context)
         if whole is None:
             return []
         added = [whole]
@@ -177,7 +180,7 @@ class UnitCollector:
             pos += len(line) + 1
         if 2 <= len(lines) <= max_lines:
             for s, e in lines:
-                unit = self.add("code", s, e)
+                unit = self.add("code", s, e, context)
                 if unit is not None:
                     added.append(unit)
         return added

@@ -64,17 +64,23 @@ class TextWriter:
     def units(self) -> list[Unit]:
         """Cut the planned blocks into units with offsets into ``text()``."""
         out = UnitCollector(self.text())
+        lead: str | None = None  # the last sentence of the paragraph right before, for a code block
         for plan in self.planned:
             out.section = plan.section
             out._block = plan.block
             if plan.kind is None:
-                out.add_sentences(plan.start, plan.end)
-            elif plan.kind == "code":
-                out.add_code(plan.start, plan.end, MAX_CODE_LINES)
+                added = out.add_sentences(plan.start, plan.end)
+                lead = added[-1].text if added else None
+                continue
+            if plan.kind == "code":
+                # A heading between them means the paragraph introduces its own section, not the code.
+                same_section = bool(out.units) and out.units[-1].section == plan.section
+                out.add_code(plan.start, plan.end, MAX_CODE_LINES, lead if same_section else None)
             elif plan.kind in ("list_item", "step"):
                 out.add_item(plan.kind, plan.start, plan.end, plan.context, MAX_ITEM_CHARS)
             else:
                 out.add(plan.kind, plan.start, plan.end, plan.context)
+            lead = None
         if not self.page_starts:
             return out.units
         return [

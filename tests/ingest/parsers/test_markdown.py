@@ -129,3 +129,14 @@ def test_trailing_link_definitions_are_not_text():
     text = "# T\n\nSee [the docs][d] for more.\n\n[d]: https://example.org/docs\n[e]: https://example.org/e\n"
     doc = parse_markdown(text)
     assert [u.text for u in doc.units] == ["See [the docs][d] for more."]
+
+
+def test_a_code_block_carries_the_sentence_that_introduces_it():
+    """Code right after a paragraph gets its last sentence as context; code after a heading gets none."""
+    doc = parse_markdown(
+        "# Sync\n\nAdd the command. Then sync the tree for each guild:\n\n"
+        "```python\nawait tree.sync(guild=guild)\nprint('done')\n```\n\n## Other\n\n    indented = 1\n"
+    )
+    assert_exact(doc)
+    code = [u for u in doc.units if u.kind == "code"]
+    assert [u.context for u in code] == ["Then sync the tree for each guild:"] * 3 + [None]

@@ -114,3 +114,11 @@ def test_rst_units_are_exact_slices(text):
     assert doc.text == text
     assert_exact(doc)
     assert_nested_or_disjoint(doc.units)
+
+
+def test_an_rst_code_block_carries_the_sentence_that_introduces_it():
+    """A literal block right after a paragraph gets its last sentence as context, like a list's lead-in."""
+    doc = parse_rst("Sync\n====\n\nAdd it. Then sync the tree for each guild::\n\n    await tree.sync()\n")
+    assert_exact(doc)
+    [code] = [u for u in doc.units if u.kind == "code"]
+    assert code.context == "Then sync the tree for each guild::"
