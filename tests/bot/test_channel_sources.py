@@ -9,7 +9,7 @@ test has a fresh server id, so its channel documents are its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,7 +23,9 @@ from discord.webhook.async_ import AsyncWebhookAdapter
 from bot import CitebotBot
 from bot.channel_sources import ChannelSources
 from bot.exts.channels import Channels
-from retrieval import SHARED_SCOPE
+from retrieval import SHARED_SCOPE, Index, Settings, ingest
+from retrieval.embed.embeddings import SentenceEmbedder
+from retrieval.resources import seeds_dir
 
 from .conftest import APP_ID, MANAGE_GUILD, PLAIN_MEMBER, FakeDiscord, snowflake
 
@@ -140,6 +142,19 @@ class Harness:
         source = self.sources.get((channel or self.channel).id)
         assert source is not None
         return self.sources.page_paths(source)[0]
+
+
+@pytest.fixture(scope="module")
+def bot_index(tmp_path_factory: pytest.TempPathFactory, real_embedder: SentenceEmbedder) -> Iterator[Index]:
+    """This module's own index of the seed article, built once.
+
+    Channel documents change the corpus statistics (BM25's word weights), which the answers of other
+    modules' tests must not feel.
+    """
+    idx = Index(Settings(index_dir=tmp_path_factory.mktemp("channels") / "index"), embedder=real_embedder)
+    ingest(idx, [seeds_dir()])
+    yield idx
+    idx.close()
 
 
 @pytest.fixture
