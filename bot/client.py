@@ -31,6 +31,7 @@ EXTENSIONS = (
     "bot.exts.errors",
     "bot.exts.ask",
     "bot.exts.documents",
+    "bot.exts.channels",
     "bot.exts.scopes",
     "bot.exts.admin",
     "bot.exts.feedback",

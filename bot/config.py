@@ -49,6 +49,14 @@ class BotConfig(BaseSettings):
     guild_questions: int = Field(default=60, ge=1, description="Questions per server per guild_window s.")
     guild_window: float = Field(default=60.0, gt=0)
 
+    # Channels added with /channels add: their messages are stored and indexed in the server's scope.
+    channel_messages: int = Field(
+        default=2000, ge=1, le=100_000, description="Messages kept (and read when added) per channel."
+    )
+    channel_delay: float = Field(
+        default=10.0, ge=0, description="Seconds a changed channel waits to be indexed, so bursts index once."
+    )
+
     # What /ingest accepts (formats, size: CITEBOT_MAX_FILE_MB) is the core's rule, not the bot's.
     conversation_memory: int = Field(
         default=5000, ge=10, description="Answers remembered for follow-up questions (oldest first out)."

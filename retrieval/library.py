@@ -266,6 +266,15 @@ class Library:
             return [d for d in docs if wanted in d.source.casefold() or wanted in d.title.casefold()]
         return [d for d in docs if wanted in d.names()]
 
+    def file_document(self, path: Path, scope: str) -> Document | None:
+        """The document indexed from the file at ``path`` in ``scope``, if any.
+
+        Front ends that keep files of their own in the index folder (the Discord bot's stored channels)
+        find their documents by path: names shown to people need not be unique.
+        """
+        row = self.index.catalog.document(doc_key(scope, str(path.expanduser().resolve())))
+        return Document._from_row(row) if row is not None else None
+
     def is_empty(self) -> bool:
         """True when no document is indexed."""
         return self.index.is_empty()

@@ -30,10 +30,15 @@ log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
-def _line(doc: Document) -> str:
-    shown = escape(trim(doc.title, 120))
-    name = escape(trim(doc.name, 80))
-    return f"• **{shown}** — {name} ({doc.sentences} sentences)"
+def _lines(docs: list[Document]) -> list[str]:
+    """One line per document; documents of one title and name (a channel's pages) make one line."""
+    sentences: dict[tuple[str, str], int] = {}
+    for doc in docs:
+        sentences[doc.title, doc.name] = sentences.get((doc.title, doc.name), 0) + doc.sentences
+    return [
+        f"• **{escape(trim(title, 120))}** — {escape(trim(name, 80))} ({count} sentences)"
+        for (title, name), count in sentences.items()
+    ]
 
 
 def added_message(added: Added) -> str:
@@ -80,8 +85,8 @@ class Documents(commands.Cog):
             "Documents I can search here",
             [
                 *([limit_section(limit)] if limit else []),
-                ("Shared with every server", [_line(d) for d in shared]),
-                ("Uploaded to this server", [_line(d) for d in local]),
+                ("Shared with every server", _lines(shared)),
+                ("Added to this server", _lines(local)),
             ],
             empty="(none yet — members with Manage Server can add one with /ingest)",
         )

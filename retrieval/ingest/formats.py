@@ -56,6 +56,8 @@ class Format:
         signatures: byte prefixes a file of a BINARY format starts with.
         markup: a pattern the first 64 KB of a TEXT file must hold to be this format (HTML's tags), or
             None when any text will do.
+        internal: a file citebot writes itself (a chat channel's stored messages): ingested like the
+            others, but never offered for upload nor named in messages listing the formats.
     """
 
     name: str
@@ -65,6 +67,7 @@ class Format:
     parser: str
     signatures: tuple[bytes, ...] = ()
     markup: re.Pattern[bytes] | None = None
+    internal: bool = False
 
     @property
     def suffix(self) -> str:
@@ -113,6 +116,15 @@ FORMATS: tuple[Format, ...] = (
         "retrieval.ingest.parsers.docx:parse_docx",
         signatures=(b"PK\x03\x04",),  # a zip archive; parse_docx checks what is inside
     ),
+    Format(
+        "chat channel",
+        (".jsonl",),
+        MediaKind.TEXT,
+        "application/jsonl",
+        "retrieval.ingest.parsers.channel:parse_channel",
+        markup=re.compile(rb'"format":\s*"citebot\.channel"'),
+        internal=True,  # the Discord bot stores the channels it indexes as these (bot/channel_sources.py)
+    ),
 )
 
 
@@ -153,7 +165,7 @@ def supported_suffixes() -> frozenset[str]:
 
 def describe_formats(conjunction: str = "or") -> str:
     """The formats as people read them in a message: ``".txt, .md, .rst, .html, .pdf or .docx"``."""
-    shown = list(dict.fromkeys(fmt.suffix for fmt in FORMATS))
+    shown = list(dict.fromkeys(fmt.suffix for fmt in FORMATS if not fmt.internal))
     if len(shown) == 1:
         return shown[0]
     return f"{', '.join(shown[:-1])} {conjunction} {shown[-1]}"

@@ -47,7 +47,7 @@ def upload_format(filename: str) -> Format:
         DocumentError: any other kind of file, naming the formats that are accepted.
     """
     fmt = format_for(filename.replace("\\", "/"))
-    if fmt is None:
+    if fmt is None or fmt.internal:
         raise DocumentError(
             f"{display_name(filename)} is not a document I can read: send a {describe_formats()} file"
         )

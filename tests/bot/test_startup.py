@@ -122,6 +122,7 @@ async def test_factory_builds_an_unconnected_bot_with_every_command(make_bot: An
         "feedback",
         "stats",
         "scope",
+        "channels",
     }
     assert b.get_command("sync") is not None
     b.work.close()
