@@ -81,13 +81,29 @@ def lay_out(doc: ParsedDocument, chunk_chars: int) -> Layout:
     return Layout(units, chunks, chunk_of)
 
 
-def embedding_text(title: str, text: str, context: str | None = None) -> str:
-    """The text embedded for a unit: its document's title, its verbatim lead-in or header row, itself.
+def embedding_text(
+    title: str, text: str, context: str | None = None, *, kind: str = "sentence", markup: str = "plain"
+) -> str:
+    """The text embedded for a unit: its document's title, its lead-in or header row, itself, as read.
 
     A table row or a list item means little alone; its header row or lead-in says what it is about.
+    Markdown and reStructuredText are embedded as their readers see them (``render.py``): link words
+    without their address, no emphasis markers or roles, a table row as "Column: value" pairs. A URL
+    inside a sentence pulls its embedding away from the question ("Get [LM Studio](https://…) to write
+    answers" scored 0.22 against "What should I get to write answers?", 0.28 without the address).
     The heading path is left out: on docs-dev it cost more than it gave (cite@1 0.43 with title,
     headings and context against 0.48 with title and context; 0.45 with the title alone). A prose
     sentence of a plain-text file (no context) is embedded as ``"title. sentence"``, as it always was.
     """
+    if markup in ("markdown", "rst"):
+        from ..answer.render import plain_text, render_inline, render_unit
+
+        unit_kind = kind if kind in ("code", "table_row") else "sentence"
+        shown = plain_text(render_unit(text, unit_kind, markup, context))  # type: ignore[arg-type]
+        text = shown or text
+        if kind == "table_row":
+            context = None  # the header row is in the "Column: value" pairs already
+        elif context:
+            context = plain_text(render_inline(context, markup)) or context  # type: ignore[arg-type]
     body = f"{context}\n{text}" if context else text
     return f"{title}. {body}" if title else body

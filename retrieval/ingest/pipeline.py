@@ -25,6 +25,7 @@ from ..index.catalog import DocumentRow, UnitRecord
 from ..index.core import SHARED_SCOPE, Index
 from ..index.store import chunk_id, sentence_id
 from .formats import describe_formats, format_for
+from ..answer.render import markup_of
 from .layout import Layout, embedding_text, lay_out
 from .loaders import parse, read_limited
 
@@ -410,7 +411,11 @@ def _index_documents(index: Index, work: Iterable[_Work], report: IngestReport, 
     from tqdm import tqdm
 
     def embed(batch: list[_Work]) -> tuple[list[_Work], np.ndarray]:
-        texts = [embedding_text(w.row.title, u.text, u.context) for w in batch for u in w.layout.units]
+        texts = [
+            embedding_text(w.row.title, u.text, u.context, kind=u.kind, markup=markup_of(w.row.source))
+            for w in batch
+            for u in w.layout.units
+        ]
         return batch, index.embedder.encode(texts)
 
     batches = _batches(work)  # pulling a batch reads and segments its files, on this thread
