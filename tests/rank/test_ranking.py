@@ -57,6 +57,7 @@ FORMER_WEIGHTS = {
         "section": 0.0,
         "code_overlap": 0.0,
         "prose": 0.0,
+        "section_coverage": 0.0,
     },
     "thresholds": {"min_support": 0.45, "coverage_weight": 0.5},
 }

@@ -122,6 +122,7 @@ def oracle(
             "code_overlap": code[(d, i)],
             "prose": 0.0 if (d, i) in inp.kinds else 1.0,
         }
+        row["section_coverage"] = row["section"] * row["coverage"]
         rows.append([row[name] for name in FEATURES])
     return np.array(rows)
 
