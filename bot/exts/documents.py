@@ -145,6 +145,12 @@ class Documents(commands.Cog):
                     "with `citebot ingest`"
                 )
             raise DocumentError(f"this server has no document called {trim(document, 100)}; see /sources")
+        followed = self._channel_labels(interaction.guild_id)
+        if any(d.source in followed for d in matches):
+            raise DocumentError(
+                f"{trim(document, 100)} is a channel I follow as a source: remove it with "
+                "`/channels remove`, or its messages come back with the next one"
+            )
         await interaction.response.defer(thinking=True)
         removed: list[Document] = []
         for doc in matches:
@@ -153,6 +159,12 @@ class Documents(commands.Cog):
         await interaction.followup.send(
             f"Removed {names}. It can no longer be cited here.", allowed_mentions=NO_MENTIONS
         )
+
+    def _channel_labels(self, guild_id: int) -> set[str]:
+        """The names ("#ops") of this server's channels indexed as sources, which /channels manages."""
+        channels = self.bot.get_cog("Channels")
+        sources = getattr(channels, "sources", None)
+        return {s.label for s in sources.in_guild(guild_id)} if sources is not None else set()
 
     @forget_command.autocomplete("document")
     async def _forget_autocomplete(

@@ -50,15 +50,20 @@ def channel_limit(bot: CitebotBot, guild_id: int | None, channel: object) -> Lim
     """The limit on questions asked in ``channel`` (its own, else its category's), or None.
 
     Documents forgotten since the limit was set are dropped from it here; the limit itself stays, so a
-    channel limited to forgotten documents searches nothing rather than everything.
+    channel limited to forgotten documents searches nothing rather than everything. Documents sharing a
+    chosen document's source name in its scope (the later pages of a channel source) are in it too.
     """
     if guild_id is None:
         return None
     scope = bot.scopes.effective(guild_id, lineage(channel))
     if scope is None:
         return None
-    known = {d.key: d for d in bot.library.documents(guild_scopes(guild_id))}
-    return Limit(scope, tuple(known[k] for k in scope.doc_keys if k in known))
+    documents = bot.library.documents(guild_scopes(guild_id))
+    chosen = set(scope.doc_keys)
+    # A source indexed as several documents (a channel's pages of messages) is limited to as a whole:
+    # pages written after the limit was set belong to it too.
+    sources = {(d.scope, d.source) for d in documents if d.key in chosen}
+    return Limit(scope, tuple(d for d in documents if d.key in chosen or (d.scope, d.source) in sources))
 
 
 def channel_documents(bot: CitebotBot, guild_id: int | None, channel: object) -> list[str] | None:

@@ -382,6 +382,24 @@ async def test_list_and_remove(harness: Harness) -> None:
     assert missing == "#nowhere is not indexed here; see /channels list."
 
 
+async def test_forget_points_at_channels_remove_for_a_followed_channel(harness: Harness) -> None:
+    """/forget #channel of a followed channel refuses and names /channels remove; nothing is removed."""
+    await harness.post(DEPLOY)
+    await harness.add()
+    path = harness.path()
+    payload = harness.fake.interaction(
+        "forget",
+        [{"name": "document", "type": 3, "value": f"#{harness.channel.name}"}],
+        guild_id=harness.guild.id,
+        channel_id=harness.channel.id,
+        user_id=harness.members[0].id,
+        permissions=MANAGE_GUILD,
+    )
+    shown = await harness.run(payload)
+    assert "/channels remove" in shown
+    assert harness.bot.library.file_document(path, str(harness.guild.id)) is not None
+
+
 async def test_sources_are_read_back_after_a_restart(harness: Harness) -> None:
     """The stored files are the list of sources: a new bot process follows the same channels."""
     await harness.post(DEPLOY)

@@ -241,3 +241,31 @@ async def test_set_in_a_thread_limits_its_parent_channel(app: FakeDiscord) -> No
     assert app.text(await app.run(payload)).startswith(f"Questions in <#{channel}> now search only")
     assert app.bot.scopes.get(guild, channel) is not None
     assert app.bot.scopes.get(guild, thread) is None
+
+
+async def test_a_limit_to_one_page_of_a_source_covers_its_later_pages(app: FakeDiscord, tmp_path: Any) -> None:
+    """A source indexed as several documents (a channel's pages) is in a limit whole, pages added later too."""
+    from bot.exts.scopes import channel_documents
+    from retrieval.ingest.pipeline import ingest
+
+    guild, channel = snowflake(), snowflake()
+    first, later = tmp_path / "page0.txt", tmp_path / "page200.txt"
+    first.write_text("The ops rota starts on Monday.\n", encoding="utf-8")
+    later.write_text("The ops rota moved to Tuesday.\n", encoding="utf-8")
+    library = app.bot.library
+    ingest(library.index, [first], scope=str(guild), display_names={first: "#ops"})
+    (page,) = library.documents(str(guild))
+    app.bot.scopes.set(guild, channel, Target.CHANNEL, [page.key])
+    ingest(library.index, [later], scope=str(guild), display_names={later: "#ops"})
+    keys = channel_documents(app.bot, guild, _Channel(channel))
+    assert keys is not None and set(keys) == {d.key for d in library.documents(str(guild))}
+    assert len(keys) == 2
+
+
+class _Channel:
+    """A channel outside discord.py's cache: only its id matters to a limit's lookup."""
+
+    def __init__(self, channel_id: int) -> None:
+        self.id = channel_id
+        self.parent_id = None
+        self.category_id = None
