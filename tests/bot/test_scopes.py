@@ -243,8 +243,10 @@ async def test_set_in_a_thread_limits_its_parent_channel(app: FakeDiscord) -> No
     assert app.bot.scopes.get(guild, thread) is None
 
 
-async def test_a_limit_to_one_page_of_a_source_covers_its_later_pages(app: FakeDiscord, tmp_path: Any) -> None:
-    """A source indexed as several documents (a channel's pages) is in a limit whole, pages added later too."""
+async def test_a_limit_to_one_page_of_a_source_covers_its_later_pages(
+    app: FakeDiscord, tmp_path: Any
+) -> None:
+    """A source indexed as several documents (a channel's pages) is limited to whole, later pages too."""
     from bot.exts.scopes import channel_documents
     from retrieval.ingest.pipeline import ingest
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -145,6 +146,7 @@ def test_the_generation_cache_never_serves_a_value_of_another_generation():
     def bump() -> None:
         while not stop.is_set():
             generation[0] += 1
+            time.sleep(0)  # yield the GIL: a spinning bumper starved the workers (minutes on 2 cores)
 
     bumper = threading.Thread(target=bump)
     bumper.start()
