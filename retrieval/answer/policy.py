@@ -28,7 +28,7 @@ from typing import TypeVar
 
 from ..models import Evidence, Retrieved
 from ..rank.blocks import Block, RetrievedWithBlock, UnitLike
-from ..rank.cues import question_shapes
+from ..rank.cues import question_shapes, wants_code
 from ..rank.weights import Thresholds, load_weights
 from ..settings import Settings
 
@@ -156,7 +156,9 @@ class AnswerPolicy:
                 return outermost(steps)[: self.max_block_citations]
         if is_lead and block.lead_in is not None and all(u.kind == "code" for u in block.units):
             # "After that, sync the tree for each guild:" means nothing without the code it introduces.
-            return [block.lead_in, *outermost(block.units)][:2]
+            # Asked for code, the code is the answer (its citation carries the sentence as context).
+            code = outermost(block.units)[:1]
+            return code if wants_code(question) else [block.lead_in, *code]
         return None
 
 

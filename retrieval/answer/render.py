@@ -276,6 +276,10 @@ def _rst_interpreted(m: re.Match[str]) -> Piece:
 
 
 def _render_rst(text: str) -> tuple[Piece, ...]:
+    # A paragraph ending in "::" introduces a literal block: it reads "...:" ("word::") or, after a
+    # space ("word ::"), as if the marker were not there.
+    text = re.sub(r"\s+::\s*$", "", text)
+    text = re.sub(r"::\s*$", ":", text)
     pieces: list[Piece] = []
     pos = 0
     for m in _RST_INLINE.finditer(text):
@@ -422,7 +426,7 @@ def render_citation(citation: Citation) -> Rendering:
     """How ``citation`` reads to people; its ``text``, ``start`` and ``end`` stay verbatim in the data."""
     markup = markup_of(citation.source)
     lead_in: tuple[Piece, ...] = ()
-    is_lead_in = citation.kind in ("list_item", "step", "sentence")
+    is_lead_in = citation.kind in ("list_item", "step", "sentence", "code")
     if citation.context and is_lead_in and not _is_table_header(citation.context, markup):
         lead_in = render_inline(citation.context, markup)
     section = tuple(s for s in (plain_text(render_inline(h, markup)) for h in citation.section) if s)

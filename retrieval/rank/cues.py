@@ -128,6 +128,12 @@ _SETTING_Q = re.compile(
     r"which one|best|highest|lowest)\b",
     re.IGNORECASE,
 )
+# Questions whose answer is code, a command or what a program prints.
+_CODE_Q = re.compile(
+    r"\b(line|snippet|syntax|code)\b|\b(command|call|import) (to|for)\b|"
+    r"\b(examples?|output|prints?|returns?|send back|get back|response)\b",
+    re.IGNORECASE,
+)
 # Things people paste from code or terminals: snake_case, dotted.names, calls(), --flags, `ticks`, CamelCase.
 _CODE_TOKEN = re.compile(
     r"`([^`]+)`|(?:(?<=\s)|^)(--?[a-z][\w-]+)|\b(\w+(?:\.\w+)+\(?\)?|\w+\(\)|[a-z]+_[\w]+|[A-Z][a-z]+[A-Z]\w*)",
@@ -154,6 +160,11 @@ def wants_steps(question: str) -> bool:
 def wants_setting(question: str) -> bool:
     """True for questions about a setting, option, default or a value to look up in a table."""
     return bool(_SETTING_Q.search(question))
+
+
+def wants_code(question: str) -> bool:
+    """True for questions answered by code: "what's the line to ...", "what does it return", "how do I ..."."""
+    return bool(_CODE_Q.search(question)) or wants_steps(question)
 
 
 def question_shapes(question: str) -> frozenset[str]:

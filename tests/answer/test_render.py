@@ -152,6 +152,8 @@ def test_any_text_renders_without_error_in_every_markup(text: str) -> None:
         ("As shown [1]_ by Sphinx_ and `Read the Docs`_.", "As shown by Sphinx and Read the Docs."),
         ("A literal \\*star\\* and snake_case_name stay.", "A literal *star* and snake_case_name stay."),
         ("An _`inline target` here.", "An inline target here."),
+        ("Send it like so::", "Send it like so:"),
+        ("Send it like so: ::", "Send it like so:"),
     ],
 )
 def test_rst_inline_markup_is_cleaned(text: str, expected: str) -> None:

@@ -123,8 +123,11 @@ def test_a_sentence_introducing_code_is_cited_with_the_code_after_it():
     rows = {u.idx: u for u in (lead, whole, line)}
     block = block_of(rows, 0)
     assert block is not None and block.lead_in == lead
-    chosen = POLICY.choose("What's the line to sync them?", [lead, line], [0.6, 0.4], block)
+    chosen = POLICY.choose("Why would I sync them?", [lead, line], [0.6, 0.4], block)
     assert [u.idx for u in chosen] == [0, 1]
+    # Asked for the code itself, the code alone is cited (its citation carries the sentence as context).
+    chosen = POLICY.choose("What's the line to sync them?", [lead, line], [0.6, 0.4], block)
+    assert [u.idx for u in chosen] == [1]
 
 
 def test_a_plain_question_keeps_todays_answer_and_drops_a_nested_runner_up():
