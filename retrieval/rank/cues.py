@@ -163,7 +163,7 @@ def wants_setting(question: str) -> bool:
 
 
 def wants_code(question: str) -> bool:
-    """True for questions answered by code: "what's the line to ...", "what does it return", "how do I ..."."""
+    """True for questions answered by code: "what's the line to ...", "what does it return", "how do I"."""
     return bool(_CODE_Q.search(question)) or wants_steps(question)
 
 
