@@ -81,6 +81,8 @@ class Context:
 
     inputs: FeatureInputs
     terms: dict[Key, frozenset[str]] = field(init=False)
+    _unit_coverage: dict[Key, float] = field(init=False, default_factory=dict)
+    _section_coverage: dict[tuple[str, ...], float] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.terms = {k: frozenset(v) for k, v in self.inputs.tokens.items()}
@@ -143,6 +145,24 @@ class Context:
         """The IDF-weighted share of the question's terms found in ``terms``."""
         return sum(self.inputs.idf[t] for t in self.q_terms if t in terms) / self.total_idf
 
+    def unit_coverage(self, key: Key) -> float:
+        """``coverage`` of one unit's own terms (0 for a unit not read), computed once per question.
+
+        Several signals read it for a unit and for its neighbours, which are other candidates' units.
+        """
+        got = self._unit_coverage.get(key)
+        if got is None:
+            got = self._unit_coverage[key] = self.coverage(self.terms.get(key, frozenset()))
+        return got
+
+    def section_coverage(self, key: Key) -> float:
+        """``coverage`` of a unit's heading path, computed once for the candidates of one section."""
+        path = tuple(self.inputs.sections.get(key, ()))
+        got = self._section_coverage.get(path)
+        if got is None:
+            got = self._section_coverage[path] = self.coverage(frozenset(path))
+        return got
+
     def window_terms(self, key: Key) -> frozenset[str]:
         """The terms of a sentence and of its neighbours."""
         d, i = key
@@ -159,10 +179,6 @@ def window(values: Mapping[Key, float], key: Key) -> float:
             total += 0.5 * values[(doc, j)]
             weight += 0.5
     return total / weight
-
-
-def _section(c: Context, key: Key) -> float:
-    return c.coverage(frozenset(c.inputs.sections.get(key, ())))
 
 
 def _prev(key: Key) -> Key:
@@ -185,7 +201,7 @@ def _novelty(c: Context, key: Key) -> float:
 
 
 def _coverage_of(key: Callable[[Key], Key]) -> Callable[[Context, Key], float]:
-    return lambda c, k: c.coverage(c.terms.get(key(k), frozenset()))
+    return lambda c, k: c.unit_coverage(key(k))
 
 
 def _dense_of(key: Callable[[Key], Key]) -> Callable[[Context, Key], float]:
@@ -215,7 +231,7 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("doc", lambda c, k: c.doc_best.get(k[0], 0.0), "standardised"),
     Signal("lexical", lambda c, k: c.inputs.lexical.get(k, 0.0), "standardised"),
     Signal("lexical_window", lambda c, k: window(c.inputs.lexical, k), "standardised"),
-    Signal("coverage", lambda c, k: c.coverage(c.terms[k]), "unit"),
+    Signal("coverage", lambda c, k: c.unit_coverage(k), "unit"),
     Signal("coverage_window", lambda c, k: c.coverage(c.window_terms(k)), "unit"),
     Signal("answer_type", lambda c, k: answer_type_match(c.inputs.question, c.inputs.texts[k]), "unit"),
     Signal("dense_prev", _dense_of(_prev), "standardised"),
@@ -227,12 +243,12 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("length", lambda c, k: float(np.log1p(len(c.inputs.tokens[k]))), "standardised"),
     # Documentation: the unit's kind against the question's shape, headings, pasted code.
     Signal("shape", lambda c, k: shape_match(c.shapes, unit_kind(c.inputs, k)), "unit"),
-    Signal("section", lambda c, k: _section(c, k), "unit"),
+    Signal("section", lambda c, k: c.section_coverage(k), "unit"),
     Signal("code_overlap", lambda c, k: code_overlap(c.code_tokens, c.inputs.texts[k]), "unit"),
     Signal("prose", lambda c, k: float(c.inputs.kinds.get(k, "sentence") == "sentence"), "unit"),
     # Both at once: the unit's own words and its headings answer the question. Fitted alone, neither
     # tells a section's right sentence from its neighbours, which share the headings.
-    Signal("section_coverage", lambda c, k: _section(c, k) * c.coverage(c.terms[k]), "unit"),
+    Signal("section_coverage", lambda c, k: c.section_coverage(k) * c.unit_coverage(k), "unit"),
 )
 #: Signal names in the order of the feature matrix's columns.
 FEATURES: tuple[str, ...] = tuple(s.name for s in SIGNALS)
