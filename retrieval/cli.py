@@ -172,11 +172,12 @@ def ingest_cmd(
 
     urls = [p for p in paths if "://" in p]
     files = [Path(p) for p in paths if "://" not in p]
-    if urls:  # every URL is judged before anything is indexed: a refused one changes nothing
-        from .sources.guard import parse_url
+    if urls:  # every URL is judged (form and addresses) before anything is indexed
+        from .sources.guard import check_url
 
+        allow_private = _settings(ctx).fetch_allow_private
         for url in urls:
-            parse_url(url)
+            check_url(url, allow_private=allow_private)
     # --rebuild also recovers an index too damaged to open: its files are deleted and built again.
     index = open_for_rebuild(_settings(ctx)) if rebuild else open_index(_settings(ctx))
     if files or not urls:

@@ -131,10 +131,15 @@ class ChannelSources:
 
     # Changing -----------------------------------------------------------------------------------------
     def note(self, message: discord.Message) -> bool:
-        """Store a new or edited message of a source channel (indexed after the delay); False if ignored."""
+        """Store a new or edited message of a source channel (indexed after the delay); False if ignored.
+
+        A stored message edited into one that is not indexed (a question to the bot) is dropped, so
+        its old text stops being citable.
+        """
         source = self.accepts(message)
         if source is None:
-            return False
+            guild_id = message.guild.id if message.guild is not None else None
+            return self.drop(guild_id, [message.id])
         in_thread = isinstance(message.channel, discord.Thread) and message.channel.id != source.channel_id
         page = source.put(StoredMessage.of(message, in_thread=in_thread))
         self._changed(source, {page} | source.keep_newest(self.max_messages))

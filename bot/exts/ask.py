@@ -74,13 +74,18 @@ class Ask(commands.Cog):
         question = self.bot.library.clean_question(question_text(question))
         self.bot.admit(interaction.user.id, interaction.guild_id)
         previous = self._previous(reply_to=None, channel=interaction.channel)
+        started = time.perf_counter()
+        sent: list[discord.Message] = []
+        streams = self._streams()
+        # Respond before any other work: Discord drops an interaction not answered within 3 seconds.
+        if streams:
+            await interaction.response.send_message(PLACEHOLDER, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.defer(thinking=True)
         documents = await asyncio.to_thread(
             channel_documents, self.bot, interaction.guild_id, interaction.channel
         )
-        started = time.perf_counter()
-        sent: list[discord.Message] = []
-        if self._streams():
-            await interaction.response.send_message(PLACEHOLDER, allowed_mentions=NO_MENTIONS)
+        if streams:
             limiter = EditLimiter()
 
             async def edit(content: str) -> None:
@@ -106,7 +111,6 @@ class Ask(commands.Cog):
             sent.append(first)
             replies = replies[1:]
         else:
-            await interaction.response.defer(thinking=True)
             answer, turn = await self.bot.answer(
                 question, guild_id=interaction.guild_id, previous=previous, documents=documents
             )

@@ -42,6 +42,14 @@ async def _tell(
     interaction: discord.Interaction[Any], content: str = "", embed: discord.Embed | None = None
 ) -> None:
     """Answer a click privately: only the person who clicked sees it."""
+    if interaction.response.is_done():  # deferred by _guard: the answer is a follow-up
+        await interaction.followup.send(
+            content or discord.utils.MISSING,
+            embed=embed or discord.utils.MISSING,
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+        return
     await interaction.response.send_message(
         content or discord.utils.MISSING,
         embed=embed or discord.utils.MISSING,
@@ -102,13 +110,17 @@ async def show_context(interaction: discord.Interaction[Any], answer_id: int, n:
 
 
 async def _guard(interaction: discord.Interaction[Any], work: Coroutine[Any, Any, None]) -> None:
-    """Run a click's handler; a domain error becomes a private one-line reply, never a traceback."""
+    """Run a click's handler; a domain error becomes a private one-line reply, never a traceback.
+
+    The click is acknowledged first (privately): reading the log, a vote waiting for the database's
+    lock or a busy thread pool must not outlast Discord's 3 seconds for a first response.
+    """
+    await interaction.response.defer(ephemeral=True, thinking=True)
     try:
         await work
     except CitebotError as exc:
         log.info("a click failed: %s", exc)
-        if not interaction.response.is_done():
-            await _tell(interaction, trim(str(exc), 1900))
+        await _tell(interaction, trim(str(exc), 1900))
 
 
 class ContextButton(

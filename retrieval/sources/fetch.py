@@ -13,7 +13,8 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import PurePosixPath
@@ -192,7 +193,13 @@ class Fetcher:
             target = check_url(current, allow_private=self.allow_private, resolve=self.resolve)
             host = target.url.host
             self.limiter.wait(host)
-            headers = {"Host": target.url.netloc.decode("ascii"), "Accept": ", ".join(types) + ", */*;q=0.1"}
+            headers = {
+                "Host": target.url.netloc.decode("ascii"),
+                "Accept": ", ".join(types) + ", */*;q=0.1",
+                # Compressed bodies are a memory bomb (a few KB of zstd unpack to gigabytes before a
+                # size check sees them): ask for none, and unpack gzip/deflate within the limit only.
+                "Accept-Encoding": "identity",
+            }
             if etag:
                 headers["If-None-Match"] = etag
             if last_modified:
@@ -259,10 +266,19 @@ class Fetcher:
             raise FetchError(
                 f"cannot index {shown}: it is {int(declared) / 1e6:.1f} MB, over the {limit_mb} limit"
             )
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            body: Iterator[bytes] = response.iter_raw()
+        elif encoding in ("gzip", "x-gzip", "deflate"):
+            body = _inflate(response.iter_raw(), self.max_bytes + 1, shown)
+        else:
+            raise FetchError(
+                f"cannot index {shown}: it is sent {encoding}-compressed, which citebot does not unpack"
+            )
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in response.iter_bytes():
+            for chunk in body:
                 size += len(chunk)
                 if size > self.max_bytes:
                     raise FetchError(f"cannot index {shown}: it is larger than the {limit_mb} limit")
@@ -286,3 +302,23 @@ class Fetcher:
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _inflate(raw: Iterator[bytes], limit: int, shown: str) -> Iterator[bytes]:
+    """Unpack a gzip or zlib body as it arrives, never producing more than ``limit`` bytes in all.
+
+    ``zlib``'s ``max_length`` bounds each step's output, so a small body that unpacks to gigabytes
+    stops at the limit (the caller then refuses it as too large) instead of filling memory first.
+    """
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, told apart by zlib
+    left = limit
+    try:
+        for chunk in raw:
+            data = inflater.decompress(chunk, left)
+            left -= len(data)
+            yield data
+            if left <= 0:
+                return
+        yield inflater.flush()
+    except zlib.error as exc:
+        raise FetchError(f"cannot fetch {shown}: its compressed body is damaged ({exc})") from exc

@@ -266,6 +266,19 @@ async def test_new_edited_and_deleted_messages_follow(harness: Harness) -> None:
     assert harness.bot.library.file_document(path, str(harness.guild.id)) is None and not path.exists()
 
 
+async def test_a_message_edited_into_a_question_to_the_bot_stops_being_citable(harness: Harness) -> None:
+    """Edited to mention the bot, a stored message is dropped: its old text no longer answers."""
+    await harness.add()
+    message = await harness.post(DEPLOY)
+    assert harness.stored() == [DEPLOY]
+    me = harness.bot.user
+    assert me is not None
+    payload = message_update(message, f"<@{me.id}> when is the deploy?")
+    payload["mentions"] = [dpy_facts.dict_from_user(me)]
+    await harness.raw("MESSAGE_UPDATE", payload)
+    assert harness.stored() == []
+
+
 async def test_edits_and_deletions_of_uncached_messages_follow_from_raw_payloads(harness: Harness) -> None:
     """MESSAGE_UPDATE and MESSAGE_DELETE for messages discord.py never cached still change the index."""
     kept = await harness.post(DEPLOY)

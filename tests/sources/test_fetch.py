@@ -94,6 +94,31 @@ def test_an_undeclared_huge_body_is_cut_off_while_streaming(site: Site, make_fet
         make_fetcher(max_bytes=2_000_000).get(site.url("/huge"))
 
 
+def test_a_gzip_bomb_is_cut_off_at_the_limit_while_unpacking(site: Site, make_fetcher: MakeFetcher) -> None:
+    """Identity is asked for; a server that gzips anyway is unpacked only up to the limit, then refused."""
+    import gzip
+
+    bomb = gzip.compress(b"a" * 50_000_000)  # about 50 KB on the wire, 50 MB unpacked
+    site.routes["/bomb"] = Route(bomb, content_type="text/plain", headers={"Content-Encoding": "gzip"})
+    with pytest.raises(FetchError, match="larger than the 2 MB limit"):
+        make_fetcher(max_bytes=2_000_000).get(site.url("/bomb"))
+    assert site.seen[-1][1]["accept-encoding"] == "identity"
+
+
+def test_a_small_gzipped_page_is_unpacked_and_other_encodings_are_refused(
+    site: Site, make_fetcher: MakeFetcher
+) -> None:
+    """A gzipped page within the limit reads as its text; an encoding citebot can't bound is refused."""
+    import gzip
+
+    text = b"<html><body><p>Packed but fine.</p></body></html>"
+    site.routes["/gz"] = Route(gzip.compress(text), headers={"Content-Encoding": "gzip"})
+    assert make_fetcher().get(site.url("/gz")).body == text
+    site.routes["/zst"] = Route(b"\x28\xb5\x2f\xfd", headers={"Content-Encoding": "zstd"})
+    with pytest.raises(FetchError, match="zstd-compressed"):
+        make_fetcher().get(site.url("/zst"))
+
+
 def test_a_trickling_response_is_cut_at_the_deadline(site: Site, make_fetcher: MakeFetcher) -> None:
     """A server sending a little every 0.3 s never trips the read timeout, but the deadline stops it."""
     site.routes["/slow"] = Route(b"word ", content_type="text/plain", chunks=20, delay=0.3)

@@ -243,3 +243,17 @@ def test_cli_ingest_of_a_loopback_url_is_refused_unless_allowed_and_metadata_alw
     err = capsys.readouterr().err.strip()
     metadata = "http://169.254.169.254/latest/meta-data/"
     assert err == f"Error: refused to fetch {metadata}: 169.254.169.254 is a cloud metadata address"
+
+
+def test_cli_ingest_of_a_folder_with_a_refused_url_indexes_neither(
+    site: Site, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`citebot ingest FOLDER URL` judges the URL's addresses first: refused, the folder is not indexed."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "note.txt").write_text("The zorblatt harvest was large this year.\n", encoding="utf-8")
+    url = site.url("/page.html")
+    assert main(["ingest", str(docs), url]) == 1
+    assert "127.0.0.1 is a loopback" in capsys.readouterr().err
+    assert not (tmp_path / "index").exists()
+    assert site.seen == []
