@@ -315,11 +315,18 @@ class _Sync:
         return list(dict.fromkeys(found))[: self.max_pages]
 
     def crawl(self, start: Fetched, start_url: str) -> None:
-        """Follow same-site links breadth first, ``depth`` links deep, up to ``max_pages`` pages."""
-        root = httpx.URL(self.origin)
+        """Follow same-site links breadth first, ``depth`` links deep, up to ``max_pages`` pages.
+
+        The site is the one the start page was read from, after its redirects (``http://site/`` that
+        moved to ``https://site/`` links to ``https://site/...``), and each page's links are resolved
+        against the address it was read from.
+        """
+        root = httpx.URL(start.url or self.origin)
         robots = Robots(self.fetcher)
-        seen = {start_url}
-        queue: deque[tuple[str, bytes, str | None, int]] = deque([(start_url, start.body, start.suffix, 0)])
+        seen = {start_url, start.url}
+        queue: deque[tuple[str, bytes, str | None, int]] = deque(
+            [(start.url or start_url, start.body, start.suffix, 0)]
+        )
         while queue:
             url, body, suffix, level = queue.popleft()
             if level >= self.depth or suffix != ".html":
@@ -335,7 +342,7 @@ class _Sync:
                     continue
                 fetched = self.fetch_page(link)
                 if fetched is not None:
-                    queue.append((link, fetched.body, fetched.suffix, level + 1))
+                    queue.append((fetched.url or link, fetched.body, fetched.suffix, level + 1))
 
 
 def _safe_same_site(url: str, root: httpx.URL) -> bool:

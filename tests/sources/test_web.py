@@ -181,6 +181,18 @@ def test_a_crawl_follows_same_site_links_within_depth_and_page_bounds(
     assert len(library.documents("other")) == 2
 
 
+def test_a_crawl_resolves_links_against_the_address_a_redirect_led_to(
+    fake_index: Index, site: Site, make_fetcher: MakeFetcher
+) -> None:
+    """Starting at /docs, which moved to /docs/, a relative link "intro.html" is /docs/intro.html."""
+    site.routes["/docs"] = Route(b"", status=301, headers={"Location": "/docs/"})
+    site.page("/docs/", "Docs", "The zorblatt documentation starts here.", links=["intro.html"])
+    site.page("/docs/intro.html", "Intro", "The zorblatt introduction.")
+    report = Library(fake_index).add_url(site.url("/docs"), crawl=True, depth=1, fetcher=make_fetcher())
+    assert site.count("/docs/intro.html") == 1 and site.count("/intro.html") == 0
+    assert site.url("/docs/intro.html") in report.pages
+
+
 def test_an_unavailable_robots_txt_stops_the_crawl_and_a_missing_one_allows_it(
     fake_index: Index, site: Site, make_fetcher: MakeFetcher
 ) -> None:
