@@ -41,6 +41,14 @@ def _asks_the_bot(message: discord.Message) -> bool:
     return isinstance(message.channel, discord.Thread) and message.channel.owner_id == me.id
 
 
+def _container(stored: StoredMessage) -> int | None:
+    """The channel or thread a stored message was posted in, from its jump link (…/<channel>/<message>)."""
+    try:
+        return int(stored.url.rstrip("/").split("/")[-2])
+    except (ValueError, IndexError):
+        return None
+
+
 class ChannelSourceError(CitebotError):
     """A channel can't be added or removed as a source; the message says why."""
 
@@ -248,14 +256,23 @@ class ChannelSources:
         source.name = channel.name
         self._sources[channel.id] = source
         fresh: dict[int, StoredMessage] = {}
+        read: dict[int, list[int]] = {}  # the channel or thread each message was read from
+        messages = list(messages)
+        # Under the limit, each channel or thread read was read to its beginning.
+        whole = len(messages) < self.max_messages
         for message in messages:
             if self.accepts(message) is source:
                 in_thread = message.channel.id != channel.id
                 fresh[message.id] = StoredMessage.of(message, in_thread=in_thread)
-        newest = max(fresh, default=0)
+                read.setdefault(message.channel.id, []).append(message.id)
+        # Only what this history covers is reconciled: within each channel or thread read, the ids up
+        # to the newest it returned (from its oldest one when the limit cut the read short). A thread
+        # the read did not reach (the channel filled the limit first) keeps its stored messages.
+        spans = {where: (0 if whole else min(ids), max(ids)) for where, ids in read.items()}
         touched = set(source.pages) | self._dirty.pop(source.channel_id, set())
         for stored in list(source.messages()):
-            if stored.id <= newest and stored.id not in fresh:
+            span = spans.get(_container(stored))
+            if span is not None and span[0] <= stored.id <= span[1] and stored.id not in fresh:
                 source.delete(stored.id)
         for message_id in sorted(fresh):
             touched.add(source.put(fresh[message_id]))

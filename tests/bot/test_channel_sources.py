@@ -519,6 +519,27 @@ async def test_messages_in_public_threads_join_their_channel_and_private_threads
     assert (cited.text, cited.section, cited.url) == (DEPLOY, [label, "deploy questions"], posted.jump_url)
 
 
+async def test_catching_up_keeps_thread_messages_the_history_read_did_not_reach(harness: Harness) -> None:
+    """A re-read that stops at the channel's own messages (the limit) keeps a thread's stored messages."""
+    await harness.add()
+    payload = harness.fake.thread_payload(harness.guild.id, snowflake(), harness.members[0].id)
+    payload.update(type=11, name="deploy questions", parent_id=str(harness.channel.id))
+    await harness.raw("THREAD_CREATE", payload)
+    thread = harness.guild.get_thread(int(payload["id"]))
+    assert thread is not None
+    dpy_backend._cur_config.messages.setdefault(thread.id, [])  # type: ignore[union-attr]
+    await harness.post(DEPLOY, channel=thread)
+    later = await harness.post(LUNCH)  # newer than the thread's message, in the channel itself
+    await harness.sources.add(harness.channel, [later])  # the history read: the channel only
+    assert harness.stored() == [DEPLOY, LUNCH]
+    # Within what was read, a message missing from the history was deleted meanwhile: it goes.
+    gone = await harness.post("The car park closes at six.")
+    newest = await harness.post("The car park opens at seven.")
+    await harness.sources.add(harness.channel, [later, newest])
+    assert harness.stored() == [DEPLOY, LUNCH, newest.content]
+    assert gone.content not in harness.stored()
+
+
 async def test_a_forum_is_indexed_post_by_post(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     """Adding a forum reads its posts' messages; each is cited under the forum › post, linked to it."""
     forum_id = snowflake()
