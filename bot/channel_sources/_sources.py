@@ -271,7 +271,8 @@ class ChannelSources:
         spans = {where: (0 if whole else min(ids), max(ids)) for where, ids in read.items()}
         touched = set(source.pages) | self._dirty.pop(source.channel_id, set())
         for stored in list(source.messages()):
-            span = spans.get(_container(stored))
+            where = _container(stored)
+            span = spans.get(where) if where is not None else None
             if span is not None and span[0] <= stored.id <= span[1] and stored.id not in fresh:
                 source.delete(stored.id)
         for message_id in sorted(fresh):

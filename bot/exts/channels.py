@@ -2,9 +2,9 @@
 
 A member with Manage Server adds a text channel, a forum or a thread of their server; its messages become
 documents of that server (cited with a link to each message) and follow every new, edited and deleted
-message. Only a channel that both the member and the bot can read is accepted: adding one would
-otherwise let anyone asking in the server read a channel they can't open. How messages are stored and
-indexed is ``bot/channel_sources.py``; this cog only speaks Discord.
+message. Only a channel that both the member and the bot can read is accepted, so nobody adds a
+channel they can't open; once added, its messages answer everyone asking in the server (the README says
+so). How messages are stored and indexed is ``bot/channel_sources/``; this cog only speaks Discord.
 """
 
 from __future__ import annotations

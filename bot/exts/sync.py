@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,13 +75,17 @@ class SourceSync(commands.Cog):
                 watch = partial(
                     syncer.watch, debounce_ms=self.debounce_ms, tick=self.tick, on_report=self._on
                 )
-                await asyncio.to_thread(watch, self._stop)
+                # Its own thread, not the event loop's shared pool: the watch never ends, and a pool
+                # thread held for good is one fewer for answers, uploads and clicks.
+                await _on_own_thread(watch, self._stop)
             except CitebotError as exc:
                 log.error("sources sync: %s; trying again in %g s", exc, RETRY_AFTER)
             except Exception:
                 log.exception("sources sync failed; trying again in %g s", RETRY_AFTER)
-            if not self._stop.is_set():
-                await asyncio.to_thread(self._stop.wait, RETRY_AFTER)
+            waited = 0.0
+            while not self._stop.is_set() and waited < RETRY_AFTER:
+                await asyncio.sleep(0.5)
+                waited += 0.5
 
     def _on(self, report: SyncReport) -> None:
         """Log a pass (called on the watcher's thread): errors as warnings, the rest as info."""
@@ -88,6 +93,31 @@ class SourceSync(commands.Cog):
         errors = {o.line() for o in report.errors}
         for line in report.lines(everything=False):
             (log.warning if line in errors else log.info)("sources sync: %s", line)
+
+
+async def _on_own_thread(fn: Callable[[threading.Event], object], stop: threading.Event) -> None:
+    """Run ``fn(stop)`` on a thread of its own and wait for it without blocking the event loop."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if done.done():
+            return
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+    def run() -> None:
+        try:
+            fn(stop)
+        except BaseException as exc:  # handed to the awaiting task, which logs it
+            loop.call_soon_threadsafe(settle, exc)
+        else:
+            loop.call_soon_threadsafe(settle, None)
+
+    threading.Thread(target=run, name="citebot-sources-watch", daemon=True).start()
+    await done
 
 
 async def setup(bot: CitebotBot) -> None:

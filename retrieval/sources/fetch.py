@@ -228,8 +228,11 @@ class Fetcher:
                         raise FetchError(
                             f"{shown} redirects without saying where", status=response.status_code
                         )
-                    current = str(target.url.join(location))
+                    joined = target.url.join(location)
+                    current = str(joined)
                     log.debug("%s redirects to %s", shown, current)
+                    if joined.host != host:  # another server: our validators mean nothing there
+                        etag = last_modified = None
                     continue
                 return self._read(response, shown, types, deadline)
             finally:

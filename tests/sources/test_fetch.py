@@ -72,6 +72,17 @@ def test_a_redirect_to_loopback_is_refused_when_private_is_not_allowed(
     assert site.seen == []
 
 
+def test_validators_are_not_sent_on_to_another_host(site: Site, make_fetcher: MakeFetcher) -> None:
+    """After a redirect to another host, the first host's ETag and date are not sent there."""
+    other = site.url("/moved.html").replace("127.0.0.1", "localhost")
+    site.routes["/old.html"] = Route(b"", status=301, headers={"Location": other})
+    site.page("/moved.html", "Moved", "The zorblatt page moved.")
+    make_fetcher().get(site.url("/old.html"), etag='"v1"', last_modified="Mon, 01 Jun 2026 00:00:00 GMT")
+    first, moved = site.seen[-2][1], site.seen[-1][1]
+    assert first["if-none-match"] == '"v1"' and "if-modified-since" in first
+    assert "if-none-match" not in moved and "if-modified-since" not in moved
+
+
 def test_redirects_are_bounded(site: Site, make_fetcher: MakeFetcher) -> None:
     """A redirect loop stops after max_redirects hops with a clear error."""
     site.routes["/loop"] = Route(status=302, headers={"Location": "/loop"})
