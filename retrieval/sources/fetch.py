@@ -271,7 +271,7 @@ class Fetcher:
             )
         encoding = response.headers.get("content-encoding", "").strip().lower()
         if encoding in ("", "identity"):
-            body: Iterator[bytes] = response.iter_raw()
+            body: Iterator[bytes] = response.iter_bytes()  # nothing to decode: the bytes as sent
         elif encoding in ("gzip", "x-gzip", "deflate"):
             body = _inflate(response.iter_raw(), self.max_bytes + 1, shown)
         else:
