@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval import Index, Library
+from retrieval import SHARED_SCOPE, Index, Library
 from retrieval.cli import main
 from retrieval.embed.embeddings import SentenceEmbedder
 from retrieval.errors import FetchError, RefusedURLError
@@ -49,9 +49,9 @@ def test_a_page_is_kept_indexed_and_cited_with_its_url(
         site.url("/harvest.html"),
         "Harvest report",
     )
-    store = PageStore(fake_index.directory, "shared")
+    store = PageStore(fake_index.directory, SHARED_SCOPE)
     (record,) = store.records()
-    assert store.folder == fake_index.directory / "web" / "shared"
+    assert store.folder == fake_index.directory / "web" / SHARED_SCOPE
     assert (record.url, record.etag) == (site.url("/harvest.html"), '"v1"')
     assert store.body_path(record).read_bytes() == site.routes["/harvest.html"].body
     answer = library.ask("How large was the zorblatt harvest?")
@@ -99,7 +99,7 @@ def test_a_page_that_is_gone_leaves_the_index(
     site.routes["/p.html"] = Route(status=410)
     gone = library.add_url(url, fetcher=make_fetcher())
     assert gone.gone == [url] and library.documents() == []
-    assert list((fake_index.directory / "web" / "shared").iterdir()) == []
+    assert list((fake_index.directory / "web" / SHARED_SCOPE).iterdir()) == []
 
 
 def test_forgetting_a_page_deletes_its_kept_copy(
@@ -225,7 +225,7 @@ def test_a_refused_or_unfetchable_url_indexes_nothing(
     )
     with pytest.raises(FetchError, match="lists no pages"):
         library.add_url(site.url("/feed.xml"), fetcher=make_fetcher())
-    assert library.documents() == [] and not (fake_index.directory / "web" / "shared").exists()
+    assert library.documents() == [] and not (fake_index.directory / "web" / SHARED_SCOPE).exists()
 
 
 @pytest.mark.slow
