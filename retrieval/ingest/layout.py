@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..answer.render import plain_text, render_inline, render_unit
 from .parsers.units import ParsedDocument, Unit
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,6 @@ def embedding_text(
     sentence of a plain-text file (no context) is embedded as ``"title. sentence"``, as it always was.
     """
     if markup in ("markdown", "rst"):
-        from ..answer.render import plain_text, render_inline, render_unit
-
         unit_kind = kind if kind in ("code", "table_row") else "sentence"
         shown = plain_text(render_unit(text, unit_kind, markup, context))  # type: ignore[arg-type]
         text = shown or text

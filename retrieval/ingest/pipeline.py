@@ -412,8 +412,9 @@ def _index_documents(index: Index, work: Iterable[_Work], report: IngestReport, 
 
     def embed(batch: list[_Work]) -> tuple[list[_Work], np.ndarray]:
         texts = [
-            embedding_text(w.row.title, u.text, u.context, kind=u.kind, markup=markup_of(w.row.source))
+            embedding_text(w.row.title, u.text, u.context, kind=u.kind, markup=markup)
             for w in batch
+            for markup in (markup_of(w.row.source),)  # once per document
             for u in w.layout.units
         ]
         return batch, index.embedder.encode(texts)
