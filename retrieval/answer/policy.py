@@ -14,15 +14,17 @@ winner is cited alone, and when the ranker hesitates a second quote serves bette
 Answers are shaped like their evidence: a question asking for a set ("which ...", "list ...") whose
 best unit is a list item or a list's lead-in cites the lead-in and the list's items in document order;
 a how-to question whose best unit is a step or a command cites the steps of that block with their
-commands. A table row is cited alone, its header row travelling as the citation's context. A unit
-nested in another cited unit (a sentence of a cited item, a line of a cited code block) is never cited
-twice.
+commands. When the best unit is plain prose, a list or series of steps among the next few candidates
+still answers such a question, if the ranker gives it at least ``runner_up_share`` of the best unit's
+probability: the sentence that talks about a list often outranks the list's terse lead-in. A table
+row is cited alone, its header row travelling as the citation's context. A unit nested in another
+cited unit (a sentence of a cited item, a line of a cited code block) is never cited twice.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -62,12 +64,16 @@ class AnswerPolicy:
         max_citations: most sentences cited in one answer.
         citation_confidence: cite until the ranker is this sure the evidence is cited.
         max_block_citations: most units cited for a whole list or series of steps.
+        runner_up_share: a runner-up's list or steps answer a set or how-to question when its
+            probability is at least this share of the best unit's (chosen on docs-dev: 0.05 cost a prose
+            question, 0.3 found fewer lists).
     """
 
     thresholds: Thresholds
     max_citations: int = 2
     citation_confidence: float = 0.95
     max_block_citations: int = 12
+    runner_up_share: float = 0.15
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnswerPolicy:
@@ -113,28 +119,39 @@ class AnswerPolicy:
         if reason:
             log.debug("refusing %r: %s", retrieved.query.question, reason)
             return Decision([], reason)
-        block = retrieved.best_block() if isinstance(retrieved, RetrievedWithBlock) else None
+        blocks = retrieved.blocks() if isinstance(retrieved, RetrievedWithBlock) else {}
         return Decision(
             self.choose(
                 retrieved.query.question,
                 retrieved.evidence,
                 [e.probability for e in retrieved.evidence],
-                block,
+                blocks,
             )
         )
 
     def choose(
-        self, question: str, ranked: Sequence[U], probabilities: Sequence[float], block: Block[U] | None
+        self,
+        question: str,
+        ranked: Sequence[U],
+        probabilities: Sequence[float],
+        blocks: Mapping[int, Block[U]],
     ) -> list[U]:
-        """The units to cite for ``question``, from its ranked units (best first) and the best one's block.
+        """The units to cite for ``question``, from its ranked units (best first) and their blocks.
 
-        Pure, so ``tune`` scores cached candidates with the chain's own choice.
+        ``blocks`` holds the block of each ranked unit that has one, by rank (0: the best). Pure, so
+        ``tune`` scores cached candidates with the chain's own choice.
         """
         if not ranked:
             return []
-        shaped = self.shape(question, ranked[0], block) if block is not None else None
-        if shaped:
+        if 0 in blocks and (shaped := self.shape(question, ranked[0], blocks[0])):
             return shaped
+        for rank in sorted(r for r in blocks if 0 < r < len(ranked)):
+            if probabilities[rank] < self.runner_up_share * probabilities[0]:
+                break
+            shaped = self.shape(question, ranked[rank], blocks[rank])
+            # A runner-up answers only as a whole list or series of steps, not as a lone code block.
+            if shaped and any(u.kind in _ITEM_KINDS for u in shaped):
+                return shaped
         n = self.citation_count(probabilities)
         return outermost(list(ranked[: n + 1]))[:n] if n > 1 else [ranked[0]]
 

@@ -112,7 +112,7 @@ _SET_Q = re.compile(
     r"options?|available|ways?|kinds?|types?|methods?|features?|settings?|things?|stuff|models?|"
     r"providers?|backends?|deps|dependencies|requirements?)\b|\bwhat (are|were) (the|all|some)\b|"
     r"\b(what|which) (other|else)\b|\b(list|enumerate)\b|\beach of\b|\bwhat can(no|')?t?\b|"
-    r"\bwhat (\w+ ){0,2}\w+s (can|do|does|should|are|will)\b|\b(advantages|benefits|pros and cons)\b",
+    r"\b(what|which) (\w+ ){0,2}\w+s (can|do|does|should|are|will)\b|\b(advantages|benefits|pros and cons)\b",
     re.IGNORECASE,
 )
 # Questions that ask how to do something: the answer is a series of steps or a command.

@@ -22,9 +22,9 @@ from ..index.core import Index
 from ..index.lexical import tokenize
 from ..models import Evidence, Query, Retrieved, UnitKind
 from ..sources.links import citation_url
-from .blocks import RetrievedWithBlock, block_of, needs_block, read_block
+from .blocks import RetrievedWithBlock, RunnerUpBlock, block_of, needs_block, read_block
 from .caches import GenerationCache
-from .cues import missing_entities, question_entities
+from .cues import missing_entities, question_entities, question_shapes
 from .gather import gather
 from .signals import FEATURES, Key, compute_features, normalise, softmax
 from .weights import FittedWeights, load_weights
@@ -32,6 +32,9 @@ from .weights import FittedWeights, load_weights
 log = logging.getLogger(__name__)
 
 _KINDS = frozenset(get_args(UnitKind))
+#: Candidates (the best included) whose blocks a set or how-to question's answer may come from.
+RUNNER_UP_DEPTH = 5
+_SHAPED_BY_RUNNER_UPS = frozenset({"set", "how_to"})
 
 
 @dataclass
@@ -137,21 +140,32 @@ class Ranker:
         # the question names something to look for in it.
         names = question_entities(query.question) if evidence else []
         unknown = missing_entities(names, self.vocabulary(evidence[0].doc_key)) if names else []
-        lead_in, units = self._best_block(cands, evidence)
+        lead_in, units = self._block(cands, evidence, 0)
+        runner_ups = []
+        if question_shapes(query.question) & _SHAPED_BY_RUNNER_UPS:
+            for rank in range(1, min(RUNNER_UP_DEPTH, len(evidence))):
+                lead, members = self._block(cands, evidence, rank)
+                if members:
+                    runner_ups.append(RunnerUpBlock(rank=rank, lead_in=lead, units=members))
         return RetrievedWithBlock(
-            query=query, evidence=evidence, unknown_names=unknown, lead_in=lead_in, block_units=units
+            query=query,
+            evidence=evidence,
+            unknown_names=unknown,
+            lead_in=lead_in,
+            block_units=units,
+            runner_up_blocks=runner_ups,
         )
 
-    def _best_block(
-        self, cands: Candidates, evidence: list[Evidence]
+    def _block(
+        self, cands: Candidates, evidence: list[Evidence], rank: int
     ) -> tuple[Evidence | None, list[Evidence]]:
-        """The block of the best unit (a list, steps, a table), as evidence; nothing for plain prose."""
-        if not evidence:
+        """The block of the unit ranked ``rank`` (a list, steps, a table), as evidence; nothing for prose."""
+        if len(evidence) <= rank:
             return None, []
-        best = cands.rows[(evidence[0].doc_key, evidence[0].idx)]
-        if not needs_block(best, cands.rows.get((best.doc_key, best.idx + 1))):
+        unit = cands.rows[(evidence[rank].doc_key, evidence[rank].idx)]
+        if not needs_block(unit, cands.rows.get((unit.doc_key, unit.idx + 1))):
             return None, []
-        block = block_of(read_block(self.index.catalog, best.doc_key, best.idx), best.idx)
+        block = block_of(read_block(self.index.catalog, unit.doc_key, unit.idx), unit.idx)
         if block is None:
             return None, []
         known = {(e.doc_key, e.idx): e for e in evidence}

@@ -36,7 +36,7 @@ from ..ingest.pipeline import ingest
 from ..models import Query
 from ..rank.blocks import Block, block_of, needs_block, read_block
 from ..rank.cues import missing_entities
-from ..rank.ranker import Ranker
+from ..rank.ranker import RUNNER_UP_DEPTH, Ranker
 from ..rank.signals import FEATURES, normalise, softmax
 from ..rank.weights import FittedWeights, Thresholds, load_weights, save_weights
 from ..settings import Settings
@@ -202,7 +202,7 @@ def outcome(case: Case, w: np.ndarray, policy: AnswerPolicy) -> Outcome:
             case.question,
             [case.units[j] for j in order],
             softmax(scores)[order].tolist(),
-            case.blocks.get(best),
+            {r: case.blocks[int(j)] for r, j in enumerate(order[:RUNNER_UP_DEPTH]) if int(j) in case.blocks},
         )
         good = tuple((u.doc_key, u.idx) in case.gold_units for u in cited)
         text = " ".join(u.text for u in cited)

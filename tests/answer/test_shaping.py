@@ -15,7 +15,7 @@ from retrieval.answer.extractive import extractive_answer
 from retrieval.answer.generative import GenerativeAnswerer
 from retrieval.answer.policy import AnswerPolicy, outermost
 from retrieval.models import Evidence, Query, UnitKind
-from retrieval.rank.blocks import RetrievedWithBlock, block_of
+from retrieval.rank.blocks import RetrievedWithBlock, block_of, needs_block
 from retrieval.rank.weights import Thresholds
 
 POLICY = AnswerPolicy(Thresholds(min_support=0.45, coverage_weight=0.5), max_block_citations=12)
@@ -123,10 +123,10 @@ def test_a_sentence_introducing_code_is_cited_with_the_code_after_it():
     rows = {u.idx: u for u in (lead, whole, line)}
     block = block_of(rows, 0)
     assert block is not None and block.lead_in == lead
-    chosen = POLICY.choose("Why would I sync them?", [lead, line], [0.6, 0.4], block)
+    chosen = POLICY.choose("Why would I sync them?", [lead, line], [0.6, 0.4], {0: block})
     assert [u.idx for u in chosen] == [0, 1]
     # Asked for the code itself, the code alone is cited (its citation carries the sentence as context).
-    chosen = POLICY.choose("What's the line to sync them?", [lead, line], [0.6, 0.4], block)
+    chosen = POLICY.choose("What's the line to sync them?", [lead, line], [0.6, 0.4], {0: block})
     assert [u.idx for u in chosen] == [1]
 
 
@@ -147,7 +147,52 @@ def test_the_block_limit_caps_a_long_list():
     small = AnswerPolicy(POLICY.thresholds, max_block_citations=2)
     block = block_of(ROWS, 2)
     assert block is not None
-    assert [u.text for u in small.choose("Which providers?", [UNITS[2]], [1.0], block)] == [LEAD, "OpenAI"]
+    chosen = small.choose("Which providers?", [UNITS[2]], [1.0], {0: block})
+    assert [u.text for u in chosen] == [LEAD, "OpenAI"]
+
+
+def _ranked(*pairs: tuple[int, float]) -> tuple[list[Evidence], list[float], dict[int, Any]]:
+    """Units ranked as given (index into UNITS, probability), with the block of each unit that has one."""
+    ranked = [UNITS[i].model_copy(update={"probability": p}) for i, p in pairs]
+    blocks = {
+        r: b
+        for r, (i, _) in enumerate(pairs)
+        if needs_block(UNITS[i], ROWS.get(i + 1)) and (b := block_of(ROWS, i)) is not None
+    }
+    return ranked, [p for _, p in pairs], blocks
+
+
+def test_a_runner_up_list_answers_a_set_question_whose_best_unit_is_prose():
+    """A sentence about the list ranks first, the list's lead-in second: the list is the answer."""
+    ranked, probs, blocks = _ranked((0, 0.5), (1, 0.3))
+    assert [u.text for u in POLICY.choose("Which remote models can I use?", ranked, probs, blocks)] == [
+        LEAD,
+        "OpenAI",
+        ITEM,
+    ]
+
+
+def test_a_runner_up_list_far_below_the_best_unit_is_not_cited():
+    """Under ``runner_up_share`` of the best unit's probability, the runner-up's list is not the answer."""
+    ranked, probs, blocks = _ranked((0, 0.97), (1, 0.97 * POLICY.runner_up_share * 0.5))
+    assert [u.text for u in POLICY.choose("Which remote models can I use?", ranked, probs, blocks)] == [
+        "Intro sentence."
+    ]
+
+
+def test_a_runner_up_list_does_not_answer_a_plain_question():
+    """Only a question asking for a set or for steps takes its answer from a runner-up's block."""
+    ranked, probs, blocks = _ranked((0, 0.5), (1, 0.4))
+    chosen = POLICY.choose("Is the intro short?", ranked, probs, blocks)
+    assert [u.text for u in chosen] == ["Intro sentence.", LEAD]
+
+
+def test_a_runner_up_code_block_alone_is_not_promoted():
+    """A runner-up answers as a list or as steps; a lone code line below prose stays where it ranked."""
+    ranked, probs, blocks = _ranked((0, 0.5), (9, 0.3))
+    blocks[1] = block_of({9: UNITS[9]}, 9)
+    chosen = POLICY.choose("How do I install it?", ranked, probs, blocks)
+    assert chosen[0].text == "Intro sentence."
 
 
 def test_outermost_keeps_containers_in_first_seen_order():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.rank.cues import wants_code
+from retrieval.rank.cues import wants_code, wants_set
 
 
 @pytest.mark.parametrize(
@@ -34,3 +34,25 @@ def test_questions_answered_by_code_are_recognised(question: str) -> None:
 def test_questions_about_facts_do_not_want_code(question: str) -> None:
     """Why, who and which-is-the-default questions are answered in prose."""
     assert not wants_code(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "I have an ID, which get_ functions can I use to look up a channel?",
+        "what local backends can I point it at?",
+        "Which providers are supported?",
+        "list the settings",
+    ],
+)
+def test_questions_asking_for_several_things_want_a_set(question: str) -> None:
+    """ "which <plural> can ...", "what ... are supported", "list ..." ask for a list."""
+    assert wants_set(question)
+
+
+@pytest.mark.parametrize(
+    "question", ["how do I make a query parameter optional?", "is fastapi built on starlette?"]
+)
+def test_questions_about_one_thing_do_not_want_a_set(question: str) -> None:
+    """A how-to or a yes/no question asks for no list."""
+    assert not wants_set(question)

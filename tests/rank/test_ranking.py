@@ -202,3 +202,26 @@ def test_quoted_text_sentence_starts_and_the_pronoun_i_are_no_names():
     assert question_entities("if I've got a user's ID, how do I DM them?") == []
     assert question_entities("It broke. Then Docker stopped, so why did Kubernetes wait?") == ["Kubernetes"]
     assert question_entities("Why does `ValueError` show up in FastAPI?") == ["FastAPI"]
+
+
+def test_runner_up_blocks_are_read_only_for_questions_asking_for_a_set_or_steps(fake_index, tmp_path: Path):
+    """A "which ..." question gets the blocks of the candidates below the best; a plain one does not."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lookups.md").write_text(
+        "# Lookups\n\nSome lookups cost a request to Discord and others read the cache.\n\n"
+        "The following lookups make a request:\n\n- fetch_message\n- fetch_user\n- fetch_guild\n\n"
+        "The following lookups read the cache:\n\n- get_message\n- get_user\n",
+        encoding="utf-8",
+    )
+    ingest(fake_index, [docs])
+    ranker = Ranker(fake_index)
+    shaped = ranker.rank(Query(question="Which lookups make a request?"))
+    plain = ranker.rank(Query(question="Is a lookup free?"))
+    assert shaped.runner_up_blocks and not plain.runner_up_blocks
+    for block in shaped.runner_up_blocks:
+        assert 0 < block.rank < 5
+        unit = shaped.evidence[block.rank]
+        members = [block.lead_in, *block.units]
+        assert any(m is not None and (m.doc_key, m.idx) == (unit.doc_key, unit.idx) for m in members)
+        assert all(u.kind == "list_item" for u in block.units)
