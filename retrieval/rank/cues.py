@@ -49,8 +49,23 @@ def wants_person(question: str) -> bool:
     return bool(_PERSON_Q.search(question))
 
 
+# Documentation's own answer types: an error or exception, a version, an HTTP status code.
+_ERROR_Q = re.compile(r"\b(what|which) (\w+ ){0,2}(error|exception|warning)s?\b", re.IGNORECASE)
+_ERROR = re.compile(r"\w(Error|Exception|Warning)\b|:exc:|\braise[sd]?\b", re.IGNORECASE)
+_VERSION_Q = re.compile(r"\bversions?\b", re.IGNORECASE)
+_VERSION = re.compile(r"\b[vV]?\d+\.\d+")
+_CODE_NUMBER_Q = re.compile(r"\bstatus codes?\b", re.IGNORECASE)
+_CODE_NUMBER = re.compile(r"\b\d{3,5}\b")
+
+
 def answer_type_match(question: str, sentence: str) -> float:
     """1.0 when the sentence holds the kind of answer the question asks for and the question lacks."""
+    if _ERROR_Q.search(question):
+        return 1.0 if _ERROR.search(sentence) else 0.0
+    if _VERSION_Q.search(question):
+        return 1.0 if _VERSION.search(sentence) else 0.0
+    if _CODE_NUMBER_Q.search(question):
+        return 1.0 if _CODE_NUMBER.search(sentence) else 0.0
     if wants_quantity(question):
         return 1.0 if _NUMBER.search(sentence) else 0.0
     if wants_person(question):

@@ -186,6 +186,18 @@ def test_answer_type_cues():
     assert answer_type_match("Why did they go?", "Because 3 of them wanted to.") == 0.0
 
 
+def test_documentation_answer_type_cues():
+    """Error questions want an exception's name, version questions a version, status questions a code."""
+    err = "What error is raised when the file is missing?"
+    assert answer_type_match(err, "Then :exc:`MissingRequiredAttachment` is raised.") == 1.0
+    assert answer_type_match(err, "The user must upload a file.") == 0.0
+    assert answer_type_match("What's the minimum Python version?", "We recommend Python 3.10+.") == 1.0
+    assert answer_type_match("What's the minimum Python version?", "Python is a language.") == 0.0
+    status = "What status code does a preflight get?"
+    assert answer_type_match(status, "It answers with a 400 response.") == 1.0
+    assert answer_type_match(status, "It answers with an error.") == 0.0
+
+
 def test_names_the_documents_never_mention_are_found():
     """Capitalised names absent from a document's vocabulary are reported; misspellings and acronyms pass."""
     vocab = frozenset({"gandhi", "satyagraha", "protest", "thoreau"})
