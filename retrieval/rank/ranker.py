@@ -35,6 +35,8 @@ _KINDS = frozenset(get_args(UnitKind))
 #: Candidates (the best included) whose blocks a set or how-to question's answer may come from.
 RUNNER_UP_DEPTH = 5
 _SHAPED_BY_RUNNER_UPS = frozenset({"set", "how_to"})
+#: Candidates looked at for one from a document that names what the question names.
+NAMING_DEPTH = 5
 
 
 @dataclass
@@ -140,6 +142,8 @@ class Ranker:
         # the question names something to look for in it.
         names = question_entities(query.question) if evidence else []
         unknown = missing_entities(names, self.vocabulary(evidence[0].doc_key)) if names else []
+        if unknown:
+            evidence, unknown = self._naming_first(evidence, names, unknown)
         lead_in, units = self._block(cands, evidence, 0)
         runner_ups = []
         if question_shapes(query.question) & _SHAPED_BY_RUNNER_UPS:
@@ -155,6 +159,25 @@ class Ranker:
             block_units=units,
             runner_up_blocks=runner_ups,
         )
+
+    def _naming_first(
+        self, evidence: list[Evidence], names: list[str], unknown: list[str]
+    ) -> tuple[list[Evidence], list[str]]:
+        """Put first the best candidate whose document names everything the question names, if any.
+
+        "Can I import CORSMiddleware from starlette?" may rank a sentence about Starlette in another
+        document first; the document that names CORSMiddleware holds the answer. Only the next
+        ``NAMING_DEPTH`` candidates are looked at, each document's vocabulary once.
+        """
+        seen = {evidence[0].doc_key}
+        for i, e in enumerate(evidence[1:NAMING_DEPTH], start=1):
+            if e.doc_key in seen:
+                continue
+            seen.add(e.doc_key)
+            if not missing_entities(names, self.vocabulary(e.doc_key)):
+                rest = [x for j, x in enumerate(evidence) if j != i]
+                return [e, *rest], []
+        return evidence, unknown
 
     def _block(
         self, cands: Candidates, evidence: list[Evidence], rank: int

@@ -237,3 +237,25 @@ def test_runner_up_blocks_are_read_only_for_questions_asking_for_a_set_or_steps(
         members = [block.lead_in, *block.units]
         assert any(m is not None and (m.doc_key, m.idx) == (unit.doc_key, unit.idx) for m in members)
         assert all(u.kind == "list_item" for u in block.units)
+
+
+def test_a_document_naming_what_the_question_names_comes_first(fake_index, tmp_path: Path):
+    """When the best candidate's document never names what the question names, a close candidate from
+    a document that does is put first, and the question is not refused for the name."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "framework.md").write_text(
+        "# Framework\n\nCan you import things from the framework directly? You can import everything "
+        "from the framework directly, the framework is built on it.\n",
+        encoding="utf-8",
+    )
+    (docs / "middleware.md").write_text(
+        "# Middleware\n\nThe Zorblax class lives in the framework package too.\n", encoding="utf-8"
+    )
+    ingest(fake_index, [docs])
+    question = "Can I import Zorblax from the framework directly?"
+    got = Ranker(fake_index).rank(Query(question=question))
+    assert got.evidence[0].doc_id == "middleware" and not got.unknown_names
+    # Without the name, the closer document stays first.
+    plain = Ranker(fake_index).rank(Query(question="Can I import things from the framework directly?"))
+    assert plain.evidence[0].doc_id == "framework"
