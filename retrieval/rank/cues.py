@@ -75,6 +75,29 @@ def answer_type_match(question: str, sentence: str) -> float:
     return 0.0
 
 
+# A yes/no question ("can I ...?", "does it need ...?", "is there ...?") is answered by a sentence that
+# says yes or no: a negation, a requirement, a permission, a restriction.
+_YES_NO_Q = re.compile(
+    r"(?:^\W*|[,;]\s+)(can|could|do|does|did|is|are|was|were|should|will|would|must|has|have)\s[^?]*\?",
+    re.IGNORECASE,
+)
+_POLAR = re.compile(
+    r"n['’]t\b|\b(not|no|never|only|must|cannot|all|every|always|required?|requires|optional|allow(s|ed)?|"
+    r"need(s|ed)?|instead|also|supported|unsupported|both|either|neither)\b",
+    re.IGNORECASE,
+)
+
+
+def wants_yes_no(question: str) -> bool:
+    """True for a question answered by yes or no ("can I ...?", "do both have to pass?")."""
+    return not _HOW_TO_Q.search(question) and bool(_YES_NO_Q.search(question))
+
+
+def polarity_match(question: str, sentence: str) -> float:
+    """1.0 when a yes/no question meets a sentence that says yes or no (a negation, a must, an only)."""
+    return 1.0 if wants_yes_no(question) and _POLAR.search(sentence) else 0.0
+
+
 def question_entities(question: str) -> list[str]:
     """Capitalised names in the question, leaving out acronyms (they may stand for a spelled-out name).
 

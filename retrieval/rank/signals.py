@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from .cues import answer_type_match, code_overlap, code_tokens, question_shapes, shape_match
+from .cues import answer_type_match, code_overlap, code_tokens, polarity_match, question_shapes, shape_match
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +249,8 @@ SIGNALS: tuple[Signal, ...] = (
     # Both at once: the unit's own words and its headings answer the question. Fitted alone, neither
     # tells a section's right sentence from its neighbours, which share the headings.
     Signal("section_coverage", lambda c, k: c.section_coverage(k) * c.unit_coverage(k), "unit"),
+    # A yes/no question against a sentence that says yes or no ("don't allow", "all of them must").
+    Signal("polarity", lambda c, k: polarity_match(c.inputs.question, c.inputs.texts[k]), "unit"),
 )
 #: Signal names in the order of the feature matrix's columns.
 FEATURES: tuple[str, ...] = tuple(s.name for s in SIGNALS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.rank.cues import wants_code, wants_set
+from retrieval.rank.cues import polarity_match, wants_code, wants_set, wants_yes_no
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,32 @@ def test_questions_asking_for_several_things_want_a_set(question: str) -> None:
 def test_questions_about_one_thing_do_not_want_a_set(question: str) -> None:
     """A how-to or a yes/no question asks for no list."""
     assert not wants_set(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "can I tweak the SPANN index settings on chroma cloud?",
+        "if I stack two checks on a command, do both have to pass or is one enough?",
+        "Is there a converter for forum channels?",
+    ],
+)
+def test_yes_no_questions_are_recognised(question: str) -> None:
+    """A question opening with an auxiliary verb, or a clause after a comma that does, asks yes or no."""
+    assert wants_yes_no(question)
+
+
+@pytest.mark.parametrize(
+    "question", ["how do I make a query param mandatory?", "What does it default to?", "which one is it?"]
+)
+def test_other_questions_are_not_yes_no(question: str) -> None:
+    """How-to and wh- questions are not answered by yes or no."""
+    assert not wants_yes_no(question)
+
+
+def test_polarity_marks_sentences_that_say_yes_or_no() -> None:
+    """Negations, musts and onlies answer a yes/no question; a plain statement does not."""
+    question = "can I tweak the SPANN settings?"
+    assert polarity_match(question, "We currently don't allow customization of SPANN.") == 1.0
+    assert polarity_match(question, "The SPANN index parameters include:") == 0.0
+    assert polarity_match("what are the SPANN settings?", "We don't allow it.") == 0.0

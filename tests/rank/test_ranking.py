@@ -59,6 +59,7 @@ FORMER_WEIGHTS = {
         "code_overlap": 0.0,
         "prose": 0.0,
         "section_coverage": 0.0,
+        "polarity": 0.0,
     },
     "thresholds": {"min_support": 0.45, "coverage_weight": 0.5},
 }

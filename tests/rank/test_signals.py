@@ -73,6 +73,7 @@ def oracle(
     answer_type: dict[tuple[str, int], float],
     shape: dict[tuple[str, int], float] = NONE,
     code: dict[tuple[str, int], float] = NONE,
+    polar: dict[tuple[str, int], float] = NONE,
 ) -> np.ndarray:
     """Every signal of every candidate, computed the plain way from the definitions in the README."""
     q = list(inp.own_tokens)
@@ -121,6 +122,7 @@ def oracle(
             "section": sum(inp.idf[t] for t in terms if t in set(inp.sections.get((d, i), []))) / mass,
             "code_overlap": code[(d, i)],
             "prose": 0.0 if (d, i) in inp.kinds else 1.0,
+            "polarity": polar[(d, i)],
         }
         row["section_coverage"] = row["section"] * row["coverage"]
         rows.append([row[name] for name in FEATURES])
@@ -192,3 +194,16 @@ def test_pasted_identifiers_count_where_they_occur_verbatim():
     moved = FeatureInputs(**{**inp.__dict__, "texts": texts})
     col = compute_features(moved)[:, FEATURES.index("code_overlap")]
     assert list(col) == [1.0, 0.0, 0.0]
+
+
+def test_a_yes_no_question_favours_sentences_that_say_yes_or_no():
+    """ "Will the troops ...?" marks the sentence with "only" (a yes or no), not the plain statements."""
+    texts = dict(TEXTS)
+    texts[("a", 2)] = "The troops will only train for weeks."
+    inp = FeatureInputs(
+        **{**inputs(["troop", "korea"]).__dict__, "texts": texts, "question": "Will the troops train?"}
+    )
+    expected = oracle(inp, NONE, polar={("a", 1): 0.0, ("a", 2): 1.0, ("b", 0): 0.0})
+    assert compute_features(inp) == pytest.approx(expected, abs=1e-12)
+    how = FeatureInputs(**{**inp.__dict__, "question": "How do the troops train?"})
+    assert not compute_features(how)[:, FEATURES.index("polarity")].any()
