@@ -196,12 +196,23 @@ class _RstWalker:
         self.cursor = m.end()
         return m.start(), m.end()
 
-    def visit(self, node: nodes.Node, item: tuple[Kind, str | None] | None, depth: int = 0) -> None:
+    def visit(
+        self,
+        node: nodes.Node,
+        item: tuple[Kind, str | None] | None,
+        depth: int = 0,
+        lead_in: str | None = None,
+    ) -> None:
+        """Visit ``node``'s children; ``lead_in`` is the text just before it that may introduce a list.
+
+        A list indented under a paragraph (a block quote) or under a definition's term (an item "Most
+        Union types." with an indented list of allowed unions under it) is introduced by that text, as a
+        nested Markdown list is by its parent item.
+        """
         from docutils import nodes as n
 
         if depth > MAX_DEPTH:
             return
-        lead_in: str | None = None
         for child in node.children:
             if isinstance(child, n.system_message | n.comment | n.substitution_definition | n.target | n.raw):
                 continue
@@ -230,10 +241,17 @@ class _RstWalker:
                 self.table()
             elif isinstance(child, n.term | n.line):
                 span = self.locate(child.rawsource or child.astext())
-                if span:
-                    self.out.add("sentence", *span)
+                if span is None:
+                    lead_in = None
+                elif item is not None:  # a term inside a list item is that item's text
+                    units = self.out.add_item(item[0], *span, item[1], MAX_ITEM_CHARS)
+                    lead_in = units[-1].text if units else None
+                else:
+                    unit = self.out.add("sentence", *span)
+                    lead_in = unit.text if unit is not None else None
+                continue
             elif isinstance(child, n.Element):
-                self.visit(child, item, depth + 1)
+                self.visit(child, item, depth + 1, lead_in)
             lead_in = None
 
     def visit_section(self, section: nodes.section, depth: int) -> None:

@@ -122,3 +122,25 @@ def test_an_rst_code_block_carries_the_sentence_that_introduces_it():
     assert_exact(doc)
     [code] = [u for u in doc.units if u.kind == "code"]
     assert code.context == "Then sync the tree for each guild::"
+
+
+def test_a_term_inside_a_list_item_is_an_item_that_introduces_its_nested_list():
+    """ "- Most Union types." with an indented list under it (a definition list to docutils) is an item
+    of the outer list, and the nested items carry it as their lead-in."""
+    text = (
+        "Following are not supported:\n\n"
+        "- Variable arguments.\n"
+        "- Most :class:`typing.Union` types.\n"
+        "    - Unions of channel types are allowed\n"
+        "    - Unions of user types are allowed\n"
+    )
+    doc = parse_rst(text)
+    assert_exact(doc)
+    assert [(u.kind, u.text, u.context) for u in doc.units] == [
+        ("sentence", "Following are not supported:", None),
+        ("list_item", "Variable arguments.", "Following are not supported:"),
+        ("list_item", "Most :class:`typing.Union` types.", "Following are not supported:"),
+        ("list_item", "Unions of channel types are allowed", "Most :class:`typing.Union` types."),
+        ("list_item", "Unions of user types are allowed", "Most :class:`typing.Union` types."),
+    ]
+    assert len({u.block for u in doc.units[1:]}) == 1  # one list, cited whole
