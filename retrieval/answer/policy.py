@@ -30,7 +30,7 @@ from typing import TypeVar
 
 from ..models import Evidence, Retrieved
 from ..rank.blocks import Block, RetrievedWithBlock, UnitLike
-from ..rank.cues import question_shapes, wants_code
+from ..rank.cues import names_row_key, question_shapes, wants_code
 from ..rank.weights import Thresholds, load_weights
 from ..settings import Settings
 
@@ -153,7 +153,9 @@ class AnswerPolicy:
             if shaped and any(u.kind in _ITEM_KINDS for u in shaped):
                 return shaped
         n = self.citation_count(probabilities)
-        return outermost(list(ranked[: n + 1]))[:n] if n > 1 else [ranked[0]]
+        if n < 2:
+            return [ranked[0]]
+        return _named_row_first(question, outermost(list(ranked[: n + 1]))[:n])
 
     def shape(self, question: str, best: U, block: Block[U]) -> list[U] | None:
         """A whole list or series of steps to cite, or a code block after the sentence introducing it."""
@@ -177,6 +179,20 @@ class AnswerPolicy:
             code = outermost(block.units)[:1]
             return code if wants_code(question) else [block.lead_in, *code]
         return None
+
+
+def _named_row_first(question: str, cited: list[U]) -> list[U]:
+    """Put first a cited table row whose first cell the question names.
+
+    "Is there a converter for forum channels?" cites a sentence about converters and the row
+    "ForumChannel | ForumChannelConverter"; the row is the answer, the sentence its background.
+    """
+    if cited[0].kind == "table_row":
+        return cited
+    for i, u in enumerate(cited[1:], start=1):
+        if u.kind == "table_row" and names_row_key(question, u.text):
+            return [u, *cited[:i], *cited[i + 1 :]]
+    return cited
 
 
 def outermost(units: Sequence[U]) -> list[U]:

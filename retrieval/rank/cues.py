@@ -98,6 +98,30 @@ def polarity_match(question: str, sentence: str) -> float:
     return 1.0 if wants_yes_no(question) and _POLAR.search(sentence) else 0.0
 
 
+_ROLE = re.compile(r":[\w:-]+:`~?(?:[\w.]*\.)?([^`<]+?)(?:\s*<[^>]*>)?`")  # :class:`~ext.commands.Member`
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)|`([^`]*)`_?")  # [text](url), `text <url>`_, `code`
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])")
+
+
+def row_key(row: str) -> str:
+    """The first cell of a table row as plain words ("| :class:`ForumChannel` | ..." -> "Forum Channel").
+
+    A row of a lookup table is about what its first cell names: the setting, the class, the provider.
+    """
+    cells = [c for c in (row.split("|") if "|" in row else re.split(r"\s{2,}", row.strip())) if c.strip()]
+    if not cells:
+        return ""
+    cell = _ROLE.sub(r"\1", cells[0])
+    cell = _LINK.sub(lambda m: m.group(1) or m.group(2) or "", cell)
+    return _CAMEL.sub(" ", cell.replace("*", "").strip())
+
+
+def names_row_key(question: str, row: str) -> bool:
+    """True when the question names everything a table row's first cell names ("forum channels")."""
+    key = tokenize([row_key(row)])[0]
+    return bool(key) and set(key) <= set(tokenize([question])[0])
+
+
 def question_entities(question: str) -> list[str]:
     """Capitalised names in the question, leaving out acronyms (they may stand for a spelled-out name).
 

@@ -195,6 +195,21 @@ def test_a_runner_up_code_block_alone_is_not_promoted():
     assert chosen[0].text == "Intro sentence."
 
 
+def test_a_cited_row_the_question_names_comes_before_the_sentence_ranked_above_it():
+    """Two citations, a sentence then a table row whose first cell the question names: the row first."""
+    sentence = UNITS[0].model_copy(update={"text": "Every converter is listed below."})
+    row = UNITS[2].model_copy(
+        update={"idx": 20, "kind": "table_row", "text": "| :class:`ForumChannel` | ForumChannelConverter |"}
+    )
+    question = "Is there a converter for forum channels?"
+    assert POLICY.choose(question, [sentence, row], [0.6, 0.4], {}) == [row, sentence]
+    # A row the question doesn't name keeps its rank.
+    assert POLICY.choose("Is there a converter for threads?", [sentence, row], [0.6, 0.4], {}) == [
+        sentence,
+        row,
+    ]
+
+
 def test_outermost_keeps_containers_in_first_seen_order():
     """Units nested in another are dropped, whichever comes first; the rest keep their order."""
     assert [u.idx for u in outermost([UNITS[9], UNITS[7], UNITS[8], UNITS[10]])] == [7, 8]

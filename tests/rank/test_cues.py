@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.rank.cues import polarity_match, wants_code, wants_set, wants_yes_no
+from retrieval.rank.cues import names_row_key, polarity_match, row_key, wants_code, wants_set, wants_yes_no
 
 
 @pytest.mark.parametrize(
@@ -85,3 +85,25 @@ def test_polarity_marks_sentences_that_say_yes_or_no() -> None:
     assert polarity_match(question, "We currently don't allow customization of SPANN.") == 1.0
     assert polarity_match(question, "The SPANN index parameters include:") == 0.0
     assert polarity_match("what are the SPANN settings?", "We don't allow it.") == 0.0
+
+
+@pytest.mark.parametrize(
+    ("row", "key"),
+    [
+        ("| :class:`ForumChannel`    | :class:`~ext.commands.ForumChannelConverter`    |", "Forum Channel"),
+        ("| Ollama | [@chroma-core/ollama](https://www.npmjs.com/package/@chroma-core/ollama) |", "Ollama"),
+        ("| **use_plain_responses** | When set to `true` ... |", "use_plain_responses"),
+        ("| [clip-ViT-L-14](https://huggingface.co/x) | 75.4 |", "clip-ViT-L-14"),
+        ("Squared L2        l2     d = sum", "Squared L2"),
+    ],
+)
+def test_a_rows_key_is_its_first_cell_as_plain_words(row: str, key: str) -> None:
+    """Roles, links, emphasis and CamelCase joins are undone; a simple table splits on wide gaps."""
+    assert row_key(row) == key
+
+
+def test_a_question_names_a_row_when_it_names_every_word_of_its_key() -> None:
+    """ "forum channels" names the ForumChannel row; "channels" alone does not."""
+    row = "| :class:`ForumChannel`    | :class:`~ext.commands.ForumChannelConverter`    |"
+    assert names_row_key("is there a converter for forum channels?", row)
+    assert not names_row_key("is there a converter for channels?", row)
