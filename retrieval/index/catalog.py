@@ -12,6 +12,7 @@ files again, so an interrupted ingest never leaves a half document that answers 
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -195,10 +196,20 @@ def _encode_section(section: Sequence[str]) -> str:
 def _decode_section(stored: object) -> tuple[str, ...]:
     if not stored:
         return ()
+    return _decode_section_text(str(stored))
+
+
+@functools.lru_cache(maxsize=8192)
+def _decode_section_text(stored: str) -> tuple[str, ...]:
+    """Decode a stored heading path, once per distinct path.
+
+    Every unit of a section shares its path, and a question reads dozens of rows; the cache is
+    thread-safe and its tuples immutable.
+    """
     try:
-        value = json.loads(str(stored))
+        value = json.loads(stored)
     except ValueError:  # not written by this module: keep the text rather than lose the row
-        return (str(stored),)
+        return (stored,)
     return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
 
 

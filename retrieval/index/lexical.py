@@ -42,8 +42,12 @@ _KEEP_PREVIOUS = 2  # published generations kept besides the current one, for re
 _LOAD_ATTEMPTS = 5
 
 
+@lru_cache(maxsize=1)
 def _quiet_bm25s() -> None:
-    """bm25s sets its logger to DEBUG on import; give the level back to the application's config."""
+    """bm25s sets its logger to DEBUG on import; give the level back to the application's config.
+
+    Once: setting a level clears every logger's cache, a cost on each question otherwise.
+    """
     logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from difflib import SequenceMatcher
 
 from ..index.lexical import tokenize
@@ -58,21 +58,42 @@ _CODE_NUMBER_Q = re.compile(r"\bstatus codes?\b", re.IGNORECASE)
 _CODE_NUMBER = re.compile(r"\b\d{3,5}\b")
 
 
-def answer_type_match(question: str, sentence: str) -> float:
-    """1.0 when the sentence holds the kind of answer the question asks for and the question lacks."""
+#: Whether a sentence holds the kind of answer a question asks for (1.0) or not (0.0).
+AnswerCheck = Callable[[str], float]
+
+
+def _holds(pattern: re.Pattern[str]) -> AnswerCheck:
+    return lambda sentence: 1.0 if pattern.search(sentence) else 0.0
+
+
+def answer_type_check(question: str) -> AnswerCheck | None:
+    """The check of the kind of answer ``question`` asks for, or None when it asks for no such kind.
+
+    Worked out once per question: the ranker applies it to every candidate.
+    """
     if _ERROR_Q.search(question):
-        return 1.0 if _ERROR.search(sentence) else 0.0
+        return _holds(_ERROR)
     if _VERSION_Q.search(question):
-        return 1.0 if _VERSION.search(sentence) else 0.0
+        return _holds(_VERSION)
     if _CODE_NUMBER_Q.search(question):
-        return 1.0 if _CODE_NUMBER.search(sentence) else 0.0
+        return _holds(_CODE_NUMBER)
     if wants_quantity(question):
-        return 1.0 if _NUMBER.search(sentence) else 0.0
+        return _holds(_NUMBER)
     if wants_person(question):
         q_words = set(re.findall(r"\w+", question.lower()))
-        names = [m.group(0) for m in _NAME.finditer(sentence)]
-        return 1.0 if any(w.lower() not in q_words for n in names for w in n.split()) else 0.0
-    return 0.0
+
+        def new_name(sentence: str) -> float:
+            names = [m.group(0) for m in _NAME.finditer(sentence)]
+            return 1.0 if any(w.lower() not in q_words for n in names for w in n.split()) else 0.0
+
+        return new_name
+    return None
+
+
+def answer_type_match(question: str, sentence: str) -> float:
+    """1.0 when the sentence holds the kind of answer the question asks for and the question lacks."""
+    check = answer_type_check(question)
+    return check(sentence) if check is not None else 0.0
 
 
 # A yes/no question ("can I ...?", "does it need ...?", "is there ...?") is answered by a sentence that
@@ -93,9 +114,14 @@ def wants_yes_no(question: str) -> bool:
     return not _HOW_TO_Q.search(question) and bool(_YES_NO_Q.search(question))
 
 
+def says_yes_or_no(sentence: str) -> bool:
+    """True for a sentence that can answer yes or no: a negation, a must, an only, an allowed."""
+    return bool(_POLAR.search(sentence))
+
+
 def polarity_match(question: str, sentence: str) -> float:
     """1.0 when a yes/no question meets a sentence that says yes or no (a negation, a must, an only)."""
-    return 1.0 if wants_yes_no(question) and _POLAR.search(sentence) else 0.0
+    return 1.0 if wants_yes_no(question) and says_yes_or_no(sentence) else 0.0
 
 
 _ROLE = re.compile(r":[\w:-]+:`~?(?:[\w.]*\.)?([^`<]+?)(?:\s*<[^>]*>)?`")  # :class:`~ext.commands.Member`

@@ -21,7 +21,16 @@ from typing import Literal
 
 import numpy as np
 
-from .cues import answer_type_match, code_overlap, code_tokens, polarity_match, question_shapes, shape_match
+from .cues import (
+    AnswerCheck,
+    answer_type_check,
+    code_overlap,
+    code_tokens,
+    question_shapes,
+    says_yes_or_no,
+    shape_match,
+    wants_yes_no,
+)
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +126,21 @@ class Context:
     def shapes(self) -> frozenset[str]:
         """The shapes of answer the question asks for (cues.question_shapes)."""
         return question_shapes(self.inputs.question)
+
+    @cached_property
+    def answer_check(self) -> AnswerCheck | None:
+        """The check of the kind of answer the question asks for (cues.answer_type_check)."""
+        return answer_type_check(self.inputs.question)
+
+    @cached_property
+    def yes_no(self) -> bool:
+        """The question is answered by yes or no."""
+        return wants_yes_no(self.inputs.question)
+
+    def answer_type(self, key: Key) -> float:
+        """1.0 when the unit holds the kind of answer the question asks for."""
+        check = self.answer_check
+        return check(self.inputs.texts[key]) if check is not None else 0.0
 
     @cached_property
     def code_tokens(self) -> list[str]:
@@ -233,7 +257,7 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("lexical_window", lambda c, k: window(c.inputs.lexical, k), "standardised"),
     Signal("coverage", lambda c, k: c.unit_coverage(k), "unit"),
     Signal("coverage_window", lambda c, k: c.coverage(c.window_terms(k)), "unit"),
-    Signal("answer_type", lambda c, k: answer_type_match(c.inputs.question, c.inputs.texts[k]), "unit"),
+    Signal("answer_type", lambda c, k: c.answer_type(k), "unit"),
     Signal("dense_prev", _dense_of(_prev), "standardised"),
     Signal("dense_next", _dense_of(_next), "standardised"),
     Signal("coverage_prev", _coverage_of(_prev), "unit"),
@@ -250,7 +274,7 @@ SIGNALS: tuple[Signal, ...] = (
     # tells a section's right sentence from its neighbours, which share the headings.
     Signal("section_coverage", lambda c, k: c.section_coverage(k) * c.unit_coverage(k), "unit"),
     # A yes/no question against a sentence that says yes or no ("don't allow", "all of them must").
-    Signal("polarity", lambda c, k: polarity_match(c.inputs.question, c.inputs.texts[k]), "unit"),
+    Signal("polarity", lambda c, k: float(c.yes_no and says_yes_or_no(c.inputs.texts[k])), "unit"),
 )
 #: Signal names in the order of the feature matrix's columns.
 FEATURES: tuple[str, ...] = tuple(s.name for s in SIGNALS)
