@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS documents (
     n_sentences INTEGER NOT NULL DEFAULT 0,
     n_chunks INTEGER NOT NULL DEFAULT 0,
     updated REAL NOT NULL,
-    url TEXT
+    url TEXT,
+    units_version INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS documents_root ON documents(scope, root);
 CREATE INDEX IF NOT EXISTS documents_hash ON documents(scope, content_hash);
@@ -79,6 +80,7 @@ _ADDED_COLUMNS = (
     ("sentences", "block", "INTEGER NOT NULL DEFAULT 0"),
     ("sentences", "url", "TEXT"),
     ("documents", "url", "TEXT"),
+    ("documents", "units_version", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 
@@ -100,6 +102,7 @@ class DocumentRow:
     n_sentences: int
     n_chunks: int
     url: str | None = None  # where the document came from on the web (a page), None for files
+    units_version: int = 0  # the ingest.pipeline.UNITS_VERSION that made its units (0: before versions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +164,7 @@ class SentenceRow:
 
 _DOC_COLUMNS = (
     "doc_key, scope, root, source, doc_id, title, content_hash, size, mtime_ns, state, alias_of, "
-    "n_sentences, n_chunks, url"
+    "n_sentences, n_chunks, url, units_version"
 )
 _SENT_SELECT = (
     "SELECT s.rowid, s.doc_key, s.idx, s.start, s.end, s.chunk, s.text, "
@@ -326,7 +329,7 @@ class Catalog:
         with self.transaction() as db:
             db.execute("DELETE FROM sentences WHERE doc_key = ?", (row.doc_key,))
             db.execute(
-                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 15)})",
+                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 16)})",
                 (*_values(row, state="pending"), time.time()),
             )
             _bump(db)
@@ -369,7 +372,7 @@ class Catalog:
             )
             _bump(db)
             db.execute(
-                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 15)})",
+                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 16)})",
                 (*_values(row, state=row.state), time.time()),
             )
 
@@ -389,7 +392,7 @@ class Catalog:
         with self.transaction() as db:
             db.execute("DELETE FROM sentences WHERE doc_key = ?", (row.doc_key,))
             db.execute(
-                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 15)})",
+                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 16)})",
                 (*_values(row, state="alias"), time.time()),
             )
 
@@ -619,6 +622,7 @@ def _values(row: DocumentRow, *, state: str) -> tuple:
         row.n_sentences,
         row.n_chunks,
         row.url,
+        row.units_version,
     )
 
 

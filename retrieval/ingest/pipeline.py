@@ -31,6 +31,11 @@ from .loaders import parse, read_limited
 
 log = logging.getLogger(__name__)
 
+#: The version of how files become units: parsing, segmentation, and the text embedded for each unit.
+#: Raise it with any change to those, so that the next ingest re-indexes documents made by an older
+#: citebot even when the files themselves did not change (their units would be stale otherwise).
+UNITS_VERSION = 1
+
 # Sentences embedded per batch across documents: large enough for efficient encoding, small enough
 # that a crash loses little work and that storing one batch overlaps embedding the next.
 _EMBED_BATCH = 512
@@ -318,6 +323,8 @@ class _Reader:
         url = self.urls.get(path)
         if current is not None and current.url != url:
             current = None  # the same file now cited at another address: its rows must say so
+        if current is not None and current.units_version != UNITS_VERSION:
+            current = None  # units made by an older citebot: parse the file again, whatever its content
         if current is not None and (current.size, current.mtime_ns) == (st.st_size, st.st_mtime_ns):
             return _Unchanged()
         try:
@@ -351,6 +358,7 @@ class _Reader:
             n_sentences=len(layout.units),
             n_chunks=len(layout.chunks),
             url=url,
+            units_version=UNITS_VERSION,
         )
         twin = self.index.catalog.find_complete_by_hash(self.scope, content_hash)
         if twin is not None and twin.doc_key != key:

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from retrieval import NoDocumentsError, ingest
+from retrieval.ingest.pipeline import UNITS_VERSION
 
 
 def _write(path: Path, text: str) -> Path:
@@ -39,6 +40,20 @@ def test_unchanged_files_cost_no_embedding(fake_index, corpus):
     assert again.sentences_embedded == 0
     assert sorted(Path(s).name for s in again.unchanged) == ["alpha.txt", "beta.md"]
     os.utime(corpus / "alpha.txt", ns=(1, 1))  # touched, same content: hashed, not embedded
+    assert ingest(fake_index, [corpus]).sentences_embedded == 0
+
+
+def test_documents_made_by_an_older_citebot_are_indexed_again(fake_index, corpus):
+    """A document whose units an older parser made is parsed again though its file did not change."""
+    ingest(fake_index, [corpus])
+    with fake_index.catalog.transaction() as db:  # as a catalog written before this version
+        db.execute(
+            "UPDATE documents SET units_version = ? WHERE source LIKE '%alpha.txt'", (UNITS_VERSION - 1,)
+        )
+    report = ingest(fake_index, [corpus])
+    assert [Path(s).name for s in report.updated] == ["alpha.txt"]
+    assert [Path(s).name for s in report.unchanged] == ["beta.md"]
+    assert {d.units_version for d in fake_index.catalog.documents()} == {UNITS_VERSION}
     assert ingest(fake_index, [corpus]).sentences_embedded == 0
 
 
