@@ -9,11 +9,12 @@ policy's decision (``retrieval/answer/policy.py``); the ranker hands it what it 
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import cast, get_args
+from typing import TypeVar, cast, get_args
 
 import numpy as np
 
@@ -86,6 +87,33 @@ def to_evidence(
     )
 
 
+T = TypeVar("T")
+
+
+def naming_first(
+    ranked: Sequence[T], doc_of: Callable[[T], str], unknown_in: Callable[[str], Sequence[str]]
+) -> int:
+    """The rank of the candidate to answer from: 0, or one whose document names what the best's doesn't.
+
+    "Can I import CORSMiddleware from starlette?" may rank a sentence about Starlette in another
+    document first; the document that names CORSMiddleware holds the answer. When the best candidate's
+    document misses a name the question asks about, the first of the next ``NAMING_DEPTH - 1``
+    candidates whose document names them all is the one (each document looked up once). Pure, so
+    ``tune`` orders cached candidates as the ranker does.
+    """
+    if not ranked or not unknown_in(doc_of(ranked[0])):
+        return 0
+    seen = {doc_of(ranked[0])}
+    for i, unit in enumerate(ranked[1:NAMING_DEPTH], start=1):
+        doc = doc_of(unit)
+        if doc in seen:
+            continue
+        seen.add(doc)
+        if not unknown_in(doc):
+            return i
+    return 0
+
+
 class Ranker:
     """Ranks an index's sentences for a query; one ranker may serve many threads.
 
@@ -141,9 +169,15 @@ class Ranker:
         # The best document's vocabulary (a whole document tokenised on a cache miss) is read only when
         # the question names something to look for in it.
         names = question_entities(query.question) if evidence else []
-        unknown = missing_entities(names, self.vocabulary(evidence[0].doc_key)) if names else []
-        if unknown:
-            evidence, unknown = self._naming_first(evidence, names, unknown)
+
+        @functools.cache
+        def unknown_in(doc_key: str) -> tuple[str, ...]:
+            return tuple(missing_entities(names, self.vocabulary(doc_key))) if names else ()
+
+        first = naming_first(evidence, lambda e: e.doc_key, unknown_in)
+        if first:
+            evidence = [evidence[first], *evidence[:first], *evidence[first + 1 :]]
+        unknown = list(unknown_in(evidence[0].doc_key)) if evidence else []
         lead_in, units = self._block(cands, evidence, 0)
         runner_ups = []
         if question_shapes(query.question) & _SHAPED_BY_RUNNER_UPS:
@@ -159,25 +193,6 @@ class Ranker:
             block_units=units,
             runner_up_blocks=runner_ups,
         )
-
-    def _naming_first(
-        self, evidence: list[Evidence], names: list[str], unknown: list[str]
-    ) -> tuple[list[Evidence], list[str]]:
-        """Put first the best candidate whose document names everything the question names, if any.
-
-        "Can I import CORSMiddleware from starlette?" may rank a sentence about Starlette in another
-        document first; the document that names CORSMiddleware holds the answer. Only the next
-        ``NAMING_DEPTH`` candidates are looked at, each document's vocabulary once.
-        """
-        seen = {evidence[0].doc_key}
-        for i, e in enumerate(evidence[1:NAMING_DEPTH], start=1):
-            if e.doc_key in seen:
-                continue
-            seen.add(e.doc_key)
-            if not missing_entities(names, self.vocabulary(e.doc_key)):
-                rest = [x for j, x in enumerate(evidence) if j != i]
-                return [e, *rest], []
-        return evidence, unknown
 
     def _block(
         self, cands: Candidates, evidence: list[Evidence], rank: int

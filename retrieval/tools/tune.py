@@ -36,7 +36,7 @@ from ..ingest.pipeline import ingest
 from ..models import Query
 from ..rank.blocks import Block, block_of, needs_block, read_block
 from ..rank.cues import missing_entities
-from ..rank.ranker import RUNNER_UP_DEPTH, Ranker
+from ..rank.ranker import RUNNER_UP_DEPTH, Ranker, naming_first
 from ..rank.signals import FEATURES, normalise, softmax
 from ..rank.weights import FittedWeights, Thresholds, load_weights, save_weights
 from ..settings import Settings
@@ -146,6 +146,18 @@ def _blocks(
     return out
 
 
+def ranked_order(case: Case, scores: np.ndarray) -> np.ndarray:
+    """The candidates best first, as the ranker orders them (a document naming the question's names first)."""
+    order = np.argsort(-scores, kind="stable")
+    if not case.units:  # collected by an older version: no documents to look at
+        return order
+    unknown = {u.doc_key: names for u, names in zip(case.units, case.unknown, strict=True)}
+    first = naming_first(list(order), lambda j: case.units[j].doc_key, unknown.__getitem__)
+    if first:
+        order = np.concatenate([order[first : first + 1], order[:first], order[first + 1 :]])
+    return order
+
+
 def cite_at_1(cases: list[Case], w: np.ndarray) -> float:
     """Share of answerable questions whose top-ranked candidate is gold evidence (refusals aside)."""
     hits = [bool(len(c.gold)) and bool(c.gold[int(np.argmax(c.features @ w))]) for c in cases if c.answerable]
@@ -188,7 +200,7 @@ def outcome(case: Case, w: np.ndarray, policy: AnswerPolicy) -> Outcome:
     if not len(case.gold):
         return Outcome(answerable=case.answerable, refused=True, kind=case.kind)
     scores = case.features @ w
-    order = np.argsort(-scores, kind="stable")
+    order = ranked_order(case, scores)
     best = int(order[0])
     reason = policy.refusal_reason(
         dense=float(case.raw[best, _DENSE]),
@@ -233,7 +245,7 @@ def _support_inputs(cases: list[Case], w: np.ndarray) -> tuple[np.ndarray, np.nd
         if not len(c.gold):
             dense[i], cover[i], unknown[i] = -np.inf, 0.0, True  # no candidate: always refused
             continue
-        best = int(np.argmax(c.features @ w))
+        best = int(ranked_order(c, c.features @ w)[0])
         dense[i], cover[i] = c.raw[best, _DENSE], c.raw[best, _COVERAGE_WINDOW]
         unknown[i] = bool(c.unknown[best])
     return dense, cover, unknown

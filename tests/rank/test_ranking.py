@@ -14,7 +14,7 @@ from retrieval import build_chain, ingest
 from retrieval.models import Query
 from retrieval.rank.caches import GenerationCache
 from retrieval.rank.cues import answer_type_match, missing_entities, question_entities
-from retrieval.rank.ranker import Ranker
+from retrieval.rank.ranker import Ranker, naming_first
 from retrieval.resources import seeds_dir
 
 # Recorded from the ranker as it was before signals, gathering and weights were split apart (commit
@@ -260,3 +260,13 @@ def test_a_document_naming_what_the_question_names_comes_first(fake_index, tmp_p
     # Without the name, the closer document stays first.
     plain = Ranker(fake_index).rank(Query(question="Can I import things from the framework directly?"))
     assert plain.evidence[0].doc_id == "framework"
+
+
+def test_naming_first_picks_the_first_close_candidate_from_a_document_that_names_everything():
+    """Rank 0 when the best document names all; otherwise the first of the next four whose document does."""
+    unknown = {"a": ("Zorblax",), "b": ("Zorblax",), "c": (), "d": ()}
+    ranked = ["a", "a", "b", "c", "d"]  # each candidate given as its document
+    assert naming_first(ranked, str, unknown.__getitem__) == 3
+    assert naming_first(["c", "a"], str, unknown.__getitem__) == 0
+    assert naming_first(["a", "b", "b", "a", "a", "c"], str, unknown.__getitem__) == 0  # c is 6th: too far
+    assert naming_first([], str, unknown.__getitem__) == 0
