@@ -75,8 +75,8 @@ def needs_block(unit: UnitLike, following: UnitLike | None) -> bool:
 def block_of(rows: Mapping[int, U], idx: int) -> Block[U] | None:
     """The block of the unit at ``idx`` among ``rows`` (one document's rows by position), or None.
 
-    Pure: ``rows`` must hold the whole run of the block (``read_block`` reads it). For a lead-in, the
-    block is the list after it.
+    Pure: ``rows`` must hold the whole block (``read_block`` reads it). For a lead-in, the block is the
+    list after it.
     """
     unit = rows.get(idx)
     if unit is None:
@@ -84,12 +84,12 @@ def block_of(rows: Mapping[int, U], idx: int) -> Block[U] | None:
     after = rows.get(idx + 1)
     first = idx + 1 if is_lead_in(unit, after) else idx
     anchor = rows[first]
-    lo = hi = first
-    while lo - 1 in rows and rows[lo - 1].block == anchor.block:
-        lo -= 1
-    while hi + 1 in rows and rows[hi + 1].block == anchor.block:
-        hi += 1
-    units = [rows[i] for i in range(lo, hi + 1)]
+    # A block's units are consecutive, but for a numbered list that goes on after a break (a heading, a
+    # table): those share the block number across the gap.
+    units = [
+        rows[i] for i in sorted(rows) if rows[i].block == anchor.block and rows[i].doc_key == anchor.doc_key
+    ]
+    lo = units[0].idx
     before = rows.get(lo - 1)
     head = units[0]
     lead = before if before is not None and is_lead_in(before, head) else None

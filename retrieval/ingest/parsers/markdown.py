@@ -83,6 +83,13 @@ class _MarkdownWalker:
         self.lists: list[tuple[Kind, str | None]] = []
         # Open containers ("list_item", "blockquote"), innermost last.
         self.containers: list[str] = []
+        # The last top-level numbered list: its block, kind, lead-in, and the number its next item would
+        # have. A list that starts at that number (after a heading, a table or an unindented code fence
+        # broke the first) goes on with it.
+        self.numbered: tuple[int, Kind, str | None, int] | None = None
+        self.numbered_open: list[int] = []  # [start, items] of the open top-level numbered list
+        # A code block right after a numbered list, not indented into its last item, is that step's command.
+        self.after_numbered = False
 
     def _line_end(self, line: int) -> int:
         return self.line_starts[line] + len(self.lines[line].rstrip())
@@ -113,7 +120,22 @@ class _MarkdownWalker:
     def _start_block(self, level: int) -> None:
         if not self.lists:
             self.out.new_block()
+            self.after_numbered = False
         self.last_para[level] = None
+
+    def _step_command(self) -> str | None:
+        """For a code block right after a numbered list: join the list's block; the last step's text."""
+        if not (self.after_numbered and self.numbered is not None and not self.lists):
+            return None
+        block = self.numbered[0]
+        last = next(
+            (u for u in reversed(self.out.units) if u.block == block and u.kind in ("step", "list_item")),
+            None,
+        )
+        if last is None:
+            return None
+        self.out.resume_block(block)
+        return last.text
 
     def _on_heading_open(self, tokens: list[Token], i: int) -> int:
         depth = int(tokens[i].tag[1:])
@@ -122,6 +144,7 @@ class _MarkdownWalker:
             self.headings.pop()
         self.headings.append((depth, text))
         self.out.section = tuple(t for _, t in self.headings)
+        self.after_numbered = False
         if self.title is None and depth == 1 and text:
             self.title = text
         self.last_para[tokens[i].level] = None
@@ -154,6 +177,8 @@ class _MarkdownWalker:
 
     def _on_list_item_open(self, tokens: list[Token], i: int) -> int:
         self.containers.append("list_item")
+        if len(self.lists) == 1 and self.numbered_open:
+            self.numbered_open[1] += 1
         return i
 
     def _on_blockquote_open(self, tokens: list[Token], i: int) -> int:
@@ -177,8 +202,17 @@ class _MarkdownWalker:
     def _open_list(self, tokens: list[Token], i: int, *, ordered: bool) -> int:
         level = tokens[i].level
         context = self.last_para.get(level)
+        if not self.lists and ordered:
+            start = int(tokens[i].attrGet("start") or 1)
+            self.numbered_open = [start, 0]
+            if start > 1 and self.numbered is not None and self.numbered[3] == start:
+                block, went_on, lead, _ = self.numbered  # "3. Run the bot" after a break goes on from 2.
+                self.out.resume_block(block)
+                self.lists.append((went_on, lead))
+                return i
         if not self.lists:
             self.out.new_block()
+            self.after_numbered = False
         kind: Kind = "list_item"
         inside_step = bool(self.lists) and self.lists[-1][0] == "step"
         if ordered and (inside_step or is_how_to(*self.out.section, context or "")):
@@ -193,6 +227,12 @@ class _MarkdownWalker:
         return self._close_list(tokens, i)
 
     def _close_list(self, tokens: list[Token], i: int) -> int:
+        if len(self.lists) == 1 and self.numbered_open and tokens[i].type == "ordered_list_close":
+            start, items = self.numbered_open
+            kind, lead = self.lists[0]
+            self.numbered = (self.out.block, kind, lead, start + items)
+            self.numbered_open = []
+            self.after_numbered = True
         if self.lists:
             self.lists.pop()
         self.last_para[tokens[i].level] = None
@@ -200,8 +240,10 @@ class _MarkdownWalker:
 
     def _on_fence(self, tokens: list[Token], i: int) -> int:
         tok = tokens[i]
-        lead = self.last_para.get(tok.level)  # the paragraph right before introduces the code
-        self._start_block(tok.level)
+        step = self._step_command()
+        lead = step or self.last_para.get(tok.level)  # the step, or the paragraph right before
+        if step is None:
+            self._start_block(tok.level)
         if tok.map is None:
             return i
         first, stop = tok.map[0] + 1, tok.map[1]
@@ -214,8 +256,10 @@ class _MarkdownWalker:
 
     def _on_code_block(self, tokens: list[Token], i: int) -> int:
         tok = tokens[i]
-        lead = self.last_para.get(tok.level)
-        self._start_block(tok.level)
+        step = self._step_command()
+        lead = step or self.last_para.get(tok.level)
+        if step is None:
+            self._start_block(tok.level)
         if tok.map is not None:
             start, end = self.line_starts[tok.map[0]], self._line_end(tok.map[1] - 1)
             self.out.add_code(start, end, MAX_CODE_LINES, lead)

@@ -100,6 +100,7 @@ class UnitCollector:
     section: tuple[str, ...] = ()
     page: int | None = None
     _block: int = -1
+    _last_block: int = -1
 
     def __post_init__(self) -> None:
         # ``view`` is the source with markup that is never text (front matter, template tags) blanked
@@ -109,8 +110,17 @@ class UnitCollector:
 
     def new_block(self) -> int:
         """Start a new block (paragraph, list, table, code block) and return its number."""
-        self._block += 1
+        self._last_block += 1
+        self._block = self._last_block
         return self._block
+
+    def resume_block(self, block: int) -> None:
+        """Add the next units to an earlier block: a numbered list that goes on after a break.
+
+        "1. Clone the repo", a heading and a table, then "3. Run the bot" is one series of steps; its
+        units are not consecutive, but they share the block number, which is what block reads go by.
+        """
+        self._block = block
 
     @property
     def block(self) -> int:

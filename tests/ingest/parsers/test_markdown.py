@@ -140,3 +140,51 @@ def test_a_code_block_carries_the_sentence_that_introduces_it():
     assert_exact(doc)
     code = [u for u in doc.units if u.kind == "code"]
     assert [u.context for u in code] == ["Then sync the tree for each guild:"] * 3 + [None]
+
+
+def test_a_numbered_list_broken_by_headings_goes_on_as_one_series_of_steps():
+    """ "1. Clone", "2. Set up", a heading and a table, then "3. Run": one block, with each step's code."""
+    text = (
+        "## Instructions\n\n1. Clone the repo:\n   ```bash\n   git clone x\n   ```\n\n"
+        "2. Set up the config:\n\n"
+        "### Settings\n\n| Setting | Meaning |\n| --- | --- |\n| token | The bot's token |\n\n"
+        "3. Run the bot:\n\n   ```bash\n   python bot.py\n   ```\n"
+    )
+    doc = parse_markdown(text)
+    assert_exact(doc)
+    steps = [u for u in doc.units if u.kind == "step"]
+    assert [u.text for u in steps] == ["Clone the repo:", "Set up the config:", "Run the bot:"]
+    assert len({u.block for u in steps}) == 1
+    row = next(u for u in doc.units if u.kind == "table_row")
+    assert row.block != steps[0].block  # the table between is not a step
+    run = next(u for u in doc.units if u.text == "python bot.py")
+    assert run.block == steps[0].block
+
+
+def test_an_unindented_code_fence_after_a_step_is_that_steps_command():
+    """A fence at the margin between "1." and "2." is the first step's command, and the list goes on."""
+    text = (
+        "## Install\n\n1. Clone the repo:\n\n```bash\ngit clone x\n```\n\n"
+        "2. Run it:\n\n```bash\npython x.py\n```\n\nDone.\n\n```\nother\n```\n"
+    )
+    doc = parse_markdown(text)
+    assert_exact(doc)
+    got = [(u.kind, u.text, u.context) for u in doc.units]
+    assert got[:4] == [
+        ("step", "Clone the repo:", None),
+        ("code", "git clone x", "Clone the repo:"),
+        ("step", "Run it:", None),
+        ("code", "python x.py", "Run it:"),
+    ]
+    assert len({u.block for u in doc.units[:4]}) == 1
+    # After a paragraph, a fence is a code block of its own again.
+    other = next(u for u in doc.units if u.text == "other")
+    assert other.block != doc.units[0].block and other.context == "Done."
+
+
+def test_a_numbered_list_that_starts_elsewhere_is_a_list_of_its_own():
+    """A list starting at 5 after one that ended at 2 is not its continuation."""
+    doc = parse_markdown("1. One.\n2. Two.\n\nText.\n\n5. Five.\n6. Six.\n")
+    items = [u for u in doc.units if u.kind in ("step", "list_item")]
+    assert [u.text for u in items] == ["One.", "Two.", "Five.", "Six."]
+    assert items[0].block == items[1].block != items[2].block == items[3].block
