@@ -173,6 +173,10 @@ class AnswerPolicy:
             steps = [u for u in block.units if u.kind in _STEP_KINDS]
             if any(u.kind == "step" for u in steps):
                 return outermost(steps)[: self.max_block_citations]
+            items = [u for u in block.units if u.kind == "list_item"]
+            if best.kind == "list_item" and items and block.lead_in is not None:
+                # Bulleted instructions ("To use it: * Import it. * Add it as a middleware.") are steps.
+                return outermost([block.lead_in, *items])[: self.max_block_citations]
         if is_lead and block.lead_in is not None and all(u.kind == "code" for u in block.units):
             # "After that, sync the tree for each guild:" means nothing without the code it introduces.
             # Asked for code, the code is the answer (its citation carries the sentence as context).

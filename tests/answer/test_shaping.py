@@ -103,6 +103,11 @@ def test_a_how_to_question_cites_the_steps_with_their_commands():
     assert _answer("How do I install it?", best=9) == ["Clone the repo:", "git clone x\n   cd x", "Run it."]
 
 
+def test_a_how_to_question_whose_best_unit_is_a_bullet_cites_the_bulleted_instructions():
+    """Bulleted instructions under a lead-in are steps too: the lead-in, then every bullet in order."""
+    assert _answer("How do I set up remote models?", best=3) == [LEAD, "OpenAI", ITEM]
+
+
 def test_a_sentence_introducing_code_is_cited_with_the_code_after_it():
     """The best unit introducing a code block ("Sync it:") brings the whole block, not its lines."""
     source = "Sync it for each guild:\nawait tree.sync()\nprint(1)"
