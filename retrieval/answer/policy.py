@@ -30,7 +30,7 @@ from typing import TypeVar
 
 from ..models import Evidence, Retrieved
 from ..rank.blocks import Block, RetrievedWithBlock, UnitLike
-from ..rank.cues import names_row_key, question_shapes, wants_code
+from ..rank.cues import code_tokens, names_row_key, question_shapes, wants_code
 from ..rank.weights import Thresholds, load_weights
 from ..settings import Settings
 
@@ -40,6 +40,8 @@ U = TypeVar("U", bound=UnitLike)
 # Kinds cited as the items of a list, and as the steps of a how-to (with their commands).
 _ITEM_KINDS = frozenset({"list_item", "step"})
 _STEP_KINDS = frozenset({"step", "code"})
+# Kinds whose units a question may name one by one ("allow_methods, allow_credentials and max_age").
+_NAMED_KINDS = frozenset({"list_item", "step", "table_row"})
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,12 @@ class AnswerPolicy:
         is_lead = block.lead_in is not None and (block.lead_in.doc_key, block.lead_in.idx) == key
         if not is_lead and all((u.doc_key, u.idx) != key for u in block.units):
             return None
+        named = code_tokens(question)
+        if len(named) >= 2 and best.kind in _NAMED_KINDS:
+            # "What do allow_methods, allow_credentials and max_age default to?": the items naming them.
+            hits = [u for u in block.units if u.kind in _NAMED_KINDS and _names_any(u.text, named)]
+            if len(hits) >= 2:
+                return outermost(hits)[: self.max_block_citations]
         if "set" in shapes and (is_lead or best.kind in _ITEM_KINDS or best.context):
             items = [u for u in block.units if u.kind in _ITEM_KINDS]
             if items:
@@ -183,6 +191,11 @@ class AnswerPolicy:
             code = outermost(block.units)[:1]
             return code if wants_code(question) else [block.lead_in, *code]
         return None
+
+
+def _names_any(text: str, names: Sequence[str]) -> bool:
+    lowered = text.lower()
+    return any(name.lower() in lowered for name in names)
 
 
 def _named_row_first(question: str, cited: list[U]) -> list[U]:

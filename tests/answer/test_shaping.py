@@ -108,6 +108,13 @@ def test_a_how_to_question_whose_best_unit_is_a_bullet_cites_the_bulleted_instru
     assert _answer("How do I set up remote models?", best=3) == [LEAD, "OpenAI", ITEM]
 
 
+def test_a_question_naming_several_items_cites_each_named_item():
+    """Asked about `OpenAI` and `Google` by name, the answer is those two items, without the lead-in."""
+    assert _answer("What do `OpenAI` and `Google` offer?", best=2) == ["OpenAI", ITEM]
+    # Naming one item is a plain question: that item (and a runner-up), not the list.
+    assert _answer("What does `OpenAI` offer?", best=2) == ["OpenAI", "Intro sentence."]
+
+
 def test_a_sentence_introducing_code_is_cited_with_the_code_after_it():
     """The best unit introducing a code block ("Sync it:") brings the whole block, not its lines."""
     source = "Sync it for each guild:\nawait tree.sync()\nprint(1)"
