@@ -16,7 +16,9 @@ best unit is a list item or a list's lead-in cites the lead-in and the list's it
 a how-to question whose best unit is a step or a command cites the steps of that block with their
 commands. When the best unit is plain prose, a list or series of steps among the next few candidates
 still answers such a question, if the ranker gives it at least ``runner_up_share`` of the best unit's
-probability: the sentence that talks about a list often outranks the list's terse lead-in. A table
+probability: the sentence that talks about a list often outranks the list's terse lead-in. Bulleted
+instructions answer a how-to question as steps do, and a question naming several items of the best
+unit's list or table by name ("allow_methods, allow_credentials and max_age") cites each of those. A table
 row is cited alone, its header row travelling as the citation's context. A unit nested in another
 cited unit (a sentence of a cited item, a line of a cited code block) is never cited twice.
 """
