@@ -26,13 +26,14 @@ cited unit (a sentence of a cited item, a line of a cited code block) is never c
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from ..models import Evidence, Retrieved
 from ..rank.blocks import Block, RetrievedWithBlock, UnitLike
-from ..rank.cues import code_tokens, names_row_key, question_shapes, wants_code
+from ..rank.cues import names_row_key, question_shapes, wants_code
 from ..rank.weights import Thresholds, load_weights
 from ..settings import Settings
 
@@ -168,10 +169,9 @@ class AnswerPolicy:
         is_lead = block.lead_in is not None and (block.lead_in.doc_key, block.lead_in.idx) == key
         if not is_lead and all((u.doc_key, u.idx) != key for u in block.units):
             return None
-        named = code_tokens(question)
-        if len(named) >= 2 and best.kind in _NAMED_KINDS:
-            # "What do allow_methods, allow_credentials and max_age default to?": the items naming them.
-            hits = [u for u in block.units if u.kind in _NAMED_KINDS and _names_any(u.text, named)]
+        if best.kind in _NAMED_KINDS:
+            # "What do allow_methods, allow_credentials and max_age default to?": the items it names.
+            hits = [u for u in block.units if u.kind in _NAMED_KINDS and _named_in(question, u.text)]
             if len(hits) >= 2:
                 return outermost(hits)[: self.max_block_citations]
         if "set" in shapes and (is_lead or best.kind in _ITEM_KINDS or best.context):
@@ -195,9 +195,15 @@ class AnswerPolicy:
         return None
 
 
-def _names_any(text: str, names: Sequence[str]) -> bool:
-    lowered = text.lower()
-    return any(name.lower() in lowered for name in names)
+_ITEM_KEY = re.compile(r"^\W{0,3}`([^`]{2,60})`")
+
+
+def _named_in(question: str, text: str) -> bool:
+    """True when the question names the item: the code its text opens with (`allow_methods` - ...)."""
+    m = _ITEM_KEY.match(text)
+    if m is None:
+        return False
+    return re.search(rf"(?<![\w-]){re.escape(m.group(1))}(?![\w-])", question, re.IGNORECASE) is not None
 
 
 def _named_row_first(question: str, cited: list[U]) -> list[U]:

@@ -15,7 +15,7 @@ from retrieval.answer.extractive import extractive_answer
 from retrieval.answer.generative import GenerativeAnswerer
 from retrieval.answer.policy import AnswerPolicy, outermost
 from retrieval.models import Evidence, Query, UnitKind
-from retrieval.rank.blocks import RetrievedWithBlock, block_of, needs_block
+from retrieval.rank.blocks import Block, RetrievedWithBlock, block_of, needs_block
 from retrieval.rank.weights import Thresholds
 
 POLICY = AnswerPolicy(Thresholds(min_support=0.45, coverage_weight=0.5), max_block_citations=12)
@@ -109,10 +109,35 @@ def test_a_how_to_question_whose_best_unit_is_a_bullet_cites_the_bulleted_instru
 
 
 def test_a_question_naming_several_items_cites_each_named_item():
-    """Asked about `OpenAI` and `Google` by name, the answer is those two items, without the lead-in."""
-    assert _answer("What do `OpenAI` and `Google` offer?", best=2) == ["OpenAI", ITEM]
-    # Naming one item is a plain question: that item (and a runner-up), not the list.
-    assert _answer("What does `OpenAI` offer?", best=2) == ["OpenAI", "Intro sentence."]
+    """Asked about `allow_methods` and `max_age` by name, the answer is those two items, in order."""
+    lead = UNITS[1].model_copy(update={"text": "The arguments are:"})
+    texts = [
+        "`allow_methods` - methods; defaults to GET.",
+        "`allow_credentials` - cookies.",
+        "`max_age` - 600.",
+    ]
+    items = [
+        UNITS[2].model_copy(
+            update={"idx": 2 + n, "text": t, "context": lead.text, "start": 100 * n, "end": 100 * n + 50}
+        )
+        for n, t in enumerate(texts)
+    ]
+    block = Block(lead, items)
+    question = "What do max_age and allow_methods default to?"
+    chosen = POLICY.choose(question, [items[2], items[0]], [0.6, 0.4], {0: block})
+    assert [u.text for u in chosen] == [texts[0], texts[2]]
+    # Named as plain words ("the needy/skip example") counts too.
+    plain = [
+        u.model_copy(update={"text": t})
+        for u, t in zip(items, ["`needy` - required.", "`skip` - 0.", "`limit` - 10."], strict=True)
+    ]
+    chosen = POLICY.choose(
+        "In the needy/skip example, what are the defaults?", plain[:1], [1.0], {0: Block(lead, plain)}
+    )
+    assert [u.text for u in chosen] == ["`needy` - required.", "`skip` - 0."]
+    # Naming one item is a plain question: that item and the runner-up, not the list.
+    chosen = POLICY.choose("What does max_age default to?", [items[2], items[0]], [0.6, 0.4], {0: block})
+    assert [u.text for u in chosen] == [texts[2], texts[0]]
 
 
 def test_a_sentence_introducing_code_is_cited_with_the_code_after_it():
