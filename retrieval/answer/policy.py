@@ -43,6 +43,8 @@ U = TypeVar("U", bound=UnitLike)
 # Kinds cited as the items of a list, and as the steps of a how-to (with their commands).
 _ITEM_KINDS = frozenset({"list_item", "step"})
 _STEP_KINDS = frozenset({"step", "code"})
+# Question shapes whose answer may come from a runner-up's block (the ranker's _SHAPED_BY_RUNNER_UPS).
+_SHAPED = frozenset({"set", "how_to"})
 # Kinds whose units a question may name one by one ("allow_methods, allow_credentials and max_age").
 _NAMED_KINDS = frozenset({"list_item", "step", "table_row"})
 
@@ -150,7 +152,12 @@ class AnswerPolicy:
             return []
         if 0 in blocks and (shaped := self.shape(question, ranked[0], blocks[0])):
             return shaped
-        for rank in sorted(r for r in blocks if 0 < r < len(ranked)):
+        # Only a question asking for a set or for steps looks past the best unit (the ranker reads the
+        # runner-ups' blocks for those alone; tune, which has every block, must choose the same).
+        runner_ups = (
+            sorted(r for r in blocks if 0 < r < len(ranked)) if _SHAPED & question_shapes(question) else []
+        )
+        for rank in runner_ups:
             if probabilities[rank] < self.runner_up_share * probabilities[0]:
                 break
             shaped = self.shape(question, ranked[rank], blocks[rank])
