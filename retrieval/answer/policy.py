@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ..models import Evidence, Retrieved
-from ..rank.blocks import Block, RetrievedWithBlock, UnitLike
+from ..rank.blocks import SHAPED_BY_RUNNER_UPS, Block, RetrievedWithBlock, UnitLike
 from ..rank.cues import names_row_key, question_shapes, wants_code
 from ..rank.weights import Thresholds, load_weights
 from ..settings import Settings
@@ -43,8 +43,6 @@ U = TypeVar("U", bound=UnitLike)
 # Kinds cited as the items of a list, and as the steps of a how-to (with their commands).
 _ITEM_KINDS = frozenset({"list_item", "step"})
 _STEP_KINDS = frozenset({"step", "code"})
-# Question shapes whose answer may come from a runner-up's block (the ranker's _SHAPED_BY_RUNNER_UPS).
-_SHAPED = frozenset({"set", "how_to"})
 # Kinds whose units a question may name one by one ("allow_methods, allow_credentials and max_age").
 _NAMED_KINDS = frozenset({"list_item", "step", "table_row"})
 
@@ -155,7 +153,9 @@ class AnswerPolicy:
         # Only a question asking for a set or for steps looks past the best unit (the ranker reads the
         # runner-ups' blocks for those alone; tune, which has every block, must choose the same).
         runner_ups = (
-            sorted(r for r in blocks if 0 < r < len(ranked)) if _SHAPED & question_shapes(question) else []
+            sorted(r for r in blocks if 0 < r < len(ranked))
+            if SHAPED_BY_RUNNER_UPS & question_shapes(question)
+            else []
         )
         for rank in runner_ups:
             if probabilities[rank] < self.runner_up_share * probabilities[0]:

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: Kinds that belong to a list, a series of steps or a code block (what shaping cites).
 STRUCTURED = frozenset({"list_item", "step", "code", "table_row"})
+#: Question shapes (cues.question_shapes) whose answer may be the block of a candidate below the best.
+SHAPED_BY_RUNNER_UPS = frozenset({"set", "how_to"})
 
 
 class UnitLike(Protocol):

@@ -23,7 +23,7 @@ from ..index.core import Index
 from ..index.lexical import tokenize
 from ..models import Evidence, Query, Retrieved, UnitKind
 from ..sources.links import citation_url
-from .blocks import RetrievedWithBlock, RunnerUpBlock, block_of, needs_block, read_block
+from .blocks import SHAPED_BY_RUNNER_UPS, RetrievedWithBlock, RunnerUpBlock, block_of, needs_block, read_block
 from .caches import GenerationCache
 from .cues import missing_entities, question_entities, question_shapes
 from .gather import gather
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 _KINDS = frozenset(get_args(UnitKind))
 #: Candidates (the best included) whose blocks a set or how-to question's answer may come from.
 RUNNER_UP_DEPTH = 5
-_SHAPED_BY_RUNNER_UPS = frozenset({"set", "how_to"})
 #: Candidates looked at for one from a document that names what the question names.
 NAMING_DEPTH = 5
 
@@ -180,7 +179,7 @@ class Ranker:
         unknown = list(unknown_in(evidence[0].doc_key)) if evidence else []
         lead_in, units = self._block(cands, evidence, 0)
         runner_ups = []
-        if question_shapes(query.question) & _SHAPED_BY_RUNNER_UPS:
+        if question_shapes(query.question) & SHAPED_BY_RUNNER_UPS:
             for rank in range(1, min(RUNNER_UP_DEPTH, len(evidence))):
                 lead, members = self._block(cands, evidence, rank)
                 if members:
