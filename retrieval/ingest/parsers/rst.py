@@ -182,6 +182,30 @@ class _RstWalker:
         self.tables = _find_tables(lines, starts)
         self.title: str | None = None
         self.misses = 0
+        # The last top-level numbered list: its block, kind, lead-in, and the number of its next item. A
+        # list starting at that number after a break (a directive at the margin, a heading) goes on with
+        # it, and a code block right after it is its last step's command, as in Markdown.
+        self.numbered: tuple[int, Kind, str | None, int] | None = None
+        self.after_numbered = False
+
+    def new_block(self) -> None:
+        """Start a top-level block (anything but a numbered list's own command ends that list's run)."""
+        self.out.new_block()
+        self.after_numbered = False
+
+    def step_command(self) -> str | None:
+        """For a code block right after a numbered list: join the list's block; the last step's text."""
+        if not self.after_numbered or self.numbered is None:
+            return None
+        block = self.numbered[0]
+        last = next(
+            (u for u in reversed(self.out.units) if u.block == block and u.kind in ("step", "list_item")),
+            None,
+        )
+        if last is None:
+            return None
+        self.out.resume_block(block)
+        return last.text
 
     def locate(self, raw: str) -> tuple[int, int] | None:
         """Find ``raw`` at or after the cursor; move the cursor past it."""
@@ -224,20 +248,21 @@ class _RstWalker:
                 self.locate(child.rawsource or child.astext())
             elif isinstance(child, n.paragraph):
                 if item is None:
-                    self.out.new_block()
+                    self.new_block()
                 lead_in = self.paragraph(child, item)
                 continue
             elif isinstance(child, n.literal_block | n.doctest_block):
-                if item is None:
-                    self.out.new_block()
+                step = self.step_command() if item is None else None
+                if item is None and step is None:
+                    self.new_block()
                 span = self.locate(child.rawsource or child.astext())
                 if span:
-                    self.out.add_code(*span, MAX_CODE_LINES, lead_in)
+                    self.out.add_code(*span, MAX_CODE_LINES, step or lead_in)
             elif isinstance(child, n.bullet_list | n.enumerated_list):
                 self.visit_list(child, lead_in, item, depth)
             elif isinstance(child, n.table):
                 if item is None:
-                    self.out.new_block()
+                    self.new_block()
                 self.table()
             elif isinstance(child, n.term | n.line):
                 span = self.locate(child.rawsource or child.astext())
@@ -258,6 +283,7 @@ class _RstWalker:
         from docutils import nodes as n
 
         saved = self.out.section
+        self.after_numbered = False
         titles = [c for c in section.children if isinstance(c, n.title)]
         if titles:
             name = titles[0].astext().strip()
@@ -282,16 +308,27 @@ class _RstWalker:
     ) -> None:
         from docutils import nodes as n
 
-        if outer is None:
-            self.out.new_block()
+        numbered = outer is None and isinstance(node, n.enumerated_list)
+        start = int(node.get("start", 1)) if numbered else 1
         kind: Kind = "list_item"
-        if isinstance(node, n.enumerated_list) and (
-            is_how_to(*self.out.section, lead_in or "") or (outer is not None and outer[0] == "step")
-        ):
-            kind = "step"
+        if numbered and start > 1 and self.numbered is not None and self.numbered[3] == start:
+            block, kind, lead_in, _ = self.numbered  # "3. Run it" after a break goes on from "2."
+            self.out.resume_block(block)
+        else:
+            if outer is None:
+                self.new_block()
+            if isinstance(node, n.enumerated_list) and (
+                is_how_to(*self.out.section, lead_in or "") or (outer is not None and outer[0] == "step")
+            ):
+                kind = "step"
+        items = [c for c in node.children if isinstance(c, n.list_item)]
+        if numbered:
+            self.numbered = (self.out.block, kind, lead_in, start + len(items))
         for child in node.children:
             if isinstance(child, n.list_item):
                 self.visit(child, (kind, lead_in), depth + 1)
+        if outer is None:
+            self.after_numbered = numbered
 
     def table(self) -> None:
         while self.tables and self.tables[0].end <= self.cursor:

@@ -144,3 +144,24 @@ def test_a_term_inside_a_list_item_is_an_item_that_introduces_its_nested_list():
         ("list_item", "Unions of user types are allowed", "Most :class:`typing.Union` types."),
     ]
     assert len({u.block for u in doc.units[1:]}) == 1  # one list, cited whole
+
+
+def test_numbered_steps_broken_by_a_directive_at_the_margin_go_on_as_one_series():
+    """ "1." then a code-block at the margin then "2.": one series of steps, each with its command."""
+    text = (
+        "Installing\n==========\n\n1. Go to your directory:\n\n.. code-block:: sh\n\n    $ cd bot\n\n"
+        "2. Make a venv:\n\n.. code-block:: sh\n\n    $ python3 -m venv env\n\n"
+        "Next\n----\n\nSome text.\n\n.. code-block:: python\n\n    print(1)\n"
+    )
+    doc = parse_rst(text)
+    assert_exact(doc)
+    got = [(u.kind, u.text, u.context) for u in doc.units]
+    assert got[:4] == [
+        ("step", "Go to your directory:", None),
+        ("code", "$ cd bot", "Go to your directory:"),
+        ("step", "Make a venv:", None),
+        ("code", "$ python3 -m venv env", "Make a venv:"),
+    ]
+    assert len({u.block for u in doc.units[:4]}) == 1
+    last = doc.units[-1]
+    assert last.text == "print(1)" and last.block != doc.units[0].block and last.context == "Some text."
