@@ -127,15 +127,7 @@ class _MarkdownWalker:
         """For a code block right after a numbered list: join the list's block; the last step's text."""
         if not (self.after_numbered and self.numbered is not None and not self.lists):
             return None
-        block = self.numbered[0]
-        last = next(
-            (u for u in reversed(self.out.units) if u.block == block and u.kind in ("step", "list_item")),
-            None,
-        )
-        if last is None:
-            return None
-        self.out.resume_block(block)
-        return last.text
+        return self.out.resume_list(self.numbered[0])
 
     def _on_heading_open(self, tokens: list[Token], i: int) -> int:
         depth = int(tokens[i].tag[1:])

@@ -197,15 +197,7 @@ class _RstWalker:
         """For a code block right after a numbered list: join the list's block; the last step's text."""
         if not self.after_numbered or self.numbered is None:
             return None
-        block = self.numbered[0]
-        last = next(
-            (u for u in reversed(self.out.units) if u.block == block and u.kind in ("step", "list_item")),
-            None,
-        )
-        if last is None:
-            return None
-        self.out.resume_block(block)
-        return last.text
+        return self.out.resume_list(self.numbered[0])
 
     def locate(self, raw: str) -> tuple[int, int] | None:
         """Find ``raw`` at or after the cursor; move the cursor past it."""

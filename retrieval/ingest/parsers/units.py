@@ -114,6 +114,20 @@ class UnitCollector:
         self._block = self._last_block
         return self._block
 
+    def resume_list(self, block: int) -> str | None:
+        """Go on adding to a list's block after it closed; the text of its last item (None: no item).
+
+        A code block right after a numbered list, not indented into the last item, is that step's
+        command: it joins the list's block, with the step's text as its context.
+        """
+        last = next(
+            (u for u in reversed(self.units) if u.block == block and u.kind in ("step", "list_item")), None
+        )
+        if last is None:
+            return None
+        self.resume_block(block)
+        return last.text
+
     def resume_block(self, block: int) -> None:
         """Add the next units to an earlier block: a numbered list that goes on after a break.
 
