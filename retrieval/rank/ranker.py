@@ -23,7 +23,15 @@ from ..index.core import Index
 from ..index.lexical import tokenize
 from ..models import Evidence, Query, Retrieved, UnitKind
 from ..sources.links import citation_url
-from .blocks import SHAPED_BY_RUNNER_UPS, RetrievedWithBlock, RunnerUpBlock, block_of, needs_block, read_block
+from .blocks import (
+    SHAPED_BY_RUNNER_UPS,
+    RetrievedWithBlock,
+    RunnerUpBlock,
+    block_of,
+    is_lead_in,
+    needs_block,
+    read_block,
+)
 from .caches import GenerationCache
 from .cues import missing_entities, question_entities, question_shapes
 from .gather import gather
@@ -177,13 +185,14 @@ class Ranker:
         if first:
             evidence = [evidence[first], *evidence[:first], *evidence[first + 1 :]]
         unknown = list(unknown_in(evidence[0].doc_key)) if evidence else []
-        lead_in, units = self._block(cands, evidence, 0)
-        runner_ups = []
-        if question_shapes(query.question) & SHAPED_BY_RUNNER_UPS:
-            for rank in range(1, min(RUNNER_UP_DEPTH, len(evidence))):
-                lead, members = self._block(cands, evidence, rank)
-                if members:
-                    runner_ups.append(RunnerUpBlock(rank=rank, lead_in=lead, units=members))
+        depth = RUNNER_UP_DEPTH if question_shapes(query.question) & SHAPED_BY_RUNNER_UPS else 1
+        blocks = self._blocks(cands, evidence, depth)
+        lead_in, units = blocks.get(0, (None, []))
+        runner_ups = [
+            RunnerUpBlock(rank=rank, lead_in=lead, units=members)
+            for rank, (lead, members) in sorted(blocks.items())
+            if rank > 0
+        ]
         return RetrievedWithBlock(
             query=query,
             evidence=evidence,
@@ -193,25 +202,42 @@ class Ranker:
             runner_up_blocks=runner_ups,
         )
 
-    def _block(
-        self, cands: Candidates, evidence: list[Evidence], rank: int
-    ) -> tuple[Evidence | None, list[Evidence]]:
-        """The block of the unit ranked ``rank`` (a list, steps, a table), as evidence; nothing for prose."""
-        if len(evidence) <= rank:
-            return None, []
-        unit = cands.rows[(evidence[rank].doc_key, evidence[rank].idx)]
-        if not needs_block(unit, cands.rows.get((unit.doc_key, unit.idx + 1))):
-            return None, []
-        block = block_of(read_block(self.index.catalog, unit.doc_key, unit.idx), unit.idx)
-        if block is None:
-            return None, []
+    def _blocks(
+        self, cands: Candidates, evidence: list[Evidence], depth: int
+    ) -> dict[int, tuple[Evidence | None, list[Evidence]]]:
+        """The blocks (a list, steps, a table) of the first ``depth`` ranked units, by rank, as evidence.
+
+        Prose has none. Units of one block (two items of a list, a lead-in and its items) share one
+        catalog read.
+        """
         known = {(e.doc_key, e.idx): e for e in evidence}
+        read: dict[tuple[str, int], tuple[Evidence | None, list[Evidence]] | None] = {}
 
         def as_evidence(row: SentenceRow) -> Evidence:
             return known.get((row.doc_key, row.idx)) or to_evidence(row)
 
-        lead = as_evidence(block.lead_in) if block.lead_in is not None else None
-        return lead, [as_evidence(r) for r in block.units]
+        out: dict[int, tuple[Evidence | None, list[Evidence]]] = {}
+        for rank, e in enumerate(evidence[:depth]):
+            unit = cands.rows[(e.doc_key, e.idx)]
+            following = cands.rows.get((unit.doc_key, unit.idx + 1))
+            if not needs_block(unit, following):
+                continue
+            target = following.block if following is not None and is_lead_in(unit, following) else unit.block
+            key = (unit.doc_key, target)
+            if key not in read:
+                block = block_of(read_block(self.index.catalog, unit.doc_key, unit.idx), unit.idx)
+                read[key] = (
+                    None
+                    if block is None
+                    else (
+                        as_evidence(block.lead_in) if block.lead_in is not None else None,
+                        [as_evidence(r) for r in block.units],
+                    )
+                )
+            got = read[key]
+            if got is not None and got[1]:
+                out[rank] = got
+        return out
 
     def vocabulary(self, doc_key: str) -> frozenset[str]:
         """The stemmed terms of one document, cached per catalog generation."""
