@@ -1,9 +1,12 @@
 """Word documents (.docx) into citable units, with python-docx.
 
 Heading styles ("Heading 1", "Title") give the section path, list styles and numbered paragraphs give
-list items (numbered ones under a how-to heading are steps), tables give rows with the first row as
-their header. A .docx is a zip archive: it is checked before python-docx opens it, so a file that is
-not a zip, or that would inflate past ``MAX_UNZIPPED_BYTES`` (a zip bomb), is refused cleanly.
+list items (ordered ones under a how-to heading are steps: a list is ordered when its style says
+"Number" or its numbering definition counts in digits or letters rather than bullets), code styles
+("Source Code", "HTML Preformatted", "Code") give code blocks with their line breaks, tables give rows
+with the first row as their header. A .docx is a zip archive: it is checked before python-docx opens
+it, so a file that is not a zip, or that would inflate past ``MAX_UNZIPPED_BYTES`` (a zip bomb), is
+refused cleanly.
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ import io
 import logging
 import re
 import zipfile
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...errors import DocumentError
-from .units import Kind, ParsedDocument, is_how_to
+from .units import Kind, ParsedDocument, is_how_to, lead_in_of
 from .writer import TextWriter
 
 if TYPE_CHECKING:
     from docx.document import Document
+    from docx.text.paragraph import Paragraph
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,42 @@ MAX_MEMBERS = 10_000
 _HEADING = re.compile(r"^(heading|title)\s*(\d*)$", re.IGNORECASE)
 _LIST_STYLE = re.compile(r"list", re.IGNORECASE)
 _NUMBER_STYLE = re.compile(r"number", re.IGNORECASE)
+_CODE_STYLE = re.compile(r"code|verbatim|preformat|plain text|macro text", re.IGNORECASE)
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _list_formats(document: Document) -> dict[tuple[str, str], str]:
+    """Each list's number format by (numbering id, level): "decimal", "bullet", "lowerLetter"..."""
+    try:
+        root = document.part.numbering_part.element
+    except (KeyError, NotImplementedError, AttributeError):
+        return {}
+    abstract: dict[str, dict[str, str]] = {}
+    for node in root.iter(f"{_W}abstractNum"):
+        levels = abstract.setdefault(node.get(f"{_W}abstractNumId", ""), {})
+        for lvl in node.iter(f"{_W}lvl"):
+            fmt = lvl.find(f"{_W}numFmt")
+            levels[lvl.get(f"{_W}ilvl", "0")] = fmt.get(f"{_W}val", "") if fmt is not None else ""
+    out: dict[tuple[str, str], str] = {}
+    for num in root.iter(f"{_W}num"):
+        ref = num.find(f"{_W}abstractNumId")
+        if ref is None:
+            continue
+        for level, fmt in abstract.get(ref.get(f"{_W}val", ""), {}).items():
+            out[(num.get(f"{_W}numId", ""), level)] = fmt
+    return out
+
+
+def _ordered(paragraph: Paragraph, style: str, formats: dict[tuple[str, str], str]) -> bool:
+    """A list item of an ordered list: by its style's name, else by its numbering's format."""
+    if _NUMBER_STYLE.search(style):
+        return True
+    num: Any = paragraph._p.pPr.numPr if paragraph._p.pPr is not None else None
+    if num is None or num.numId is None:
+        return False
+    level = str(num.ilvl.val) if num.ilvl is not None else "0"
+    fmt = formats.get((str(num.numId.val), level), "")
+    return bool(fmt) and fmt not in ("bullet", "none")
 
 
 def _check_zip(data: bytes, name: str) -> None:
@@ -70,12 +110,23 @@ def parse_docx(data: bytes, name: str = "document") -> ParsedDocument:
     from docx.text.paragraph import Paragraph
 
     document = _open(data, name)
+    formats = _list_formats(document)
     writer = TextWriter()
     headings: list[tuple[int, str]] = []
     title: str | None = None
     lead_in: str | None = None
     in_list = False
+    code: list[str] = []
+    last_item: str | None = None
     for block in document.iter_inner_content():
+        style = (block.style.name if block.style is not None else "") if isinstance(block, Paragraph) else ""
+        if isinstance(block, Paragraph) and _CODE_STYLE.search(style or "") and block.text.strip():
+            code.append(block.text.rstrip())  # a code block keeps its lines and their indentation
+            continue
+        if code:
+            # Inside a list, a code block is the last item's command (a step and what to run).
+            writer.write("\n".join(code), "code", last_item if in_list else None, new_block=not in_list)
+            code = []
         if isinstance(block, Table):
             _write_table(writer, block)
             in_list, lead_in = False, None
@@ -85,7 +136,6 @@ def parse_docx(data: bytes, name: str = "document") -> ParsedDocument:
         text = " ".join(block.text.split())
         if not text:
             continue
-        style = block.style.name if block.style is not None else ""
         heading = _HEADING.match(style or "")
         if heading:
             level = int(heading.group(2) or 1) if heading.group(1).lower() == "heading" else 0
@@ -98,13 +148,15 @@ def parse_docx(data: bytes, name: str = "document") -> ParsedDocument:
             continue
         numbered = block._p.pPr is not None and block._p.pPr.numPr is not None
         if _LIST_STYLE.search(style or "") or numbered:
-            ordered = bool(_NUMBER_STYLE.search(style or ""))
+            ordered = _ordered(block, style or "", formats)
             kind: Kind = "step" if ordered and is_how_to(*writer.section, lead_in or "") else "list_item"
             writer.write(text, kind, lead_in, new_block=not in_list)
-            in_list = True
+            in_list, last_item = True, text
             continue
         writer.write(text, None)
-        lead_in, in_list = (text if text.endswith(":") else None), False
+        lead_in, in_list = lead_in_of(text), False
+    if code:
+        writer.write("\n".join(code), "code", last_item if in_list else None, new_block=not in_list)
     units = writer.units()
     if not units:
         raise DocumentError(f"{name}: the Word document holds no text, skipped")

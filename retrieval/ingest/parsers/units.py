@@ -81,6 +81,18 @@ def limit_units(doc: ParsedDocument, name: str) -> ParsedDocument:
     return ParsedDocument(doc.text, doc.title, kept)
 
 
+def lead_in_of(paragraph: str) -> str | None:
+    """The sentence of a paragraph that introduces what follows it: its last, when that ends in ":".
+
+    "There are several ways. If you have an ID, use one of these functions:" introduces the list below
+    with its last sentence only; the first would only blur what the items are embedded with.
+    """
+    if not paragraph.rstrip().endswith(":"):
+        return None
+    spans = sentence_spans(paragraph, 0, len(paragraph))
+    return paragraph[spans[-1][0] : spans[-1][1]].strip() if spans else paragraph.strip()
+
+
 def is_how_to(*texts: str) -> bool:
     """Tell whether a heading or lead-in announces instructions (so an ordered list is steps)."""
     return any(_HOW_TO.search(t) for t in texts)

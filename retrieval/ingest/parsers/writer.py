@@ -75,7 +75,10 @@ class TextWriter:
             if plan.kind == "code":
                 # A heading between them means the paragraph introduces its own section, not the code.
                 same_section = bool(out.units) and out.units[-1].section == plan.section
-                out.add_code(plan.start, plan.end, MAX_CODE_LINES, lead if same_section else None)
+                # A step's command is introduced by its step (the context it was written with).
+                out.add_code(
+                    plan.start, plan.end, MAX_CODE_LINES, plan.context or (lead if same_section else None)
+                )
             elif plan.kind in ("list_item", "step"):
                 out.add_item(plan.kind, plan.start, plan.end, plan.context, MAX_ITEM_CHARS)
             else:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import docx
 import pytest
@@ -73,3 +74,23 @@ def test_zip_that_is_not_word_is_a_document_error():
         archive.writestr("hello.txt", "hi")
     with pytest.raises(DocumentError, match=r"other\.docx"):
         parse_docx(buf.getvalue(), "other.docx")
+
+
+def test_docx_from_pandoc_gives_steps_by_numbering_and_code_blocks():
+    """pandoc's Word files style lists "Compact" and code "Source Code": the numbering says a list is
+    ordered, the style says a paragraph is code, and a command inside a step joins the step's block."""
+    data = (Path(__file__).parent / "pages" / "pandoc-steps.docx").read_bytes()  # pandoc 2.17, gfm in
+    doc = parse_docx(data, "steps.docx")
+    assert_exact(doc)
+    units = [(u.kind, u.text, u.context) for u in doc.units]
+    assert units[:3] == [
+        ("sentence", "To get it running:", None),
+        ("step", "Clone the repository:", "To get it running:"),
+        ("code", "git clone https://example.com/bot\ncd bot", "Clone the repository:"),
+    ]
+    assert ("step", "Start it with python bot.py.", "To get it running:") in units
+    assert ("list_item", "config.yaml", "It reads these files:") in units  # bullets stay items
+    assert ("code", 'token: abc\nprefix: "!"', "An example configuration:") in units
+    blocks = {u.text: u.block for u in doc.units}
+    assert blocks["Clone the repository:"] == blocks["git clone https://example.com/bot\ncd bot"]
+    assert blocks["Start it with python bot.py."] == blocks["Clone the repository:"]

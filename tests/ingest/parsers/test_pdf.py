@@ -4,9 +4,10 @@ import pytest
 
 from retrieval.errors import DocumentError
 from retrieval.ingest.parsers.pdf import parse_pdf
+from retrieval.ingest.parsers.units import lead_in_of
 
 from .conftest import assert_exact, rows
-from .pdfmaker import make_pdf
+from .pdfmaker import Placed, make_pdf
 
 PAGES = [
     ["ACME Manual", "Getting started", "The widget needs a power sup-", "ply of five volts.",
@@ -42,3 +43,104 @@ def test_not_a_pdf_is_a_document_error():
     """Bytes that are not a PDF give a DocumentError, not a pypdf traceback."""
     with pytest.raises(DocumentError, match=r"junk\.pdf"):
         parse_pdf(b"this is not a pdf at all", "junk.pdf")
+
+
+LONG_1 = "The bot answers questions about your documents and cites the text behind every"
+LONG_2 = "answer, so that each claim can be checked against the page it came from today."
+
+# A page as a browser prints it: headings larger or bold, bullets drawn (not text), code in Courier,
+# a table whose cells line up, and paragraphs apart by a wider gap than their lines.
+BROWSER_PAGE = [
+    Placed("Quick guide", "Helvetica-Bold", 20, gap=20),
+    Placed(LONG_1, gap=30),
+    Placed(LONG_2),
+    Placed("It works with local servers:", gap=24),
+    Placed("LM Studio", x=102, gap=16),
+    Placed("Ollama", x=102),
+    Placed("vLLM, which is the fastest of the three on a machine that has a large GPU and", x=102),
+    Placed("plenty of memory", x=102),
+    Placed("Installation", "Helvetica-Bold", 16, gap=30),
+    Placed("Clone the repository:", gap=24),
+    Placed("git clone https://example.com/bot", "Courier", 10, gap=20),
+    Placed("cd bot", "Courier", 10, gap=12),
+    Placed("Settings", "Helvetica-Bold", 16, gap=30),
+    Placed("Name", "Helvetica-Bold", gap=24, cells=((250, "Default"),)),
+    Placed("max_messages", gap=16, cells=((250, "25"),)),
+    Placed("allow_dms", gap=16, cells=((250, "true"),)),
+    Placed("status_message", gap=16, cells=((250, "none"),)),
+    Placed("Lookups", "Helvetica-Bold", 16, gap=30),
+    Placed("Use one of the following functions:", gap=24),
+    Placed("Client.get_user", "Courier", 10, x=102, gap=16),
+    Placed("Client.get_channel", "Courier", 10, x=102, gap=12),
+    Placed(LONG_1, gap=24),
+    Placed(LONG_2),
+]
+
+
+def test_pdf_layout_gives_headings_lists_code_and_table_rows():
+    """Fonts, indents and gaps give the structure that a printed web page's text alone doesn't."""
+    doc = parse_pdf(make_pdf([BROWSER_PAGE]), "guide.pdf")
+    assert_exact(doc)
+    kinds = [(u.kind, u.text) for u in doc.units]
+    assert ("list_item", "LM Studio") in kinds
+    assert ("list_item", "Ollama") in kinds
+    wrapped = "vLLM, which is the fastest of the three on a machine that has a large GPU and plenty of memory"
+    assert ("list_item", wrapped) in kinds
+    by_text = {u.text: u for u in doc.units}
+    assert by_text["LM Studio"].context == "It works with local servers:"
+    assert by_text["LM Studio"].section == ("Quick guide",)
+    code = by_text["git clone https://example.com/bot\ncd bot"]
+    assert code.kind == "code" and code.section == ("Quick guide", "Installation")
+    assert [(u.kind, u.text, u.context) for u in doc.units if u.kind == "table_row"] == [
+        ("table_row", "max_messages 25", "Name Default"),
+        ("table_row", "allow_dms true", "Name Default"),
+        ("table_row", "status_message none", "Name Default"),
+    ]
+    # One-word code lines under a lead-in are the items it announces, not a code block.
+    assert by_text["Client.get_user"].kind == "list_item"
+    assert by_text["Client.get_user"].context == "Use one of the following functions:"
+    # The paragraph's two lines are one sentence, and the gap after it ends it.
+    assert by_text[f"{LONG_1} {LONG_2}"].kind == "sentence"
+    assert by_text["It works with local servers:"].kind == "sentence"
+    assert not any(u.text.startswith(("Quick guide", "Installation", "Settings")) for u in doc.units)
+
+
+def test_pdf_numbered_steps_keep_their_commands_and_blocks_go_on_across_pages():
+    """A command under a step joins the step's block; a paragraph split by a page break is one unit."""
+    pages = [
+        [
+            Placed("Setup", "Helvetica-Bold", 18, gap=20),
+            Placed("1. Clone the repo:", gap=30),
+            Placed("git clone https://example.com/bot", "Courier", 10, x=90, gap=18),
+            Placed("2. Run the bot.", gap=24),
+            Placed(LONG_1, gap=30),
+        ],
+        [Placed(LONG_2, gap=20)],
+    ]
+    doc = parse_pdf(make_pdf(pages), "setup.pdf")
+    assert_exact(doc)
+    step1, command, step2 = (u for u in doc.units if u.kind in ("step", "code"))
+    assert (step1.text, command.text, step2.text) == (
+        "Clone the repo:",
+        "git clone https://example.com/bot",
+        "Run the bot.",
+    )
+    assert step1.block == command.block == step2.block
+    paragraph = doc.units[-1]
+    assert paragraph.text == f"{LONG_1} {LONG_2}" and paragraph.page == 1
+
+
+def test_a_list_is_introduced_by_the_last_sentence_of_its_paragraph():
+    """The items' context is the sentence ending in ":", not the whole paragraph before it."""
+    page = [
+        Placed("There are several ways. If you have an ID, use one of these:", gap=20),
+        Placed("get_user", x=110, gap=16),
+        Placed("get_channel", x=110),
+        Placed(LONG_1, gap=24),
+        Placed(LONG_2),
+    ]
+    doc = parse_pdf(make_pdf([page]), "ids.pdf")
+    items = [u for u in doc.units if u.kind == "list_item"]
+    assert [u.text for u in items] == ["get_user", "get_channel"]
+    assert {u.context for u in items} == {"If you have an ID, use one of these:"}
+    assert lead_in_of("No colon at the end.") is None

@@ -1,0 +1,406 @@
+"""Group a PDF's lines into headings, paragraphs, list items, steps and code blocks, and write them.
+
+A PDF has no structure, only lines drawn at places in fonts. What most of the document looks like (its
+body font size, its left margin, how long a full line is) is measured first; each line is then read
+against it:
+
+- larger than the body, or bold at the margin: a heading (its size sets its level in the section path);
+- monospace: a code line, and a run of them a code block (a step's command when inside a list);
+- starting with a bullet or a number: a list item (a step under instructions);
+- indented well past the margin without a bullet (browsers draw bullets rather than type them): a
+  list item, which goes on over the next lines while they are full and the gap stays a line's;
+- otherwise prose, a paragraph ending at a wider gap or after a short line that ends a sentence.
+
+Without layout (pypdf couldn't report it) or without styled headings (every line in one font), the
+heading test falls back on the text: a short capitalised line standing alone, with no sentence end.
+Blocks go on across page breaks; each unit gets the page its block starts on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .pdf_lines import Line
+from .units import Kind, is_how_to, lead_in_of
+from .writer import TextWriter
+
+_BULLET = re.compile(r"^\s*([•◦▪‣∙·\-*–\uf0b7\uf0a7\uf076\uf0d8]|\(?\d{1,3}[.)])\s+")
+_NUMBERED = re.compile(r"^\s*\(?\d{1,3}[.)]\s+")
+_HYPHENATED = re.compile(r"[^\W\d_]-$")
+_SENTENCE_END = re.compile(r"""[.!?:]["'”’)]*$""")
+#: A heading is at least this much larger than the body text.
+_HEADING_RATIO = 1.15
+#: A gap wider than this many font sizes between two lines ends a paragraph or list item.
+_BREAK_GAP = 1.5
+#: A line indented past the margin by this many font sizes is a list item (bullet or not).
+_ITEM_INDENT = 1.8
+#: A line shorter than this share of a full line ends its paragraph or list item.
+_SHORT = 0.7
+#: Average character width, in font sizes (to tell how many characters an indent costs a line).
+_CHAR_WIDTH = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """What most of a document looks like: body font size, left margin, characters in a full line."""
+
+    size: float = 0.0
+    left: float | None = None
+    full: int = 60
+    styled_headings: bool = False
+
+    @classmethod
+    def of(cls, pages: list[list[Line]]) -> Layout:
+        """Measure the body text of ``pages`` (lines without layout are not counted)."""
+        sizes: Counter[float] = Counter()
+        for line in (x for lines in pages for x in lines):
+            if line.size and not line.mono:
+                sizes[line.size] += len(line.text.strip())
+        if not sizes:
+            return cls()
+        size = sizes.most_common(1)[0][0]
+        body = [x for lines in pages for x in lines if x.size == size and not x.mono and x.x is not None]
+        # The margin is the leftmost place many body lines start at: not the most common one, since
+        # a README's list items may outnumber its paragraphs.
+        lefts = Counter(round(x.x or 0.0) for x in body)
+        many = max(2, len(body) // 10)
+        left = (
+            float(min((x for x, n in lefts.items() if n >= many), default=min(lefts, default=0)))
+            if lefts
+            else None
+        )
+        at_margin = sorted(
+            len(x.text.strip()) for x in body if left is not None and abs((x.x or 0) - left) < 2
+        )
+        full = at_margin[int(0.9 * (len(at_margin) - 1))] if at_margin else 60
+        layout = cls(size, left, max(full, 20))
+        styled = any(layout.heading_size(x) for lines in pages for x in lines)
+        return cls(size, left, max(full, 20), styled)
+
+    def heading_size(self, line: Line) -> float:
+        """The line's heading size (larger for higher levels), or 0 when it is no styled heading."""
+        if not self.size or not line.size or line.mono:
+            return 0.0
+        text = line.text.strip()
+        words = len(text.split())
+        if line.size >= self.size * _HEADING_RATIO and words <= 20:
+            return line.size
+        at_margin = line.x is not None and self.left is not None and abs(line.x - self.left) < 2
+        if line.bold and at_margin and words <= 12 and not text.endswith((".", ",", ";")):
+            return self.size + 0.01  # bold body text: the lowest heading level
+        return 0.0
+
+    def indent(self, line: Line) -> float:
+        """How far past the margin the line starts, in font sizes (0 when unknown)."""
+        if line.x is None or self.left is None or not self.size:
+            return 0.0
+        return (line.x - self.left) / self.size
+
+    def is_short(self, line: Line) -> bool:
+        """The line stops well before a full line would (so it ends its paragraph or item)."""
+        room = self.full - max(self.indent(line), 0.0) / _CHAR_WIDTH
+        return len(line.text.strip()) < _SHORT * max(room, 10.0)
+
+
+def _gap(prev: Line | None, line: Line) -> float | None:
+    """The vertical distance between two lines of one page, in the larger font's sizes (None: unknown)."""
+    if prev is None or prev.y is None or line.y is None:
+        return None
+    size = max(prev.size, line.size)
+    if not size or line.y >= prev.y:
+        return None  # a new column or page, or an unknown size
+    return (prev.y - line.y) / size
+
+
+def _shares_column(a: Line, b: Line) -> bool:
+    """Two lines with a later piece starting at the same place: cells of one table's column."""
+    return any(abs(x - y) < 1.0 for x in a.columns for y in b.columns)
+
+
+def table_rows(lines: list[Line]) -> set[int]:
+    """Which of a page's lines are table rows: three or more in a row whose cells line up.
+
+    Inline code or a link also splits a line into pieces, but not at the same place on the next two
+    lines; a table's columns start at the same place on every row. A bold line right above such rows is
+    their header even when its cells are centred (and so don't line up with theirs). Code lines, split
+    into pieces by syntax colours, are never rows.
+    """
+    rows: set[int] = set()
+    run: list[int] = []
+
+    def close() -> None:
+        if len(run) >= 3:
+            rows.update(run)
+            above = run[0] - 1
+            if above >= 0 and lines[above].bold and lines[above].columns and not lines[above].mono:
+                rows.add(above)
+
+    for i, line in enumerate(lines):
+        cells = bool(line.columns) and not line.mono
+        if run and cells and _shares_column(lines[run[-1]], line):
+            run.append(i)
+            continue
+        close()
+        run = [i] if cells else []
+    close()
+    return rows
+
+
+def _join(lines: list[str]) -> str:
+    """Join a paragraph's lines with spaces, mending words hyphenated across a line break."""
+    out = ""
+    for line in lines:
+        line = line.strip()
+        if not out:
+            out = line
+        elif _HYPHENATED.search(out) and line[:1].islower():
+            out = out[:-1] + line
+        else:
+            out += " " + line
+    return out
+
+
+def _looks_like_heading(line: str) -> bool:
+    """A short capitalised line without sentence punctuation, standing alone: a heading."""
+    words = line.split()
+    stripped = line.strip()
+    return (
+        0 < len(words) <= 8
+        and stripped[:1].isupper()
+        and not _SENTENCE_END.search(stripped)
+        and stripped[-1] not in "-,;"
+    )
+
+
+@dataclass
+class _Walker:
+    """Reads lines in order and writes blocks; one block (paragraph, item or code) is open at a time."""
+
+    writer: TextWriter
+    layout: Layout
+    para: list[str] = field(default_factory=list)
+    item: list[str] = field(default_factory=list)
+    code: list[str] = field(default_factory=list)
+    item_kind: Kind = "list_item"
+    lead_in: str | None = None
+    in_list: bool = False
+    marked: bool = False  # the current list's items start with a bullet or number
+    list_x: float | None = None
+    code_in_list: bool = False
+    last_item: str | None = None
+    headings: list[tuple[float, str]] = field(default_factory=list)
+    prev: Line | None = None
+    prev_heading: bool = False
+    header: str | None = None  # the open table's header row
+    in_table: bool = False
+    page: int = 0
+    began: int = 0  # the page the open block began on
+    pages_written: int = 0
+
+    def start_page(self) -> None:
+        self.page += 1
+        self.prev = None
+
+    def _emit(
+        self, text: str, kind: Kind | None, context: str | None = None, *, new_block: bool = True
+    ) -> None:
+        while self.pages_written < self.began:
+            self.writer.start_page()
+            self.pages_written += 1
+        self.writer.write(text, kind, context, new_block=new_block)
+
+    def _open(self) -> None:
+        if not (self.para or self.item or self.code):
+            self.began = self.page
+
+    def flush(self) -> None:
+        if self.item:
+            self.last_item = _join(self.item)
+            self._emit(self.last_item, self.item_kind, self.lead_in, new_block=not self.in_list)
+            self.in_list = True
+            self.item = []
+        if self.code:
+            step = self.last_item if self.code_in_list else None  # a step's command, introduced by it
+            self._emit("\n".join(self.code), "code", step, new_block=not self.code_in_list)
+            self.code = []
+            if not self.code_in_list:
+                self.in_list = False
+        if self.para:
+            text = _join(self.para)
+            self._emit(text, None)
+            self.lead_in = lead_in_of(text)
+            self.in_list = False
+            self.para = []
+
+    def end_list(self) -> None:
+        self.flush()
+        self.in_list = self.marked = False
+        self.list_x = None
+
+    def heading(self, line: Line, size: float) -> None:
+        text = line.text.strip()
+        gap = _gap(self.prev, line)
+        if (
+            self.prev_heading
+            and self.headings
+            and self.headings[-1][0] == size
+            and gap is not None
+            and gap < _BREAK_GAP
+        ):
+            text = f"{self.headings[-1][1]} {text}"  # a heading wrapped over two lines
+            self.headings.pop()
+        else:
+            self.end_list()
+        while self.headings and self.headings[-1][0] <= size:
+            self.headings.pop()
+        self.headings.append((size, text))
+        self.writer.section = tuple(t for _, t in self.headings)
+        self.lead_in = None
+
+    def row(self, line: Line) -> None:
+        """A table row: the first one of a table is its header when it is bold."""
+        text = line.text.strip()
+        if not self.in_table:
+            self.end_list()
+            self.began = self.page
+            if line.bold:
+                self.header = text
+                self.in_table = True
+                self.prev = line
+                return
+            self.header = None
+        self._emit(text, "table_row", self.header, new_block=not self.in_table)
+        self.in_table = True
+        self.prev = line
+
+    def feed(self, line: Line, *, row: bool = False) -> None:
+        if row:
+            self.row(line)
+            self.prev_heading = False
+            return
+        if self.in_table:
+            self.in_table = False
+            self.header = None
+        text = line.text.strip()
+        size = self.layout.heading_size(line)
+        is_heading = bool(size) or (
+            not self.layout.styled_headings and self._closed(line) and _looks_like_heading(text)
+        )
+        if is_heading:
+            self.heading(line, size or self.layout.size or 1.0)
+        elif line.mono and self.layout.size:
+            self.code_line(line)
+        else:
+            self.text_line(line)
+        self.prev_heading = is_heading
+        self.prev = line
+
+    def code_line(self, line: Line) -> None:
+        indent = self.layout.indent(line)
+        text = line.text.rstrip()
+        single = len(text.split()) == 1
+        if self.para:
+            self.flush()  # a paragraph ends where code starts (and may be its lead-in)
+        if (
+            not self.code
+            and single
+            and indent >= _ITEM_INDENT
+            and (self.lead_in or (self.in_list and not self.marked))
+        ):
+            self.bare_item(line)  # `Client.get_user` under "use one of the following functions:"
+            return
+        if not self.code:
+            past_marker = (
+                self.marked and line.x is not None and self.list_x is not None and line.x > self.list_x + 1
+            )
+            inside = (self.in_list or bool(self.item)) and (past_marker or indent >= _ITEM_INDENT)
+            self.flush()
+            self._open()
+            self.code_in_list = inside
+        self.code.append(text)
+
+    def bare_item(self, line: Line) -> None:
+        """An indented line without a bullet: a new list item, or the next line of the open one."""
+        gap = _gap(self.prev, line)
+        same_x = self.list_x is not None and line.x is not None and abs(line.x - self.list_x) < 2
+        if (
+            self.item and same_x and self.prev is not None and not self.layout.is_short(self.prev)
+            and (gap is None or gap < _BREAK_GAP) and not _SENTENCE_END.search(self.item[-1])
+        ):  # fmt: skip
+            self.item.append(line.text)
+            return
+        self.flush()
+        self._open()
+        if not self.in_list:
+            self.marked = False
+        self.item_kind = "list_item"
+        self.list_x = line.x
+        self.item = [line.text]
+
+    def text_line(self, line: Line) -> None:
+        text = line.text
+        gap = _gap(self.prev, line)
+        wide = gap is not None and gap >= _BREAK_GAP
+        indent = self.layout.indent(line)
+        marker = _BULLET.match(text)
+        if marker:
+            self.flush()
+            self._open()
+            numbered = bool(_NUMBERED.match(text))
+            self.item_kind = (
+                "step" if numbered and is_how_to(*self.writer.section, self.lead_in or "") else "list_item"
+            )
+            self.marked = True
+            self.list_x = line.x
+            self.item = [text[marker.end() :]]
+            return
+        if self.item and self.marked:
+            inside = line.x is None or self.list_x is None or line.x > self.list_x + 1
+            if inside and (not _SENTENCE_END.search(self.item[-1]) or line.x is not None):
+                self.item.append(text)  # the item's next line, or a paragraph inside it
+                return
+        if self.code:
+            self.flush()
+        if indent >= _ITEM_INDENT:
+            self.bare_item(line)
+            return
+        if self.item:
+            self.end_list()
+        if self.para and (wide or (self.prev is not None and self._ends_paragraph(self.prev))):
+            self.flush()
+        self._open()
+        self.para.append(text)
+
+    def _closed(self, line: Line) -> bool:
+        """Nothing is open that ``line`` could go on: it may stand alone (as a heading does)."""
+        if self.item or self.code:
+            return False
+        if not self.para:
+            return True
+        gap = _gap(self.prev, line)
+        return (gap is not None and gap >= _BREAK_GAP) or (
+            self.prev is not None and self._ends_paragraph(self.prev)
+        )
+
+    def _ends_paragraph(self, prev: Line) -> bool:
+        """A line that ends a sentence well before the margin ends its paragraph."""
+        text = prev.text.strip()
+        if not _SENTENCE_END.search(text):
+            return False
+        return self.layout.is_short(prev) if prev.size else len(text) < 60
+
+
+def write_pages(writer: TextWriter, pages: list[list[Line]]) -> None:
+    """Write the lines of ``pages`` (furniture already removed) as blocks, each on its first page."""
+    walker = _Walker(writer, Layout.of(pages))
+    for lines in pages:
+        walker.start_page()
+        rows = table_rows(lines)
+        for i, line in enumerate(lines):
+            walker.feed(line, row=i in rows)
+    walker.flush()
+    while walker.pages_written < walker.page:
+        writer.start_page()
+        walker.pages_written += 1
