@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from ...errors import DocumentError
 from ..segment import is_prose
-from .units import Kind, ParsedDocument, is_how_to
+from .units import Kind, ParsedDocument, is_how_to, last_sentence
 from .writer import TextWriter
 
 if TYPE_CHECKING:
@@ -77,6 +77,8 @@ class _HtmlWalker:
         self.headings: list[tuple[int, str]] = []
         self.title: str | None = None
         self.last_sentence: str | None = None
+        # The last top-level numbered list: its block, kind, lead-in and the number its next item has.
+        self.numbered: tuple[int, Kind, str | None, int] | None = None
 
     def walk(self, node: Tag, depth: int = 0) -> None:
         from bs4 import NavigableString, Tag
@@ -108,7 +110,7 @@ class _HtmlWalker:
         text = _clean(" ".join(run))
         if text and is_prose(text):
             self.out.write(text, None)
-            self.last_sentence = text
+            self.last_sentence = last_sentence(text)
 
     def element(self, tag: Tag, depth: int) -> None:
         name = tag.name
@@ -119,7 +121,7 @@ class _HtmlWalker:
             # A paragraph element is prose by markup; only a label-like one ("Advertisement") is not.
             if text and (is_prose(text) or (text.endswith(":") and len(text.split()) >= 2)):
                 self.out.write(text, None)
-                self.last_sentence = text
+                self.last_sentence = last_sentence(text)
             else:
                 self.last_sentence = None
         elif name in ("ul", "ol"):
@@ -148,7 +150,6 @@ class _HtmlWalker:
         self.last_sentence = None
 
     def list(self, tag: Tag, lead_in: str | None, outer: Kind | None, depth: int) -> None:
-        from bs4 import Tag as T
 
         if depth > MAX_DEPTH:
             return
@@ -156,18 +157,33 @@ class _HtmlWalker:
         if tag.name == "ol" and (outer == "step" or is_how_to(*self.out.section, lead_in or "")):
             kind = "step"
         first = outer is None
+        number = _start(tag)
+        series = self.numbered
+        if outer is None and tag.name == "ol" and series is not None and number > 1 and number == series[3]:
+            # <ol start="3"> after a heading or table that broke "1." and "2." off: the same steps.
+            self.out.resume(series[0])
+            kind, lead_in, first = series[1], series[2], False
         for li in tag.find_all("li", recursive=False):
             if _is_furniture(li):
                 continue
-            nested = [c for c in li.children if isinstance(c, T) and c.name in ("ul", "ol")]
-            for n in nested:
+            nested = _nested_blocks(li)
+            for n, _ in nested:
                 n.extract()
             text = _clean(li.get_text())
             if text:
                 self.out.write(text, kind, lead_in, new_block=first)
                 first = False
-            for n in nested:
-                self.list(n, text or lead_in, kind, depth + 1)
+            for n, label in nested:
+                if n.name == "pre":  # a step's command: in the step's block, introduced by the step
+                    code = n.get_text().strip("\n").rstrip()
+                    if code.strip():
+                        self.out.write(code, "code", label or text or lead_in, new_block=first)
+                        first = False
+                else:
+                    self.list(n, text or lead_in, kind, depth + 1)
+            number += 1
+        if outer is None and tag.name == "ol":
+            self.numbered = (self.out.block, kind, lead_in, number)
 
     def table(self, tag: Tag) -> None:
         header: str | None = None
@@ -182,6 +198,44 @@ class _HtmlWalker:
                 continue
             self.out.write(row, "table_row", header, new_block=first)
             first = False
+
+
+def _start(ol: Tag) -> int:
+    """The number of an ordered list's first item (its ``start`` attribute, 1 by default)."""
+    try:
+        return int(str(ol.get("start") or 1))
+    except ValueError:
+        return 1
+
+
+def _nested_blocks(li: Tag) -> list[tuple[Tag, str | None]]:
+    """The lists and code blocks inside a list item (not inside a deeper one), in document order.
+
+    A step's command is often wrapped (``<div class="sourceCode"><pre>``), so they are looked for below
+    the item's children too. Each comes with the text just before it inside the item, when that ends
+    in ":" ("With Docker:"), which introduces it better than the whole item does.
+    """
+    from bs4 import Tag as T
+
+    found: list[tuple[Tag, str | None]] = []
+    label: str | None = None
+
+    def visit(node: Tag) -> None:
+        nonlocal label
+        for child in node.children:
+            if not isinstance(child, T):
+                continue
+            if child.name in ("ul", "ol", "pre"):
+                found.append((child, label))
+                label = None
+            elif child.name in ("p", "strong", "b", "em"):
+                text = _clean(child.get_text())
+                label = text if text.endswith(":") else None
+            elif child.name != "li":
+                visit(child)
+
+    visit(li)
+    return found
 
 
 def _soup(html: str) -> BeautifulSoup:

@@ -81,16 +81,19 @@ def limit_units(doc: ParsedDocument, name: str) -> ParsedDocument:
     return ParsedDocument(doc.text, doc.title, kept)
 
 
+def last_sentence(paragraph: str) -> str:
+    """A paragraph's last sentence: what introduces the list or code right after it."""
+    spans = sentence_spans(paragraph, 0, len(paragraph))
+    return paragraph[spans[-1][0] : spans[-1][1]].strip() if spans else paragraph.strip()
+
+
 def lead_in_of(paragraph: str) -> str | None:
     """The sentence of a paragraph that introduces what follows it: its last, when that ends in ":".
 
     "There are several ways. If you have an ID, use one of these functions:" introduces the list below
     with its last sentence only; the first would only blur what the items are embedded with.
     """
-    if not paragraph.rstrip().endswith(":"):
-        return None
-    spans = sentence_spans(paragraph, 0, len(paragraph))
-    return paragraph[spans[-1][0] : spans[-1][1]].strip() if spans else paragraph.strip()
+    return last_sentence(paragraph) if paragraph.rstrip().endswith(":") else None
 
 
 def is_how_to(*texts: str) -> bool:

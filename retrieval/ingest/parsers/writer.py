@@ -40,18 +40,28 @@ class TextWriter:
     section: tuple[str, ...] = ()
     block: int = -1
     page_starts: list[int] = field(default_factory=list)
+    _top: int = -1  # the highest block number given out
 
     def write(
         self, text: str, kind: Kind | None, context: str | None = None, *, new_block: bool = True
     ) -> None:
         """Append ``text`` as a block (or as the next line of the current one) that becomes ``kind``."""
         if new_block or self.block < 0:
-            self.block += 1
+            self._top += 1
+            self.block = self._top
         sep = ("\n\n" if new_block else "\n") if self.parts else ""
         self.parts.append(sep + text)
         start = self.length + len(sep)
         self.length = start + len(text)
         self.planned.append(_Planned(kind, start, self.length, self.section, self.block, context))
+
+    def resume(self, block: int) -> None:
+        """Write the next lines into an earlier block: a numbered list going on after a break.
+
+        "1. Clone", "2. Configure", a table, then a list starting at 3: one series of steps, so one block
+        (block reads go by number, so its units need not be consecutive).
+        """
+        self.block = block
 
     def start_page(self) -> None:
         """Mark that what is written next belongs to the next page."""

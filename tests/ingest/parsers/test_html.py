@@ -62,3 +62,39 @@ def test_navigation_only_page_is_a_document_error():
     )
     with pytest.raises(DocumentError, match=r"menu\.html"):
         parse_html(html, "menu.html")
+
+
+STEPS_PAGE = """<html><body><main><h1>Setup</h1>
+<p>Some context first. To get it running:</p>
+<ol>
+<li><p>Clone the repo:</p>
+<div class="sourceCode"><pre><code>git clone https://example.com/bot
+cd bot</code></pre></div></li>
+<li><p>Write the config file.</p></li>
+</ol>
+<h2>Settings</h2>
+<table><tr><th>Name</th><th>Default</th></tr><tr><td>port</td><td>8080</td></tr></table>
+<ol start="3">
+<li><p>Run the bot:</p>
+<p><strong>Without Docker:</strong></p><pre><code>python bot.py</code></pre>
+<p><strong>With Docker:</strong></p><pre><code>docker compose up</code></pre></li>
+</ol>
+</main></body></html>"""
+
+
+def test_steps_keep_their_commands_and_go_on_after_a_break():
+    """A step's command (even wrapped in a div) is a code unit in the step's block, introduced by the
+    step or by its own label; a list starting at 3 goes on with the steps that a heading broke off."""
+    doc = parse_html(STEPS_PAGE)
+    assert_exact(doc)
+    units = {u.text: u for u in doc.units}
+    clone, command = units["Clone the repo:"], units["git clone https://example.com/bot\ncd bot"]
+    assert clone.kind == "step" and clone.context == "To get it running:"
+    assert command.kind == "code" and command.context == "Clone the repo:"
+    assert "git clone" not in clone.text
+    run = next(u for u in doc.units if u.text.startswith("Run the bot:"))
+    assert run.kind == "step" and run.context == "To get it running:"
+    assert run.block == clone.block == command.block
+    assert units["docker compose up"].context == "With Docker:"
+    assert units["python bot.py"].context == "Without Docker:"
+    assert units["port | 8080"].block != clone.block
