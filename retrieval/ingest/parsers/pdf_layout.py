@@ -119,19 +119,23 @@ def _shares_column(a: Line, b: Line) -> bool:
     return any(abs(x - y) < 1.0 for x in a.columns for y in b.columns)
 
 
-def table_rows(lines: list[Line]) -> set[int]:
+def table_rows(lines: list[Line], carry: Line | None = None) -> set[int]:
     """Which of a page's lines are table rows: three or more in a row whose cells line up.
 
     Inline code or a link also splits a line into pieces, but not at the same place on the next two
     lines; a table's columns start at the same place on every row. A bold line right above such rows is
     their header even when its cells are centred (and so don't line up with theirs). Code lines, split
-    into pieces by syntax colours, are never rows.
+    into pieces by syntax colours, are never rows. ``carry`` is the last row of a table that the page
+    before ended in: the rows at the top of this page that line up with it go on with it, however few
+    (after the header a browser repeats on every page).
     """
     rows: set[int] = set()
     run: list[int] = []
 
     def close() -> None:
-        if len(run) >= 3:
+        if len(run) >= 3 or (
+            carry is not None and run and run[0] <= 1 and _shares_column(carry, lines[run[-1]])
+        ):
             rows.update(run)
             above = run[0] - 1
             if above >= 0 and lines[above].bold and lines[above].columns and not lines[above].mono:
@@ -195,6 +199,8 @@ class _Walker:
     prev_heading: bool = False
     header: str | None = None  # the open table's header row
     in_table: bool = False
+    table_rows: int = 0  # rows written of the open table
+    last_row: Line | None = None
     page: int = 0
     began: int = 0  # the page the open block began on
     pages_written: int = 0
@@ -262,18 +268,19 @@ class _Walker:
     def row(self, line: Line) -> None:
         """A table row: the first one of a table is its header when it is bold."""
         text = line.text.strip()
+        self.prev = line
+        if self.in_table and text == self.header:
+            return  # the header again, at the top of the table's next page
         if not self.in_table:
             self.end_list()
-            self.began = self.page
+            self.in_table, self.table_rows = True, 0
+            self.header = text if line.bold else None
             if line.bold:
-                self.header = text
-                self.in_table = True
-                self.prev = line
                 return
-            self.header = None
-        self._emit(text, "table_row", self.header, new_block=not self.in_table)
-        self.in_table = True
-        self.prev = line
+        self.began = self.page  # each row is its own unit, on its own page
+        self._emit(text, "table_row", self.header, new_block=self.table_rows == 0)
+        self.table_rows += 1
+        self.last_row = line
 
     def feed(self, line: Line, *, row: bool = False) -> None:
         if row:
@@ -397,7 +404,7 @@ def write_pages(writer: TextWriter, pages: list[list[Line]]) -> None:
     walker = _Walker(writer, Layout.of(pages))
     for lines in pages:
         walker.start_page()
-        rows = table_rows(lines)
+        rows = table_rows(lines, walker.last_row if walker.in_table else None)
         for i, line in enumerate(lines):
             walker.feed(line, row=i in rows)
     walker.flush()

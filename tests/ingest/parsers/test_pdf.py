@@ -144,3 +144,23 @@ def test_a_list_is_introduced_by_the_last_sentence_of_its_paragraph():
     assert [u.text for u in items] == ["get_user", "get_channel"]
     assert {u.context for u in items} == {"If you have an ID, use one of these:"}
     assert lead_in_of("No colon at the end.") is None
+
+
+def test_a_table_goes_on_over_a_page_break_without_its_repeated_header():
+    """A browser repeats a table's header on each page: the rows after it go on with the same table."""
+    header = Placed("Name", "Helvetica-Bold", gap=24, cells=((250, "Default"),))
+    names = [("port", "8080"), ("workers", "4"), ("timeout", "30 s"), ("log_level", "info")]
+    rows = [Placed(name, gap=16, cells=((250, value),)) for name, value in names]
+    first = [Placed("Settings", "Helvetica-Bold", 16, gap=20), Placed(LONG_1, gap=24), Placed(LONG_2), header]
+    pages = [[*first, *rows[:3]], [header, rows[3], Placed(LONG_1, gap=30), Placed(LONG_2)]]
+    doc = parse_pdf(make_pdf(pages), "settings.pdf")
+    table = [u for u in doc.units if u.kind == "table_row"]
+    assert [(u.text, u.context, u.page) for u in table] == [
+        ("port 8080", "Name Default", 1),
+        ("workers 4", "Name Default", 1),
+        ("timeout 30 s", "Name Default", 1),
+        ("log_level info", "Name Default", 2),
+    ]
+    assert len({u.block for u in table}) == 1
+    assert table[0].block != doc.units[0].block
+    assert "Name Default" not in [u.text for u in doc.units]
