@@ -202,15 +202,18 @@ class AnswerPolicy:
         return None
 
 
-_ITEM_KEY = re.compile(r"^\W{0,3}`([^`]{2,60})`")
+# The term an item opens with: a code span (Markdown, reST), or, in text extracted from HTML, PDF or
+# Word where code spans are no longer marked, a name followed by a dash, colon or comma.
+_ITEM_KEY = re.compile(r"^\W{0,3}(?:`([^`]{2,60})`|([A-Za-z_][\w.]{1,59})(?=\s*[:,]|\s+[-–—]\s))")
 
 
 def _named_in(question: str, text: str) -> bool:
-    """True when the question names the item: the code its text opens with (`allow_methods` - ...)."""
+    """True when the question names the item: the term its text opens with (`allow_methods` - ...)."""
     m = _ITEM_KEY.match(text)
     if m is None:
         return False
-    return re.search(rf"(?<![\w-]){re.escape(m.group(1))}(?![\w-])", question, re.IGNORECASE) is not None
+    term = m.group(1) or m.group(2)
+    return re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", question, re.IGNORECASE) is not None
 
 
 def _named_row_first(question: str, cited: list[U]) -> list[U]:

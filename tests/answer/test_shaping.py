@@ -135,6 +135,19 @@ def test_a_question_naming_several_items_cites_each_named_item():
         "In the needy/skip example, what are the defaults?", plain[:1], [1.0], {0: Block(lead, plain)}
     )
     assert [u.text for u in chosen] == ["`needy` - required.", "`skip` - 0."]
+    # Text from HTML, PDF or Word has lost the code marks: a name opening the item before a dash,
+    # colon or comma is its term all the same; a word that merely starts an item is not.
+    extracted = [
+        u.model_copy(update={"text": t})
+        for u, t in zip(items, ["needy, a required str.", "skip: 0.", "Limits apply to all."], strict=True)
+    ]
+    chosen = POLICY.choose(
+        "In the needy/skip/limits example, what are the defaults?",
+        extracted[:1],
+        [1.0],
+        {0: Block(lead, extracted)},
+    )
+    assert [u.text for u in chosen] == ["needy, a required str.", "skip: 0."]
     # Naming one item is a plain question: that item and the runner-up, not the list.
     chosen = POLICY.choose("What does max_age default to?", [items[2], items[0]], [0.6, 0.4], {0: block})
     assert [u.text for u in chosen] == [texts[2], texts[0]]
