@@ -15,6 +15,7 @@ import io
 import logging
 import re
 import zipfile
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...errors import DocumentError
@@ -36,38 +37,97 @@ _CODE_STYLE = re.compile(r"code|verbatim|preformat|plain text|macro text", re.IG
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
-def _list_formats(document: Document) -> dict[tuple[str, str], str]:
-    """Each list's number format by (numbering id, level): "decimal", "bullet", "lowerLetter"..."""
+@dataclass
+class _Numbering:
+    """The document's list numbering: which lists count (and from where), and the lists seen so far.
+
+    Word keeps a numbered list going across a heading or table when its items share a numbering id;
+    a list converted from elsewhere may instead restart its numbering at the next number (``start``).
+    Either way the steps are one series, so the parser writes them into one block.
+    """
+
+    formats: dict[tuple[str, str], str] = field(default_factory=dict)
+    starts: dict[tuple[str, str], int] = field(default_factory=dict)
+    # numbering id -> (block, kind, lead-in, next number) of the ordered list that used it last
+    series: dict[str, tuple[int, Kind, str | None, int]] = field(default_factory=dict)
+    last: str | None = None  # the numbering id of the last ordered list
+
+    @classmethod
+    def of(cls, document: Document) -> _Numbering:
+        try:
+            root = document.part.numbering_part.element
+        except (KeyError, NotImplementedError, AttributeError):
+            return cls()
+        abstract: dict[str, dict[str, tuple[str, int]]] = {}
+        for node in root.iter(f"{_W}abstractNum"):
+            levels = abstract.setdefault(node.get(f"{_W}abstractNumId", ""), {})
+            for lvl in node.iter(f"{_W}lvl"):
+                levels[lvl.get(f"{_W}ilvl", "0")] = (
+                    _val(lvl.find(f"{_W}numFmt")),
+                    _int(lvl.find(f"{_W}start")),
+                )
+        out = cls()
+        for num in root.iter(f"{_W}num"):
+            ref = num.find(f"{_W}abstractNumId")
+            if ref is None:
+                continue
+            num_id = num.get(f"{_W}numId", "")
+            for level, (fmt, start) in abstract.get(_val(ref), {}).items():
+                out.formats[(num_id, level)], out.starts[(num_id, level)] = fmt, start
+            for override in num.iter(f"{_W}lvlOverride"):
+                level = override.get(f"{_W}ilvl", "0")
+                start_override = override.find(f"{_W}startOverride")
+                if start_override is not None:
+                    out.starts[(num_id, level)] = _int(start_override)
+        return out
+
+    def key(self, paragraph: Paragraph) -> tuple[str, str] | None:
+        num: Any = paragraph._p.pPr.numPr if paragraph._p.pPr is not None else None
+        if num is None or num.numId is None:
+            return None
+        return str(num.numId.val), str(num.ilvl.val) if num.ilvl is not None else "0"
+
+    def ordered(self, paragraph: Paragraph, style: str) -> bool:
+        """A list item of an ordered list: by its style's name, else by its numbering's format."""
+        if _NUMBER_STYLE.search(style):
+            return True
+        key = self.key(paragraph)
+        fmt = self.formats.get(key, "") if key else ""
+        return bool(fmt) and fmt not in ("bullet", "none")
+
+    def goes_on(self, paragraph: Paragraph) -> tuple[int, Kind, str | None] | None:
+        """The block, kind and lead-in of the earlier list that a new ordered list continues, if any."""
+        key = self.key(paragraph)
+        if key is None:
+            return None
+        if key[0] in self.series:
+            block, kind, lead, _ = self.series[key[0]]
+            return block, kind, lead
+        last = self.series.get(self.last or "")
+        start = self.starts.get(key, 1)
+        if last is not None and start > 1 and start == last[3]:
+            return last[0], last[1], last[2]
+        return None
+
+    def count(self, paragraph: Paragraph, block: int, kind: Kind, lead: str | None) -> None:
+        """Note an ordered item written into ``block``."""
+        key = self.key(paragraph)
+        if key is None or key[1] != "0":
+            return
+        number = self.series[key[0]][3] if key[0] in self.series else self.starts.get(key, 1)
+        self.series[key[0]] = (block, kind, lead, number + 1)
+        self.last = key[0]
+
+
+def _val(node: Any) -> str:
+    return str(node.get(f"{_W}val", "")) if node is not None else ""
+
+
+def _int(node: Any) -> int:
     try:
-        root = document.part.numbering_part.element
-    except (KeyError, NotImplementedError, AttributeError):
-        return {}
-    abstract: dict[str, dict[str, str]] = {}
-    for node in root.iter(f"{_W}abstractNum"):
-        levels = abstract.setdefault(node.get(f"{_W}abstractNumId", ""), {})
-        for lvl in node.iter(f"{_W}lvl"):
-            fmt = lvl.find(f"{_W}numFmt")
-            levels[lvl.get(f"{_W}ilvl", "0")] = fmt.get(f"{_W}val", "") if fmt is not None else ""
-    out: dict[tuple[str, str], str] = {}
-    for num in root.iter(f"{_W}num"):
-        ref = num.find(f"{_W}abstractNumId")
-        if ref is None:
-            continue
-        for level, fmt in abstract.get(ref.get(f"{_W}val", ""), {}).items():
-            out[(num.get(f"{_W}numId", ""), level)] = fmt
-    return out
-
-
-def _ordered(paragraph: Paragraph, style: str, formats: dict[tuple[str, str], str]) -> bool:
-    """A list item of an ordered list: by its style's name, else by its numbering's format."""
-    if _NUMBER_STYLE.search(style):
-        return True
-    num: Any = paragraph._p.pPr.numPr if paragraph._p.pPr is not None else None
-    if num is None or num.numId is None:
-        return False
-    level = str(num.ilvl.val) if num.ilvl is not None else "0"
-    fmt = formats.get((str(num.numId.val), level), "")
-    return bool(fmt) and fmt not in ("bullet", "none")
+        return int(_val(node) or 1)
+    except ValueError:
+        return 1
 
 
 def _check_zip(data: bytes, name: str) -> None:
@@ -110,7 +170,7 @@ def parse_docx(data: bytes, name: str = "document") -> ParsedDocument:
     from docx.text.paragraph import Paragraph
 
     document = _open(data, name)
-    formats = _list_formats(document)
+    numbering = _Numbering.of(document)
     writer = TextWriter()
     headings: list[tuple[int, str]] = []
     title: str | None = None
@@ -148,9 +208,15 @@ def parse_docx(data: bytes, name: str = "document") -> ParsedDocument:
             continue
         numbered = block._p.pPr is not None and block._p.pPr.numPr is not None
         if _LIST_STYLE.search(style or "") or numbered:
-            ordered = _ordered(block, style or "", formats)
+            ordered = numbering.ordered(block, style or "")
             kind: Kind = "step" if ordered and is_how_to(*writer.section, lead_in or "") else "list_item"
-            writer.write(text, kind, lead_in, new_block=not in_list)
+            earlier = numbering.goes_on(block) if ordered and not in_list else None
+            if earlier is not None:  # "3." after a heading or table that broke off "1." and "2."
+                writer.resume(earlier[0])
+                kind, lead_in = earlier[1], earlier[2]
+            writer.write(text, kind, lead_in, new_block=not in_list and earlier is None)
+            if ordered:
+                numbering.count(block, writer.block, kind, lead_in)
             in_list, last_item = True, text
             continue
         writer.write(text, None)

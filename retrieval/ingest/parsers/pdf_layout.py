@@ -27,7 +27,7 @@ from .units import Kind, is_how_to, lead_in_of
 from .writer import TextWriter
 
 _BULLET = re.compile(r"^\s*([•◦▪‣∙·\-*–\uf0b7\uf0a7\uf076\uf0d8]|\(?\d{1,3}[.)])\s+")
-_NUMBERED = re.compile(r"^\s*\(?\d{1,3}[.)]\s+")
+_NUMBERED = re.compile(r"^\s*\(?(\d{1,3})[.)]\s+")
 _HYPHENATED = re.compile(r"[^\W\d_]-$")
 _SENTENCE_END = re.compile(r"""[.!?:]["'”’)]*$""")
 #: A heading is at least this much larger than the body text.
@@ -193,6 +193,9 @@ class _Walker:
     marked: bool = False  # the current list's items start with a bullet or number
     list_x: float | None = None
     code_in_list: bool = False
+    number: int | None = None  # the open item's number, when it has one
+    # The last numbered item's block, kind, lead-in and the number that would come next.
+    numbered: tuple[int, Kind, str | None, int] | None = None
     last_item: str | None = None
     headings: list[tuple[float, str]] = field(default_factory=list)
     prev: Line | None = None
@@ -225,6 +228,8 @@ class _Walker:
         if self.item:
             self.last_item = _join(self.item)
             self._emit(self.last_item, self.item_kind, self.lead_in, new_block=not self.in_list)
+            if self.number is not None:
+                self.numbered = (self.writer.block, self.item_kind, self.lead_in, self.number + 1)
             self.in_list = True
             self.item = []
         if self.code:
@@ -343,6 +348,7 @@ class _Walker:
         if not self.in_list:
             self.marked = False
         self.item_kind = "list_item"
+        self.number = None
         self.list_x = line.x
         self.item = [line.text]
 
@@ -355,10 +361,19 @@ class _Walker:
         if marker:
             self.flush()
             self._open()
-            numbered = bool(_NUMBERED.match(text))
+            number = _NUMBERED.match(text)
             self.item_kind = (
-                "step" if numbered and is_how_to(*self.writer.section, self.lead_in or "") else "list_item"
+                "step" if number and is_how_to(*self.writer.section, self.lead_in or "") else "list_item"
             )
+            if self.in_list and not self.marked:
+                self.in_list = False  # items without bullets before: another list
+            series = self.numbered
+            going_on = self.in_list and self.number is not None  # inside a numbered list already
+            if number and not going_on and series is not None and int(number.group(1)) == series[3]:
+                # "3." after a heading or table that broke off "1." and "2.": the same steps go on.
+                self.writer.resume(series[0])
+                self.item_kind, self.lead_in, self.in_list = series[1], series[2], True
+            self.number = int(number.group(1)) if number else None
             self.marked = True
             self.list_x = line.x
             self.item = [text[marker.end() :]]

@@ -94,3 +94,17 @@ def test_docx_from_pandoc_gives_steps_by_numbering_and_code_blocks():
     blocks = {u.text: u.block for u in doc.units}
     assert blocks["Clone the repository:"] == blocks["git clone https://example.com/bot\ncd bot"]
     assert blocks["Start it with python bot.py."] == blocks["Clone the repository:"]
+
+
+def test_docx_numbered_steps_go_on_after_a_table():
+    """A list numbered from 3 after a heading and a table goes on with steps 1 and 2 (one block, same
+    lead-in); a later list starting again at 1 is a list of its own."""
+    data = (Path(__file__).parent / "pages" / "pandoc-resumed-steps.docx").read_bytes()  # pandoc 2.17
+    doc = parse_docx(data, "install.docx")
+    assert_exact(doc)
+    units = {u.text: u for u in doc.units}
+    first, third = units["Clone the repository."], units["Run the bot."]
+    assert third.kind == "step" and third.context == "To install the bot:"
+    assert third.block == first.block == units["Write the config file."].block
+    assert units["port | 8080"].block != first.block
+    assert units["Unrelated first item."].block not in (first.block, units["port | 8080"].block)

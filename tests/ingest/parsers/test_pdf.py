@@ -164,3 +164,25 @@ def test_a_table_goes_on_over_a_page_break_without_its_repeated_header():
     assert len({u.block for u in table}) == 1
     assert table[0].block != doc.units[0].block
     assert "Name Default" not in [u.text for u in doc.units]
+
+
+def test_pdf_steps_numbered_on_after_a_heading_are_one_series():
+    """ "3." after a heading that broke off "1." and "2." goes on with them; a new "1." starts anew."""
+    page = [
+        Placed("Setup", "Helvetica-Bold", 18, gap=20),
+        Placed("To install the bot:", gap=30),
+        Placed("1. Clone the repository.", gap=20),
+        Placed("2. Write the config file.", gap=16),
+        Placed("Settings", "Helvetica-Bold", 14, gap=30),
+        Placed("3. Run the bot.", gap=24),
+        Placed(LONG_1, gap=30),
+        Placed(LONG_2),
+        Placed("1. Unrelated first item.", gap=24),
+        Placed("2. Unrelated second item.", gap=16),
+    ]
+    doc = parse_pdf(make_pdf([page]), "setup.pdf")
+    units = {u.text: u for u in doc.units}
+    first, third = units["Clone the repository."], units["Run the bot."]
+    assert third.kind == "step" and third.context == "To install the bot:"
+    assert third.block == first.block
+    assert units["Unrelated first item."].block != first.block
