@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .pdf_lines import Line
+from .pdf_tables import table_rows
 from .units import Kind, is_how_to, lead_in_of
 from .writer import TextWriter
 
@@ -112,44 +113,6 @@ def _gap(prev: Line | None, line: Line) -> float | None:
     if not size or line.y >= prev.y:
         return None  # a new column or page, or an unknown size
     return (prev.y - line.y) / size
-
-
-def _shares_column(a: Line, b: Line) -> bool:
-    """Two lines with a later piece starting at the same place: cells of one table's column."""
-    return any(abs(x - y) < 1.0 for x in a.columns for y in b.columns)
-
-
-def table_rows(lines: list[Line], carry: Line | None = None) -> set[int]:
-    """Which of a page's lines are table rows: three or more in a row whose cells line up.
-
-    Inline code or a link also splits a line into pieces, but not at the same place on the next two
-    lines; a table's columns start at the same place on every row. A bold line right above such rows is
-    their header even when its cells are centred (and so don't line up with theirs). Code lines, split
-    into pieces by syntax colours, are never rows. ``carry`` is the last row of a table that the page
-    before ended in: the rows at the top of this page that line up with it go on with it, however few
-    (after the header a browser repeats on every page).
-    """
-    rows: set[int] = set()
-    run: list[int] = []
-
-    def close() -> None:
-        if len(run) >= 3 or (
-            carry is not None and run and run[0] <= 1 and _shares_column(carry, lines[run[-1]])
-        ):
-            rows.update(run)
-            above = run[0] - 1
-            if above >= 0 and lines[above].bold and lines[above].columns and not lines[above].mono:
-                rows.add(above)
-
-    for i, line in enumerate(lines):
-        cells = bool(line.columns) and not line.mono
-        if run and cells and _shares_column(lines[run[-1]], line):
-            run.append(i)
-            continue
-        close()
-        run = [i] if cells else []
-    close()
-    return rows
 
 
 def _join(lines: list[str]) -> str:
@@ -271,7 +234,7 @@ class _Walker:
         self.lead_in = None
 
     def row(self, line: Line) -> None:
-        """A table row: the first one of a table is its header when it is bold."""
+        """A table row: the first one of a table is its header, the context of every other row."""
         text = line.text.strip()
         self.prev = line
         if self.in_table and text == self.header:
@@ -279,9 +242,8 @@ class _Walker:
         if not self.in_table:
             self.end_list()
             self.in_table, self.table_rows = True, 0
-            self.header = text if line.bold else None
-            if line.bold:
-                return
+            self.header = text  # the first row names the columns (as a Word table's first row does)
+            return
         self.began = self.page  # each row is its own unit, on its own page
         self._emit(text, "table_row", self.header, new_block=self.table_rows == 0)
         self.table_rows += 1
@@ -421,7 +383,10 @@ def write_pages(writer: TextWriter, pages: list[list[Line]]) -> None:
         walker.start_page()
         rows = table_rows(lines, walker.last_row if walker.in_table else None)
         for i, line in enumerate(lines):
-            walker.feed(line, row=i in rows)
+            if i not in rows:
+                walker.feed(line)
+            elif (row := rows[i]) is not None:
+                walker.feed(row, row=True)  # a whole row, its cells' lines joined
     walker.flush()
     while walker.pages_written < walker.page:
         writer.start_page()
