@@ -186,3 +186,30 @@ def test_pdf_steps_numbered_on_after_a_heading_are_one_series():
     assert third.kind == "step" and third.context == "To install the bot:"
     assert third.block == first.block
     assert units["Unrelated first item."].block != first.block
+
+
+def test_a_table_row_with_a_wrapped_cell_is_one_row():
+    """A word processor draws a wrapped cell's lines, then the row's next cell back up beside them."""
+    page = [
+        Placed("Providers", "Helvetica-Bold", 16, gap=20),
+        Placed(LONG_1, gap=24),
+        Placed(LONG_2),
+        Placed("Provider", gap=24, cells=((250, "Python"),)),
+        Placed("Cloudflare Workers", gap=18),
+        Placed("AI", gap=14),
+        Placed("yes", x=250, gap=-14),
+        Placed("Cohere", gap=18, cells=((250, "yes"),)),
+        Placed("Hugging Face", gap=18, cells=((250, "no"),)),
+        Placed("Jina", gap=18, cells=((250, "yes"),)),
+        Placed(LONG_1, gap=30),
+        Placed(LONG_2),
+    ]
+    doc = parse_pdf(make_pdf([page]), "providers.pdf")
+    assert_exact(doc)
+    assert [(u.text, u.context) for u in doc.units if u.kind == "table_row"] == [
+        ("Cloudflare Workers AI yes", "Provider Python"),
+        ("Cohere yes", "Provider Python"),
+        ("Hugging Face no", "Provider Python"),
+        ("Jina yes", "Provider Python"),
+    ]
+    assert doc.units[-1].kind == "sentence" and doc.units[-1].text == f"{LONG_1} {LONG_2}"
