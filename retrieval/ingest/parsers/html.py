@@ -66,6 +66,10 @@ def _is_furniture(tag: Tag) -> bool:
     return bool(names.strip()) and bool(_FURNITURE.search(names))
 
 
+_GOES_ON = re.compile(r"\w[:.!?]\s+\S")
+# The permalink a docs site puts after each heading: "Installation¶", "Installation #".
+_HEADER_LINK = re.compile(r"(\s*[¶§🔗])+$|\s+#$")
+
 # Elements that a browser would never leave inside a <p>: one found there means unclosed markup, so
 # the "paragraph" is walked as a container instead of read as one run of text.
 _BLOCK_CHILDREN = ["p", "div", "ul", "ol", "table", "pre", "section", "article", "blockquote"]
@@ -115,11 +119,17 @@ class _HtmlWalker:
     def element(self, tag: Tag, depth: int) -> None:
         name = tag.name
         if name in _HEADINGS:
-            self.heading(_HEADINGS[name], _clean(tag.get_text()))
+            self.heading(_HEADINGS[name], _heading_text(tag))
         elif name == "p" and tag.find(_BLOCK_CHILDREN) is None:
             text = _clean(tag.get_text())
             # A paragraph element is prose by markup; only a label-like one ("Advertisement") is not.
-            if text and (is_prose(text) or (text.endswith(":") and len(text.split()) >= 2)):
+            # One that goes on after a colon or a full stop ("Supported: - OpenRouter - OpenAI", a list
+            # its site didn't render as one) is content, however it ends.
+            if text and (
+                is_prose(text)
+                or (text.endswith(":") and len(text.split()) >= 2)
+                or (_GOES_ON.search(text) and len(text.split()) >= 4)
+            ):
                 self.out.write(text, None)
                 self.last_sentence = last_sentence(text)
             else:
@@ -198,6 +208,13 @@ class _HtmlWalker:
                 continue
             self.out.write(row, "table_row", header, new_block=first)
             first = False
+
+
+def _heading_text(tag: Tag) -> str:
+    """A heading's words without the permalink docs sites add to it (Sphinx, MkDocs: ``headerlink``)."""
+    for link in tag.find_all("a", class_=re.compile(r"headerlink|anchor|permalink", re.IGNORECASE)):
+        link.extract()
+    return _HEADER_LINK.sub("", _clean(tag.get_text()))
 
 
 def _start(ol: Tag) -> int:

@@ -116,14 +116,23 @@ def _gap(prev: Line | None, line: Line) -> float | None:
 
 
 def _join(lines: list[str]) -> str:
-    """Join a paragraph's lines with spaces, mending words hyphenated across a line break."""
+    """Join a paragraph's lines with spaces, mending words hyphenated across a line break.
+
+    "exam-" + "ple" is one word broken by the typesetter: the hyphen goes. A name with hyphens or
+    digits of its own ("msmarco-" + "distilbert-base-v3", "all-MiniLM-" + "L6") was broken at one of its
+    real hyphens: the hyphen stays, and no space comes between.
+    """
     out = ""
     for line in lines:
         line = line.strip()
         if not out:
             out = line
         elif _HYPHENATED.search(out) and line[:1].islower():
-            out = out[:-1] + line
+            before, after = out.split()[-1][:-1], line.split()[0]
+            real = any(c.isdigit() or c == "-" for c in before + after)
+            out = out + line if real else out[:-1] + line
+        elif _HYPHENATED.search(out) and line[:1].isupper() and any(c.isdigit() for c in line.split()[0]):
+            out += line  # "all-MiniLM-" + "L6-v2": a name broken at its hyphen, not a new word
         else:
             out += " " + line
     return out

@@ -79,7 +79,11 @@ def page_lines(page: Any) -> list[Line]:
     def visit(text: str, cm: Any, tm: Any, font: Any, size: float) -> None:
         pieces.append(_piece(text, cm, tm, font, size))
 
-    text = page.extract_text(visitor_text=visit) or ""
+    try:
+        text = page.extract_text(visitor_text=visit) or ""
+    except (ValueError, TypeError, ZeroDivisionError, OverflowError):
+        # A matrix or font pypdf can read but not measure: the page's text without its layout.
+        return [Line(line) for line in (page.extract_text() or "").split("\n")]
     if "".join(p.text for p in pieces) != text:
         return [Line(line) for line in text.split("\n")]
     lines: list[Line] = []

@@ -98,3 +98,24 @@ def test_steps_keep_their_commands_and_go_on_after_a_break():
     assert units["docker compose up"].context == "With Docker:"
     assert units["python bot.py"].context == "Without Docker:"
     assert units["port | 8080"].block != clone.block
+
+
+def test_docs_site_permalinks_and_unrendered_lists():
+    """Sphinx and MkDocs put a permalink after each heading; it is no part of the section path. A
+    paragraph that goes on after its colon (a list the site didn't render as one) is kept."""
+    page = """<html><body><div class="body">
+    <h1>Guide<a class="headerlink" href="#guide" title="Link to this heading">¶</a></h1>
+    <h2 id="models">Models ¶</h2>
+    <p>The bot supports remote models from:
+    - OpenRouter
+    - OpenAI</p>
+    <p>Posted by the team</p>
+    <p>Models are configured in the settings file.</p>
+    </div></body></html>"""
+    doc = parse_html(page)
+    assert_exact(doc)
+    assert rows(doc) == [
+        ("sentence", "The bot supports remote models from: - OpenRouter - OpenAI"),
+        ("sentence", "Models are configured in the settings file."),
+    ]
+    assert doc.units[0].section == ("Guide", "Models")

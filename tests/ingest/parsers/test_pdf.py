@@ -213,3 +213,25 @@ def test_a_table_row_with_a_wrapped_cell_is_one_row():
         ("Jina yes", "Provider Python"),
     ]
     assert doc.units[-1].kind == "sentence" and doc.units[-1].text == f"{LONG_1} {LONG_2}"
+
+
+def test_a_page_whose_layout_cannot_be_measured_is_read_as_text(monkeypatch):
+    """When pypdf's layout report fails on a page, its text is still read (without layout)."""
+    from retrieval.ingest.parsers import pdf_lines
+
+    def broken(text, cm, tm, font, size):
+        raise ValueError("a matrix pypdf can read but not measure")
+
+    monkeypatch.setattr(pdf_lines, "_piece", broken)
+    doc = parse_pdf(make_pdf(PAGES), "manual.pdf")
+    assert_exact(doc)
+    assert ("step", "Plug it in.") in rows(doc)
+
+
+def test_a_name_broken_at_its_own_hyphen_keeps_it():
+    """ "sup-" + "ply" is one word; "msmarco-" + "distilbert-base" keeps its real hyphen."""
+    lines = ["The model msmarco-", "distilbert-base-tas-b needs a power sup-", "ply of five volts."]
+    doc = parse_pdf(make_pdf([lines]), "models.pdf")
+    assert rows(doc) == [
+        ("sentence", "The model msmarco-distilbert-base-tas-b needs a power supply of five volts.")
+    ]
