@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from ...errors import DocumentError
 from ..segment import is_prose
-from .units import Kind, ParsedDocument, is_how_to, last_sentence
+from .units import Kind, ParsedDocument, is_how_to, last_sentence, lead_in_of
 from .writer import TextWriter
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ def _is_furniture(tag: Tag) -> bool:
     return bool(names.strip()) and bool(_FURNITURE.search(names))
 
 
+_TYPED_ITEM = re.compile(r"^([-*+•]|\d{1,3}[.)])\s+(?=\S)")
 _GOES_ON = re.compile(r"\w[:.!?]\s+\S")
 # The permalink a docs site puts after each heading: "Installation¶", "Installation #".
 _HEADER_LINK = re.compile(r"(\s*[¶§🔗])+$|\s+#$")
@@ -120,6 +121,8 @@ class _HtmlWalker:
         name = tag.name
         if name in _HEADINGS:
             self.heading(_HEADINGS[name], _heading_text(tag))
+        elif name == "p" and tag.find(_BLOCK_CHILDREN) is None and self.typed_list(tag):
+            pass
         elif name == "p" and tag.find(_BLOCK_CHILDREN) is None:
             text = _clean(tag.get_text())
             # A paragraph element is prose by markup; only a label-like one ("Advertisement") is not.
@@ -147,6 +150,27 @@ class _HtmlWalker:
             self.last_sentence = None
         else:
             self.walk(tag, depth + 1)
+
+    def typed_list(self, tag: Tag) -> bool:
+        """Write a paragraph whose lines are a list typed as text as that list; False if it isn't one.
+
+        Markdown that needs a blank line before a list (MkDocs' Python-Markdown) renders "Supported:"
+        and the "- OpenRouter" lines under it as one paragraph; the lines still say what they are.
+        """
+        lines = [line.strip() for line in tag.get_text().split("\n") if line.strip()]
+        marked = [i for i, line in enumerate(lines) if _TYPED_ITEM.match(line)]
+        if len(marked) < 2 or marked != list(range(marked[0], len(lines))):
+            return False
+        lead = _clean(" ".join(lines[: marked[0]]))
+        if lead:
+            self.out.write(lead, None)
+        context = lead_in_of(lead) if lead else None
+        for n, i in enumerate(marked):
+            item = _clean(_TYPED_ITEM.sub("", lines[i], count=1))
+            if item:
+                self.out.write(item, "list_item", context, new_block=n == 0)
+        self.last_sentence = None
+        return True
 
     def heading(self, level: int, text: str) -> None:
         if not text:

@@ -102,20 +102,25 @@ def test_steps_keep_their_commands_and_go_on_after_a_break():
 
 def test_docs_site_permalinks_and_unrendered_lists():
     """Sphinx and MkDocs put a permalink after each heading; it is no part of the section path. A
-    paragraph that goes on after its colon (a list the site didn't render as one) is kept."""
+    list typed as lines of one paragraph (MkDocs didn't render it) is a list, and a paragraph that
+    goes on after a colon is content however it ends; a byline is not."""
     page = """<html><body><div class="body">
     <h1>Guide<a class="headerlink" href="#guide" title="Link to this heading">¶</a></h1>
     <h2 id="models">Models ¶</h2>
     <p>The bot supports remote models from:
     - OpenRouter
-    - OpenAI</p>
+    - <a href="https://openai.com">OpenAI</a></p>
     <p>Posted by the team</p>
+    <p>Local servers: LM Studio and Ollama</p>
     <p>Models are configured in the settings file.</p>
     </div></body></html>"""
     doc = parse_html(page)
     assert_exact(doc)
-    assert rows(doc) == [
-        ("sentence", "The bot supports remote models from: - OpenRouter - OpenAI"),
-        ("sentence", "Models are configured in the settings file."),
+    assert [(u.kind, u.text, u.context) for u in doc.units] == [
+        ("sentence", "The bot supports remote models from:", None),
+        ("list_item", "OpenRouter", "The bot supports remote models from:"),
+        ("list_item", "OpenAI", "The bot supports remote models from:"),
+        ("sentence", "Local servers: LM Studio and Ollama", None),
+        ("sentence", "Models are configured in the settings file.", None),
     ]
     assert doc.units[0].section == ("Guide", "Models")
