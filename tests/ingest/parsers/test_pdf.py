@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from retrieval.errors import DocumentError
 from retrieval.ingest.parsers.pdf import parse_pdf
@@ -235,3 +237,29 @@ def test_a_name_broken_at_its_own_hyphen_keeps_it():
     assert rows(doc) == [
         ("sentence", "The model msmarco-distilbert-base-tas-b needs a power supply of five volts.")
     ]
+
+
+_WORDS = st.sampled_from(
+    ["Install", "the", "bot", "1.", "-", "•", "port", "8080", "run:", "Setup", "x_y", "sup-", "ply."]
+)
+_LINE = st.builds(
+    Placed,
+    text=st.lists(_WORDS, min_size=1, max_size=8).map(" ".join),
+    font=st.sampled_from(["Helvetica", "Helvetica-Bold", "Courier"]),
+    size=st.sampled_from([9, 11, 14, 20]),
+    x=st.sampled_from([72, 90, 110, 250]),
+    gap=st.sampled_from([-14, 0, 12, 14, 16, 24, 40]),
+    cells=st.lists(st.tuples(st.sampled_from([250, 330]), _WORDS), max_size=2).map(tuple),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(_LINE, min_size=1, max_size=25), min_size=1, max_size=3))
+def test_any_layout_gives_exact_units_or_a_document_error(pages):
+    """Whatever the fonts, indents, gaps and cells, units are exact slices, each with a valid page."""
+    try:
+        doc = parse_pdf(make_pdf(pages), "generated.pdf")
+    except DocumentError:
+        return  # nothing citable (every line furniture or a bare number)
+    assert_exact(doc)
+    assert all(1 <= (u.page or 0) <= len(pages) for u in doc.units)
