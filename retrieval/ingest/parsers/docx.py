@@ -34,6 +34,7 @@ _HEADING = re.compile(r"^(heading|title)\s*(\d*)$", re.IGNORECASE)
 _LIST_STYLE = re.compile(r"list", re.IGNORECASE)
 _NUMBER_STYLE = re.compile(r"number", re.IGNORECASE)
 _CODE_STYLE = re.compile(r"code|verbatim|preformat|plain text|macro text", re.IGNORECASE)
+_MONO_FONT = re.compile(r"mono|courier|consol|menlo|monaco|code|fixed|lucida console", re.IGNORECASE)
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
@@ -119,6 +120,12 @@ class _Numbering:
         self.last = key[0]
 
 
+def _mono(paragraph: Paragraph) -> bool:
+    """Every run with text is set in a monospace font by hand (code pasted into a "Normal" paragraph)."""
+    runs = [run for run in paragraph.runs if run.text.strip()]
+    return bool(runs) and all(_MONO_FONT.search(run.font.name or "") for run in runs)
+
+
 def _val(node: Any) -> str:
     return str(node.get(f"{_W}val", "")) if node is not None else ""
 
@@ -180,7 +187,11 @@ def parse_docx(data: bytes, name: str = "document") -> ParsedDocument:
     last_item: str | None = None
     for block in document.iter_inner_content():
         style = (block.style.name if block.style is not None else "") if isinstance(block, Paragraph) else ""
-        if isinstance(block, Paragraph) and _CODE_STYLE.search(style or "") and block.text.strip():
+        if (
+            isinstance(block, Paragraph)
+            and block.text.strip()
+            and (_CODE_STYLE.search(style or "") or _mono(block))
+        ):
             code.append(block.text.rstrip())  # a code block keeps its lines and their indentation
             continue
         if code:

@@ -108,3 +108,18 @@ def test_docx_numbered_steps_go_on_after_a_table():
     assert third.block == first.block == units["Write the config file."].block
     assert units["port | 8080"].block != first.block
     assert units["Unrelated first item."].block not in (first.block, units["port | 8080"].block)
+
+
+def test_docx_code_set_in_a_monospace_font_by_hand_is_code():
+    """Code pasted into ordinary paragraphs and set in Consolas is a code block, lines kept."""
+    d = docx.Document()
+    d.add_paragraph("Start the bot with:")
+    for line in ("cd bot", "python bot.py"):
+        d.add_paragraph().add_run(line).font.name = "Consolas"
+    d.add_paragraph("It answers within a second.")
+    buf = io.BytesIO()
+    d.save(buf)
+    doc = parse_docx(buf.getvalue(), "start.docx")
+    assert_exact(doc)
+    assert rows(doc)[:2] == [("sentence", "Start the bot with:"), ("code", "cd bot\npython bot.py")]
+    assert doc.units[1].context == "Start the bot with:"
