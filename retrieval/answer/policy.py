@@ -194,6 +194,11 @@ class AnswerPolicy:
             if best.kind == "list_item" and items and block.lead_in is not None:
                 # Bulleted instructions ("To use it: * Import it. * Add it as a middleware.") are steps.
                 return outermost([block.lead_in, *items])[: self.max_block_citations]
+        if is_lead and block.lead_in is not None and any(u.kind in _ITEM_KINDS for u in block.units):
+            # "All the same process also applies for query parameters:" says nothing without the items
+            # it introduces, whatever the question's shape: the answer is the lead-in and its list.
+            items = [u for u in block.units if u.kind in _ITEM_KINDS]
+            return outermost([block.lead_in, *items])[: self.max_block_citations]
         if is_lead and block.lead_in is not None and all(u.kind == "code" for u in block.units):
             # "After that, sync the tree for each guild:" means nothing without the code it introduces.
             # Asked for code, the code is the answer (its citation carries the sentence as context).

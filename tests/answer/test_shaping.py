@@ -98,6 +98,14 @@ def test_a_set_question_whose_best_unit_is_the_lead_in_cites_the_list_after_it()
     assert _answer("Which remote models can I use?", best=1) == [LEAD, "OpenAI", ITEM]
 
 
+def test_any_question_whose_best_unit_is_a_lead_in_cites_the_list_after_it():
+    """A lead-in ("Remote models from:") says nothing alone: not asked for a set, it still brings its list."""
+    question = "Is the remote model fast?"  # a yes/no question, no set question
+    assert _answer(question, best=1) == [LEAD, "OpenAI", ITEM]
+    # Its best unit an item, the same question cites that item and the runner-up, not the list.
+    assert _answer(question, best=2, runner_up=0) == ["OpenAI", "Intro sentence."]
+
+
 def test_a_how_to_question_cites_the_steps_with_their_commands():
     """A "how do I" question with a step best cites every step of the block and the whole command, once."""
     assert _answer("How do I install it?", best=9) == ["Clone the repo:", "git clone x\n   cd x", "Run it."]
