@@ -148,7 +148,7 @@ class AnswerPolicy:
         """
         if not ranked:
             return []
-        if 0 in blocks and (shaped := self.shape(question, ranked[0], blocks[0])):
+        if 0 in blocks and (shaped := self.shape(question, ranked[0], blocks[0], first=True)):
             return shaped
         # Only a question asking for a set or for steps looks past the best unit (the ranker reads the
         # runner-ups' blocks for those alone; tune, which has every block, must choose the same).
@@ -169,8 +169,12 @@ class AnswerPolicy:
             return [ranked[0]]
         return _named_row_first(question, outermost(list(ranked[: n + 1]))[:n])
 
-    def shape(self, question: str, best: U, block: Block[U]) -> list[U] | None:
-        """A whole list or series of steps to cite, or a code block after the sentence introducing it."""
+    def shape(self, question: str, best: U, block: Block[U], *, first: bool = False) -> list[U] | None:
+        """A whole list or series of steps to cite, or a code block after the sentence introducing it.
+
+        ``first``: ``best`` is the best unit of all, not a runner-up (only then does a lead-in bring its
+        list whatever the question asks; a runner-up answers only a question asking for a set or steps).
+        """
         shapes = question_shapes(question)
         key = (best.doc_key, best.idx)
         is_lead = block.lead_in is not None and (block.lead_in.doc_key, block.lead_in.idx) == key
@@ -194,7 +198,12 @@ class AnswerPolicy:
             if best.kind == "list_item" and items and block.lead_in is not None:
                 # Bulleted instructions ("To use it: * Import it. * Add it as a middleware.") are steps.
                 return outermost([block.lead_in, *items])[: self.max_block_citations]
-        if is_lead and block.lead_in is not None and any(u.kind in _ITEM_KINDS for u in block.units):
+        if (
+            first
+            and is_lead
+            and block.lead_in is not None
+            and any(u.kind in _ITEM_KINDS for u in block.units)
+        ):
             # "All the same process also applies for query parameters:" says nothing without the items
             # it introduces, whatever the question's shape: the answer is the lead-in and its list.
             items = [u for u in block.units if u.kind in _ITEM_KINDS]
