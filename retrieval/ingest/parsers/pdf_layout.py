@@ -67,14 +67,11 @@ class Layout:
         # a README's list items may outnumber its paragraphs.
         lefts = Counter(round(x.x or 0.0) for x in body)
         many = max(2, len(body) // 10)
-        left = (
-            float(min((x for x, n in lefts.items() if n >= many), default=min(lefts, default=0)))
-            if lefts
-            else None
-        )
-        at_margin = sorted(
-            len(x.text.strip()) for x in body if left is not None and abs((x.x or 0) - left) < 2
-        )
+        bucket = min((x for x, n in lefts.items() if n >= many), default=min(lefts, default=0))
+        # The bucket's own positions, not the rounded one: a table cell's padding (2 pt) is no margin.
+        starts = sorted(x.x or 0.0 for x in body if round(x.x or 0.0) == bucket)
+        left = starts[len(starts) // 2] if starts else None
+        at_margin = sorted(len(x.text.strip()) for x in body if _at(x.x, left))
         full = at_margin[int(0.9 * (len(at_margin) - 1))] if at_margin else 60
         layout = cls(size, left, max(full, 20))
         styled = any(layout.heading_size(x) for lines in pages for x in lines)
@@ -88,7 +85,7 @@ class Layout:
         words = len(text.split())
         if line.size >= self.size * _HEADING_RATIO and words <= 20:
             return line.size
-        at_margin = line.x is not None and self.left is not None and abs(line.x - self.left) < 2
+        at_margin = _at(line.x, self.left)
         if line.bold and at_margin and words <= 12 and not text.endswith((".", ",", ";")):
             return self.size + 0.01  # bold body text: the lowest heading level
         return 0.0
@@ -103,6 +100,11 @@ class Layout:
         """The line stops well before a full line would (so it ends its paragraph or item)."""
         room = self.full - max(self.indent(line), 0.0) / _CHAR_WIDTH
         return len(line.text.strip()) < _SHORT * max(room, 10.0)
+
+
+def _at(x: float | None, left: float | None) -> bool:
+    """``x`` is the margin ``left`` (within a point)."""
+    return x is not None and left is not None and abs(x - left) < 1.0
 
 
 def _gap(prev: Line | None, line: Line) -> float | None:
