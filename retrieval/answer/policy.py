@@ -221,12 +221,18 @@ class AnswerPolicy:
 _ITEM_KEY = re.compile(r"^\W{0,3}(?:`([^`]{2,60})`|([A-Za-z_][\w.]{1,59})(?=\s*[:,]|\s+[-–—]\s))")
 
 
+# A name, not a word: lower case first ("needy"), or an underscore, dot, digit or inner capital.
+_NAME_LIKE = re.compile(r"^[a-z_]|[_.\d]|[a-z][A-Z]")
+
+
 def _named_in(question: str, text: str) -> bool:
     """True when the question names the item: the term its text opens with (`allow_methods` - ...)."""
     m = _ITEM_KEY.match(text)
     if m is None:
         return False
     term = m.group(1) or m.group(2)
+    if m.group(1) is None and not _NAME_LIKE.search(term):
+        return False  # "Note: ..." or "Python, ..." opens an item with a word, not a setting's name
     return re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", question, re.IGNORECASE) is not None
 
 

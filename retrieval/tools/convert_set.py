@@ -33,7 +33,7 @@ import click
 
 log = logging.getLogger(__name__)
 
-_MARKER = re.compile(r"^(\d{1,3}[.)]|[-*+•]|#\.)\s+")
+_MARKER = re.compile(r"^(\d{1,3}[.)]|[-*+•]|#\.)\s+", re.MULTILINE)
 _INCLUDE = re.compile(r"^[ \t]*\{([!*]).*\1\}[ \t]*\n?", re.MULTILINE)
 _TEMPLATE_TAG = re.compile(r"\{%.*?%\}")
 _READERS = {".md": "gfm", ".markdown": "gfm", ".rst": "rst"}
@@ -115,7 +115,7 @@ def seen_text(span: str, reader: str, page_text: str) -> str:
     try:
         # A list item's number or bullet is the list's, not the item's text (HTML and Word draw it).
         plain = _MARKER.sub("", pandoc(unpublished(span), reader, "plain").strip())
-    except subprocess.CalledProcessError:
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
         plain = ""
     if plain and norm(plain) and norm(plain) in page_text:
         return plain

@@ -156,6 +156,15 @@ def test_a_question_naming_several_items_cites_each_named_item():
         {0: Block(lead, extracted)},
     )
     assert [u.text for u in chosen] == ["needy, a required str.", "skip: 0."]
+    # A capitalised word opening an item is no name: "Note:" and "Python," are not named items.
+    worded = [
+        u.model_copy(update={"text": t})
+        for u, t in zip(items, ["Note: it is slow.", "Python, the language.", "limit: 10."], strict=True)
+    ]
+    chosen = POLICY.choose(
+        "What does the note say about python?", worded[:1], [1.0], {0: Block(lead, worded)}
+    )
+    assert [u.text for u in chosen] == ["Note: it is slow."]
     # Naming one item is a plain question: that item and the runner-up, not the list.
     chosen = POLICY.choose("What does max_age default to?", [items[2], items[0]], [0.6, 0.4], {0: block})
     assert [u.text for u in chosen] == [texts[2], texts[0]]

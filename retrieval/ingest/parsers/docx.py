@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...errors import DocumentError
-from .units import Kind, ParsedDocument, is_how_to, lead_in_of
+from .units import MONOSPACE_FONT, Kind, ParsedDocument, is_how_to, lead_in_of
 from .writer import TextWriter
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ _HEADING = re.compile(r"^(heading|title)\s*(\d*)$", re.IGNORECASE)
 _LIST_STYLE = re.compile(r"list", re.IGNORECASE)
 _NUMBER_STYLE = re.compile(r"number", re.IGNORECASE)
 _CODE_STYLE = re.compile(r"code|verbatim|preformat|plain text|macro text", re.IGNORECASE)
-_MONO_FONT = re.compile(r"mono|courier|consol|menlo|monaco|code|fixed|lucida console", re.IGNORECASE)
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
@@ -83,10 +82,17 @@ class _Numbering:
         return out
 
     def key(self, paragraph: Paragraph) -> tuple[str, str] | None:
-        num: Any = paragraph._p.pPr.numPr if paragraph._p.pPr is not None else None
-        if num is None or num.numId is None:
-            return None
-        return str(num.numId.val), str(num.ilvl.val) if num.ilvl is not None else "0"
+        """The paragraph's (numbering id, level), or None (not numbered, or values python-docx rejects)."""
+        from docx.exceptions import PythonDocxError
+        from docx.oxml.exceptions import InvalidXmlError
+
+        try:
+            num: Any = paragraph._p.pPr.numPr if paragraph._p.pPr is not None else None
+            if num is None or num.numId is None:
+                return None
+            return str(num.numId.val), str(num.ilvl.val) if num.ilvl is not None else "0"
+        except (ValueError, TypeError, AttributeError, PythonDocxError, InvalidXmlError):
+            return None  # <w:numId/> without a value, or w:val="abc"
 
     def ordered(self, paragraph: Paragraph, style: str) -> bool:
         """A list item of an ordered list: by its style's name, else by its numbering's format."""
@@ -120,10 +126,15 @@ class _Numbering:
         self.last = key[0]
 
 
+def _code_text(lines: list[str]) -> str:
+    """A code block's lines as one text, without the blank lines that followed it."""
+    return "\n".join(lines).rstrip("\n")
+
+
 def _mono(paragraph: Paragraph) -> bool:
     """Every run with text is set in a monospace font by hand (code pasted into a "Normal" paragraph)."""
     runs = [run for run in paragraph.runs if run.text.strip()]
-    return bool(runs) and all(_MONO_FONT.search(run.font.name or "") for run in runs)
+    return bool(runs) and all(MONOSPACE_FONT.search(run.font.name or "") for run in runs)
 
 
 def _val(node: Any) -> str:
@@ -194,9 +205,12 @@ def parse_docx(data: bytes, name: str = "document") -> ParsedDocument:
         ):
             code.append(block.text.rstrip())  # a code block keeps its lines and their indentation
             continue
+        if code and isinstance(block, Paragraph) and not block.text.strip():
+            code.append("")  # a blank line inside the code, unless the code ends here
+            continue
         if code:
             # Inside a list, a code block is the last item's command (a step and what to run).
-            writer.write("\n".join(code), "code", last_item if in_list else None, new_block=not in_list)
+            writer.write(_code_text(code), "code", last_item if in_list else None, new_block=not in_list)
             code = []
         if isinstance(block, Table):
             _write_table(writer, block)
@@ -233,7 +247,7 @@ def parse_docx(data: bytes, name: str = "document") -> ParsedDocument:
         writer.write(text, None)
         lead_in, in_list = lead_in_of(text), False
     if code:
-        writer.write("\n".join(code), "code", last_item if in_list else None, new_block=not in_list)
+        writer.write(_code_text(code), "code", last_item if in_list else None, new_block=not in_list)
     units = writer.units()
     if not units:
         raise DocumentError(f"{name}: the Word document holds no text, skipped")

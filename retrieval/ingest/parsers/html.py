@@ -237,7 +237,8 @@ class _HtmlWalker:
 def _heading_text(tag: Tag) -> str:
     """A heading's words without the permalink docs sites add to it (Sphinx, MkDocs: ``headerlink``)."""
     for link in tag.find_all("a", class_=re.compile(r"headerlink|anchor|permalink", re.IGNORECASE)):
-        link.extract()
+        if not _HEADER_LINK.sub("", link.get_text()).strip():  # "¶", "#" or nothing, not the title itself
+            link.extract()
     return _HEADER_LINK.sub("", _clean(tag.get_text()))
 
 
@@ -261,8 +262,10 @@ def _nested_blocks(li: Tag) -> list[tuple[Tag, str | None]]:
     found: list[tuple[Tag, str | None]] = []
     label: str | None = None
 
-    def visit(node: Tag) -> None:
+    def visit(node: Tag, depth: int) -> None:
         nonlocal label
+        if depth > MAX_DEPTH:  # hostile nesting: what lies deeper stays part of the item's text
+            return
         for child in node.children:
             if not isinstance(child, T):
                 continue
@@ -273,9 +276,9 @@ def _nested_blocks(li: Tag) -> list[tuple[Tag, str | None]]:
                 text = _clean(child.get_text())
                 label = text if text.endswith(":") else None
             elif child.name != "li":
-                visit(child)
+                visit(child, depth + 1)
 
-    visit(li)
+    visit(li, 0)
     return found
 
 

@@ -5,9 +5,10 @@ the top or bottom of most pages (running titles, "Page 3 of 9") and bare page nu
 and a word hyphenated across a line break is joined ("exam-" + "ple" gives "example"). Lines of one
 paragraph are joined by spaces.
 
-Structure comes from the layout first (pdf_lines.py): a line in a larger or bold font is a heading, a
-run of monospace lines is a code block, a line indented past the body's margin is a list item even
-when its bullet was drawn rather than typed, and a wider gap between lines ends a paragraph. A PDF
+Structure comes from the layout first (pdf_lines.py reads it; pdf_layout.py and pdf_tables.py use
+it): a line in a larger or bold font is a heading, a run of monospace lines is a code block, a line
+indented past the body's margin is a list item even when its bullet was drawn rather than typed, a
+wider gap between lines ends a paragraph, and lines whose cells line up are table rows. A PDF
 whose layout pypdf can't report, or whose headings look like its body text, is read from the text
 alone: a line starting with a bullet or a number opens a list item, a short capitalised line standing
 alone is a heading, and a short line ending a sentence ends its paragraph.

@@ -20,27 +20,23 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .pdf_lines import Line
+from .pdf_lines import BULLET, CHAR_WIDTH, HEADING_RATIO, Line
 from .pdf_tables import table_rows
 from .units import Kind, is_how_to, lead_in_of
 from .writer import TextWriter
 
-_BULLET = re.compile(r"^\s*([•◦▪‣∙·\-*–\uf0b7\uf0a7\uf076\uf0d8]|\(?\d{1,3}[.)])\s+")
 _NUMBERED = re.compile(r"^\s*\(?(\d{1,3})[.)]\s+")
 _HYPHENATED = re.compile(r"[^\W\d_]-$")
 _SENTENCE_END = re.compile(r"""[.!?:]["'”’)]*$""")
-#: A heading is at least this much larger than the body text.
-_HEADING_RATIO = 1.15
 #: A gap wider than this many font sizes between two lines ends a paragraph or list item.
 _BREAK_GAP = 1.5
 #: A line indented past the margin by this many font sizes is a list item (bullet or not).
 _ITEM_INDENT = 1.8
 #: A line shorter than this share of a full line ends its paragraph or list item.
 _SHORT = 0.7
-#: Average character width, in font sizes (to tell how many characters an indent costs a line).
-_CHAR_WIDTH = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +79,7 @@ class Layout:
             return 0.0
         text = line.text.strip()
         words = len(text.split())
-        if line.size >= self.size * _HEADING_RATIO and words <= 20:
+        if line.size >= self.size * HEADING_RATIO and words <= 20:
             return line.size
         at_margin = _at(line.x, self.left)
         if line.bold and at_margin and words <= 12 and not text.endswith((".", ",", ";")):
@@ -98,7 +94,7 @@ class Layout:
 
     def is_short(self, line: Line) -> bool:
         """The line stops well before a full line would (so it ends its paragraph or item)."""
-        room = self.full - max(self.indent(line), 0.0) / _CHAR_WIDTH
+        room = self.full - max(self.indent(line), 0.0) / CHAR_WIDTH
         return len(line.text.strip()) < _SHORT * max(room, 10.0)
 
 
@@ -117,27 +113,45 @@ def _gap(prev: Line | None, line: Line) -> float | None:
     return (prev.y - line.y) / size
 
 
-def _join(lines: list[str]) -> str:
+def _join(lines: list[str]) -> tuple[str, list[int]]:
     """Join a paragraph's lines with spaces, mending words hyphenated across a line break.
 
     "exam-" + "ple" is one word broken by the typesetter: the hyphen goes. A name with hyphens or
     digits of its own ("msmarco-" + "distilbert-base-v3", "all-MiniLM-" + "L6") was broken at one of its
-    real hyphens: the hyphen stays, and no space comes between.
+    real hyphens: the hyphen stays, and no space comes between. Returns the text and where each line
+    starts in it (so a paragraph that goes on over a page break can say where the next page begins).
+    Linear in the paragraph's length: a 100-page index with no sentence end is one paragraph.
     """
-    out = ""
-    for line in lines:
-        line = line.strip()
-        if not out:
-            out = line
-        elif _HYPHENATED.search(out) and line[:1].islower():
-            before, after = out.split()[-1][:-1], line.split()[0]
-            real = any(c.isdigit() or c == "-" for c in before + after)
-            out = out + line if real else out[:-1] + line
-        elif _HYPHENATED.search(out) and line[:1].isupper() and any(c.isdigit() for c in line.split()[0]):
-            out += line  # "all-MiniLM-" + "L6-v2": a name broken at its hyphen, not a new word
+    parts: list[str] = []
+    starts: list[int] = []
+    length = 0
+    last_word = ""
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            starts.append(length)
+            continue
+        first_word = line.split(maxsplit=1)[0]
+        if parts and _HYPHENATED.search(last_word) and line[:1].islower():
+            real = any(c.isdigit() or c == "-" for c in last_word[:-1] + first_word)
+            if not real:  # drop the hyphen the typesetter added
+                parts[-1] = parts[-1][:-1]
+                length -= 1
+            sep = ""
+        elif (
+            parts
+            and _HYPHENATED.search(last_word)
+            and line[:1].isupper()
+            and any(c.isdigit() for c in first_word)
+        ):
+            sep = ""  # "all-MiniLM-" + "L6-v2": a name broken at its hyphen, not a new word
         else:
-            out += " " + line
-    return out
+            sep = " " if parts else ""
+        starts.append(length + len(sep))
+        parts.append(sep + line)
+        length += len(sep) + len(line)
+        last_word = line.rsplit(maxsplit=1)[-1]
+    return "".join(parts), starts
 
 
 def _looks_like_heading(line: str) -> bool:
@@ -179,7 +193,8 @@ class _Walker:
     table_rows: int = 0  # rows written of the open table
     last_row: Line | None = None
     page: int = 0
-    began: int = 0  # the page the open block began on
+    line_pages: list[int] = field(default_factory=list)  # the page of each line of the open block
+    numbered_depth: int = 0  # how many headings were above the numbered series
     pages_written: int = 0
 
     def start_page(self) -> None:
@@ -187,34 +202,60 @@ class _Walker:
         self.prev = None
 
     def _emit(
-        self, text: str, kind: Kind | None, context: str | None = None, *, new_block: bool = True
+        self,
+        text: str,
+        kind: Kind | None,
+        context: str | None = None,
+        *,
+        new_block: bool = True,
+        starts: Sequence[int] = (0,),
     ) -> None:
-        while self.pages_written < self.began:
+        """Write a block whose lines start at ``starts`` in ``text``; a page begins where its first line does.
+
+        The open block's lines were read on ``self.line_pages``; a row passes none (the current page).
+        """
+        pages = self.line_pages or [self.page]
+        while self.pages_written < pages[0]:
             self.writer.start_page()
             self.pages_written += 1
         self.writer.write(text, kind, context, new_block=new_block)
+        base = self.writer.length - len(text)
+        for page, start in zip(pages[1:], starts[1:], strict=False):
+            while self.pages_written < page:  # the block goes on over a page break
+                self.writer.start_page(at=base + start)
+                self.pages_written += 1
+        self.line_pages = []
 
-    def _open(self) -> None:
-        if not (self.para or self.item or self.code):
-            self.began = self.page
+    def _line(self, buffer: list[str], text: str) -> None:
+        """Add a line to the open paragraph, item or code block, noting the page it is on."""
+        buffer.append(text)
+        self.line_pages.append(self.page)
 
     def flush(self) -> None:
         if self.item:
-            self.last_item = _join(self.item)
-            self._emit(self.last_item, self.item_kind, self.lead_in, new_block=not self.in_list)
+            self.last_item, starts = _join(self.item)
+            self._emit(
+                self.last_item, self.item_kind, self.lead_in, new_block=not self.in_list, starts=starts
+            )
             if self.number is not None:
                 self.numbered = (self.writer.block, self.item_kind, self.lead_in, self.number + 1)
+                self.numbered_depth = len(self.headings)
             self.in_list = True
             self.item = []
         if self.code:
             step = self.last_item if self.code_in_list else None  # a step's command, introduced by it
-            self._emit("\n".join(self.code), "code", step, new_block=not self.code_in_list)
+            code_starts = [0]
+            for line in self.code[:-1]:
+                code_starts.append(code_starts[-1] + len(line) + 1)
+            self._emit(
+                "\n".join(self.code), "code", step, new_block=not self.code_in_list, starts=code_starts
+            )
             self.code = []
             if not self.code_in_list:
                 self.in_list = False
         if self.para:
-            text = _join(self.para)
-            self._emit(text, None)
+            text, starts = _join(self.para)
+            self._emit(text, None, starts=starts)
             self.lead_in = lead_in_of(text)
             self.in_list = False
             self.para = []
@@ -243,6 +284,8 @@ class _Walker:
         self.headings.append((size, text))
         self.writer.section = tuple(t for _, t in self.headings)
         self.lead_in = None
+        if len(self.headings) <= self.numbered_depth:
+            self.numbered = None  # a new section of the same rank or higher: its "3." starts anew
 
     def row(self, line: Line) -> None:
         """A table row: the first one of a table is its header, the context of every other row."""
@@ -255,7 +298,6 @@ class _Walker:
             self.in_table, self.table_rows = True, 0
             self.header = text  # the first row names the columns (as a Word table's first row does)
             return
-        self.began = self.page  # each row is its own unit, on its own page
         self._emit(text, "table_row", self.header, new_block=self.table_rows == 0)
         self.table_rows += 1
         self.last_row = line
@@ -302,9 +344,8 @@ class _Walker:
             )
             inside = (self.in_list or bool(self.item)) and (past_marker or indent >= _ITEM_INDENT)
             self.flush()
-            self._open()
             self.code_in_list = inside
-        self.code.append(text)
+        self._line(self.code, text)
 
     def bare_item(self, line: Line) -> None:
         """An indented line without a bullet: a new list item, or the next line of the open one."""
@@ -314,26 +355,25 @@ class _Walker:
             self.item and same_x and self.prev is not None and not self.layout.is_short(self.prev)
             and (gap is None or gap < _BREAK_GAP) and not _SENTENCE_END.search(self.item[-1])
         ):  # fmt: skip
-            self.item.append(line.text)
+            self._line(self.item, line.text)
             return
         self.flush()
-        self._open()
         if not self.in_list:
             self.marked = False
         self.item_kind = "list_item"
         self.number = None
         self.list_x = line.x
-        self.item = [line.text]
+        self.item = []
+        self._line(self.item, line.text)
 
     def text_line(self, line: Line) -> None:
         text = line.text
         gap = _gap(self.prev, line)
         wide = gap is not None and gap >= _BREAK_GAP
         indent = self.layout.indent(line)
-        marker = _BULLET.match(text)
+        marker = BULLET.match(text)
         if marker:
             self.flush()
-            self._open()
             number = _NUMBERED.match(text)
             self.item_kind = (
                 "step" if number and is_how_to(*self.writer.section, self.lead_in or "") else "list_item"
@@ -349,12 +389,13 @@ class _Walker:
             self.number = int(number.group(1)) if number else None
             self.marked = True
             self.list_x = line.x
-            self.item = [text[marker.end() :]]
+            self.item = []
+            self._line(self.item, text[marker.end() :])
             return
         if self.item and self.marked:
             inside = line.x is None or self.list_x is None or line.x > self.list_x + 1
             if inside and (not _SENTENCE_END.search(self.item[-1]) or line.x is not None):
-                self.item.append(text)  # the item's next line, or a paragraph inside it
+                self._line(self.item, text)  # the item's next line, or a paragraph inside it
                 return
         if self.code:
             self.flush()
@@ -365,8 +406,7 @@ class _Walker:
             self.end_list()
         if self.para and (wide or (self.prev is not None and self._ends_paragraph(self.prev))):
             self.flush()
-        self._open()
-        self.para.append(text)
+        self._line(self.para, text)
 
     def _closed(self, line: Line) -> bool:
         """Nothing is open that ``line`` could go on: it may stand alone (as a heading does)."""

@@ -5,8 +5,8 @@ the font and the text and transformation matrices it was drawn with. The pieces 
 extracted text, so every line can be given the position, size and font of the pieces it is made of.
 That is what tells a heading (larger or bold), a code line (monospace), a list item (indented, even when
 its bullet is a drawing and not a character) and a paragraph break (a wider gap) apart. When the pieces
-don't add up to the text (a pypdf change), lines come without layout and the parser falls back on the
-text alone.
+don't add up to the text (a pypdf change), or a page's matrices give no finite position or size, its
+lines come without layout and the parser falls back on the text alone.
 """
 
 from __future__ import annotations
@@ -15,12 +15,21 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
-_MONO = re.compile(
-    r"mono|courier|consol|menlo|monaco|code|fixed|typewriter|cmtt|inconsolata|lucidaconsole", re.I
-)
+from .units import MONOSPACE_FONT
+
 _BOLD = re.compile(r"bold|black|heavy|semibold|demi", re.I)
+#: A bullet or a number opening a list item, typed as text.
+BULLET = re.compile(r"^\s*([•◦▪‣∙·\-*–\uf0b7\uf0a7\uf076\uf0d8]|\(?\d{1,3}[.)])\s+")
+#: A character is about this many font sizes wide (to tell how much room a piece of text takes).
+CHAR_WIDTH = 0.5
+#: A heading is at least this much larger than the body text.
+HEADING_RATIO = 1.15
+#: A later piece of a line is a cell of its own when it starts this many font sizes past where the
+#: piece before would end: a table's gap, not the space between two words placed one by one.
+_CELL_GAP = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +43,9 @@ class Line:
         size: the font size most of its characters have, in points (0 when unknown).
         mono: every visible character is in a monospace font (a code line).
         bold: every visible character is in a bold font.
-        columns: where its later visible pieces start (a table row's cells line up with the next row's).
+        columns: where its later visible pieces start well apart from the piece before (a table row's
+            cells, which line up with the next row's); pieces a font change or a link makes, or a
+            producer that places each word by itself, start right after the piece before and don't count.
     """
 
     text: str
@@ -81,11 +92,14 @@ def page_lines(page: Any) -> list[Line]:
 
     try:
         text = page.extract_text(visitor_text=visit) or ""
-    except (ValueError, TypeError, ZeroDivisionError, OverflowError):
+    except (ValueError, TypeError, ArithmeticError):
         # A matrix or font pypdf can read but not measure: the page's text without its layout.
         return [Line(line) for line in (page.extract_text() or "").split("\n")]
+    plain = [Line(line) for line in text.split("\n")]
     if "".join(p.text for p in pieces) != text:
-        return [Line(line) for line in text.split("\n")]
+        return plain
+    if not all(math.isfinite(v) for p in pieces for v in (p.y, p.size) if p.text.strip()):
+        return plain
     lines: list[Line] = []
     current: list[_Piece] = []
     for piece in pieces:
@@ -113,10 +127,22 @@ def _line(pieces: list[_Piece]) -> Line:
         weights[round(p.size * 2) / 2] += len(p.text.strip())
     return Line(
         text,
-        x=None if math.isnan(first.x) else first.x,
+        x=first.x if math.isfinite(first.x) else None,
         y=first.y,
         size=weights.most_common(1)[0][0],
-        mono=all(_MONO.search(p.font) for p in visible),
+        mono=all(MONOSPACE_FONT.search(p.font) for p in visible),
         bold=all(_BOLD.search(p.font) for p in visible),
-        columns=tuple(round(p.x, 1) for p in visible[1:] if not math.isnan(p.x)),
+        columns=_cells(visible),
     )
+
+
+def _cells(visible: list[_Piece]) -> tuple[float, ...]:
+    """Where the line's later cells start: pieces that begin well past the end of the piece before."""
+    out = []
+    for before, piece in pairwise(visible):
+        if not (math.isfinite(before.x) and math.isfinite(piece.x)):
+            continue
+        room = len(before.text.rstrip()) * CHAR_WIDTH * before.size
+        if piece.x - (before.x + room) >= _CELL_GAP * piece.size:
+            out.append(round(piece.x, 1))
+    return tuple(out)

@@ -12,17 +12,13 @@ Code lines (split into pieces by syntax colours) and list items (whose bullets l
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from itertools import pairwise
 
-from .pdf_lines import Line
+from .pdf_lines import BULLET, CHAR_WIDTH, HEADING_RATIO, Line
 
-_MARKER = re.compile(r"^\s*([•◦▪‣∙·\-*–\uf0b7\uf0a7\uf076\uf0d8]|\(?\d{1,3}[.)])\s+")
 #: Points within which two pieces start at the same place.
 _SAME_X = 1.0
-#: A character is about this many font sizes wide (to tell whether a line fits in a column).
-_CHAR_WIDTH = 0.5
 
 
 def _shares_column(a: Line, b: Line) -> bool:
@@ -30,8 +26,14 @@ def _shares_column(a: Line, b: Line) -> bool:
     return any(abs(x - y) < _SAME_X for x in a.columns for y in b.columns)
 
 
+def _matches(columns: list[float] | set[float], line: Line) -> bool:
+    """Most of the line's cells start where the table's columns do (one stray piece isn't a row)."""
+    hits = sum(any(abs(c - x) < _SAME_X for c in columns) for x in line.columns)
+    return hits >= 1 and 2 * hits >= len(line.columns)
+
+
 def _aligned(line: Line) -> bool:
-    return bool(line.columns) and not line.mono and not _MARKER.match(line.text)
+    return bool(line.columns) and not line.mono and not BULLET.match(line.text)
 
 
 def _column_of(x: float | None, columns: list[float]) -> int | None:
@@ -44,7 +46,7 @@ def _fits(line: Line, columns: list[float], index: int) -> bool:
     """The line is no wider than its column (a wrapped cell, not a paragraph under the table)."""
     if index + 1 >= len(columns):
         return index > 0  # the last column's width is unknown; the first column's is a paragraph's
-    width = len(line.text.strip()) * _CHAR_WIDTH * (line.size or 10.0)
+    width = len(line.text.strip()) * CHAR_WIDTH * (line.size or 10.0)
     return width <= (columns[index + 1] - columns[index]) * 1.2
 
 
@@ -68,16 +70,19 @@ def table_rows(lines: list[Line], carry: Line | None = None) -> dict[int, Line |
             out[group[0]] = _joined([lines[k] for k in group], columns)
             out.update((k, None) for k in group[1:])
         above = first - 1
-        if (
-            above >= 0
-            and above not in out
-            and lines[above].bold
-            and lines[above].columns
-            and not lines[above].mono
-        ):
+        if above >= 0 and above not in out and _header_like(lines[above], lines[first]):
             out[above] = lines[above]  # a bold header right above, though its centred cells don't line up
         i = last + 1
     return out
+
+
+def _header_like(line: Line, row: Line) -> bool:
+    """A bold line of a few words in the rows' font size: a header row whose cells are centred."""
+    size = row.size or line.size
+    return (
+        line.bold and not line.mono and len(line.text.split()) <= 12
+        and (not size or line.size <= HEADING_RATIO * size)
+    )  # fmt: skip
 
 
 def _run(lines: list[Line], start: int, carry: Line | None) -> tuple[int, int, list[float]] | None:
@@ -92,11 +97,11 @@ def _run(lines: list[Line], start: int, carry: Line | None) -> tuple[int, int, l
     for k in range(start + 1, len(lines)):
         line = lines[k]
         index = _column_of(line.x, columns)
-        if _aligned(line) and any(abs(c - x) < _SAME_X for c in columns for x in line.columns):
+        if _aligned(line) and _matches(columns, line):
             rows += 1
         elif (
             _aligned(line) or line.mono or index is None or not _fits(line, columns, index)
-            or _below(line, lowest) or (size and line.size > 1.15 * size)
+            or _below(line, lowest) or (size and line.size > HEADING_RATIO * size)
         ):  # fmt: skip
             break  # a paragraph, code or a heading after the table
         last = k
@@ -116,7 +121,7 @@ def _columns(lines: list[Line], start: int) -> list[float]:
     columns = {round(lines[start].x or 0.0, 1), *lines[start].columns}
     skipped = 0
     for line in lines[start + 1 :]:
-        if _aligned(line) and any(abs(c - x) < _SAME_X for c in columns for x in line.columns):
+        if _aligned(line) and _matches(columns, line):
             columns.update({round(line.x or 0.0, 1), *line.columns})
             skipped = 0
         else:

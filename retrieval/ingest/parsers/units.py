@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 Kind = Literal["sentence", "list_item", "table_row", "code", "step"]
 
 _WORD = re.compile(r"\w")
+#: Font names of monospace faces (code set in a PDF, or by hand in a Word file).
+MONOSPACE_FONT = re.compile(
+    r"mono|courier|consol|menlo|monaco|code|fixed|typewriter|cmtt|inconsolata|lucida ?console", re.I
+)
 # A sentence longer than this is cut at whitespace, as segment.py does for prose.
 MAX_SENTENCE_CHARS = 1000
 #: Units kept per document: a long book has ~20,000 sentences; a generated listing or a table of

@@ -63,9 +63,9 @@ class TextWriter:
         """
         self.block = block
 
-    def start_page(self) -> None:
-        """Mark that what is written next belongs to the next page."""
-        self.page_starts.append(self.length)
+    def start_page(self, at: int | None = None) -> None:
+        """Mark that what is written next (or the text from offset ``at`` on) belongs to the next page."""
+        self.page_starts.append(self.length if at is None else at)
 
     def text(self) -> str:
         """The extracted text so far."""

@@ -41,8 +41,13 @@ def _placed_ops(lines: list[Placed]) -> list[str]:
     return ops
 
 
-def make_pdf(pages: list[list[str]] | list[list[Placed]], *, text_layer: bool = True) -> bytes:
-    """Return a PDF whose page ``i`` shows ``pages[i]`` top to bottom (strings: one line each)."""
+def make_pdf(
+    pages: list[list[str]] | list[list[Placed]], *, text_layer: bool = True, prefix: str = ""
+) -> bytes:
+    """Return a PDF whose page ``i`` shows ``pages[i]`` top to bottom (strings: one line each).
+
+    ``prefix`` goes at the start of every page's content (a transformation matrix, say).
+    """
     objects: list[bytes] = []
     kids = []
     objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
@@ -64,7 +69,7 @@ def make_pdf(pages: list[list[str]] | list[list[Placed]], *, text_layer: bool = 
             for line in lines:
                 ops.append(f"({_escape(str(line))}) Tj T*")
             ops.append("ET")
-        stream = "\n".join(ops).encode("cp1252")
+        stream = "\n".join([prefix, *ops] if prefix else ops).encode("cp1252")
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
         content_id = len(objects)
         objects.append(

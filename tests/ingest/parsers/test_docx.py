@@ -123,3 +123,27 @@ def test_docx_code_set_in_a_monospace_font_by_hand_is_code():
     assert_exact(doc)
     assert rows(doc)[:2] == [("sentence", "Start the bot with:"), ("code", "cd bot\npython bot.py")]
     assert doc.units[1].context == "Start the bot with:"
+
+
+def test_docx_broken_numbering_and_blank_lines_in_code():
+    """A numbering reference without a value is an unnumbered item, not a traceback; a blank paragraph
+    inside code keeps the code block whole."""
+    from docx.oxml import parse_xml
+
+    d = docx.Document()
+    d.add_paragraph("Steps to follow:")
+    item = d.add_paragraph("Install the thing")
+    ns = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    item._p.get_or_add_pPr().append(parse_xml(f"<w:numPr {ns}><w:ilvl/><w:numId/></w:numPr>"))
+    for line in ("def run():", "", "    pass"):
+        paragraph = d.add_paragraph()
+        if line:
+            paragraph.add_run(line).font.name = "Consolas"
+    d.add_paragraph("It ends here.")
+    buf = io.BytesIO()
+    d.save(buf)
+    doc = parse_docx(buf.getvalue(), "broken.docx")
+    assert_exact(doc)
+    got = rows(doc)
+    assert ("list_item", "Install the thing") in got
+    assert ("code", "def run():\n\n    pass") in got

@@ -124,3 +124,19 @@ def test_docs_site_permalinks_and_unrendered_lists():
         ("sentence", "Models are configured in the settings file.", None),
     ]
     assert doc.units[0].section == ("Guide", "Models")
+
+
+def test_a_heading_that_is_its_own_anchor_link_keeps_its_words():
+    """Some sites make the whole heading the permalink (<a class="anchor">Installation</a>)."""
+    page = '<main><h2><a class="anchor" href="#i">Installation</a></h2><p>Run the installer first.</p></main>'
+    doc = parse_html(page)
+    assert doc.units[0].section == ("Installation",)
+
+
+def test_deep_nesting_inside_a_list_item_is_no_traceback():
+    """Thousands of nested elements inside an item stop at the depth limit instead of recursing on."""
+    page = "<main><ul><li>Item text here" + "<div>" * 3000 + "<pre>code()</pre>" + "</div>" * 3000
+    page += "</li></ul><p>A sentence after the list.</p></main>"
+    doc = parse_html(page)
+    assert_exact(doc)
+    assert ("sentence", "A sentence after the list.") in rows(doc)

@@ -263,3 +263,66 @@ def test_any_layout_gives_exact_units_or_a_document_error(pages):
         return  # nothing citable (every line furniture or a bare number)
     assert_exact(doc)
     assert all(1 <= (u.page or 0) <= len(pages) for u in doc.units)
+
+
+def test_matrices_without_a_finite_size_or_place_are_read_as_text():
+    """A page drawn through an enormous transformation still gives its text, or a clear DocumentError."""
+    lines = ["The widget needs a power supply of five volts and it runs for ten hours.", "It ships today."]
+    for prefix in ("1e38 0 0 1e38 0 0 cm " * 9, "1e38 0 0 1e38 0 0 cm " * 9 + "0 0 0 0 0 0 cm"):
+        try:
+            doc = parse_pdf(make_pdf([lines], prefix=prefix), "huge.pdf")
+        except DocumentError:
+            continue
+        assert_exact(doc)
+
+
+def test_words_placed_one_by_one_are_prose_not_a_table():
+    """OCR text layers place each word by itself: the pieces line up from line to line, but a word
+    starts right after the one before, so there are no cells and the lines are a paragraph."""
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "theta", "iota", "kappa", "lambda"]
+    xs, x = [], 72.0
+    for word in words:
+        xs.append(x)
+        x += (len(word) + 1) * 0.5 * 11
+    cells = tuple(zip(xs[1:], words[1:], strict=True))
+    page = [
+        Placed("Notes", "Helvetica-Bold", 16, gap=20),
+        Placed(words[0], gap=24, cells=cells),
+        *[Placed(words[0], gap=14, cells=cells)] * 4,
+    ]
+    doc = parse_pdf(make_pdf([page]), "scan-ocr.pdf")
+    assert {u.kind for u in doc.units} == {"sentence"}
+
+
+def test_sentences_of_a_paragraph_over_a_page_break_keep_their_own_pages():
+    """A paragraph goes on over the page break; each sentence has the page it starts on."""
+    pages = [
+        [
+            "Getting started",
+            "The widget needs a power supply of five volts today.",
+            "It runs for ten hours on",
+        ],
+        ["one charge of its battery pack. It ships in a box.", "Page 2 of 2"],
+    ]
+    doc = parse_pdf(make_pdf(pages), "manual.pdf")
+    assert [(u.text, u.page) for u in doc.units] == [
+        ("The widget needs a power supply of five volts today.", 1),
+        ("It runs for ten hours on one charge of its battery pack.", 1),
+        ("It ships in a box.", 2),
+    ]
+
+
+def test_pdf_numbering_starts_anew_in_the_next_section_of_the_same_rank():
+    """Steps 1-2 under one heading; a "3." under the next heading of the same rank is not their step 3."""
+    page = [
+        Placed("Install", "Helvetica-Bold", 18, gap=20),
+        Placed("1. Clone the repository.", gap=30),
+        Placed("2. Write the config file.", gap=16),
+        Placed("Usage", "Helvetica-Bold", 18, gap=30),
+        Placed("3. Run the bot.", gap=24),
+        Placed(LONG_1, gap=30),
+        Placed(LONG_2),
+    ]
+    doc = parse_pdf(make_pdf([page]), "setup.pdf")
+    units = {u.text: u for u in doc.units}
+    assert units["Run the bot."].block != units["Clone the repository."].block
