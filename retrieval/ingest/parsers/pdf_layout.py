@@ -288,7 +288,7 @@ class _Walker:
             self.numbered = None  # a new section of the same rank or higher: its "3." starts anew
 
     def row(self, line: Line) -> None:
-        """A table row: the first one of a table is its header, the context of every other row."""
+        """A table row: a bold first one is the table's header, the context of every other row."""
         text = line.text.strip()
         self.prev = line
         if self.in_table and text == self.header:
@@ -296,8 +296,9 @@ class _Walker:
         if not self.in_table:
             self.end_list()
             self.in_table, self.table_rows = True, 0
-            self.header = text  # the first row names the columns (as a Word table's first row does)
-            return
+            self.header = text if line.bold else None  # a bold first row names the columns
+            if line.bold:
+                return
         self._emit(text, "table_row", self.header, new_block=self.table_rows == 0)
         self.table_rows += 1
         self.last_row = line

@@ -15,7 +15,6 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
 from .units import MONOSPACE_FONT
@@ -27,9 +26,6 @@ BULLET = re.compile(r"^\s*([•◦▪‣∙·\-*–\uf0b7\uf0a7\uf076\uf0d8]|\(?
 CHAR_WIDTH = 0.5
 #: A heading is at least this much larger than the body text.
 HEADING_RATIO = 1.15
-#: A later piece of a line is a cell of its own when it starts this many font sizes past where the
-#: piece before would end: a table's gap, not the space between two words placed one by one.
-_CELL_GAP = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +39,9 @@ class Line:
         size: the font size most of its characters have, in points (0 when unknown).
         mono: every visible character is in a monospace font (a code line).
         bold: every visible character is in a bold font.
-        columns: where its later visible pieces start well apart from the piece before (a table row's
-            cells, which line up with the next row's); pieces a font change or a link makes, or a
-            producer that places each word by itself, start right after the piece before and don't count.
+        columns: where its later visible pieces start: a table row's cells, which line up with the next
+            row's, but also the pieces a font change or a link makes, or every word of a producer that
+            places words one by one (pdf_tables.py needs most of a line's pieces to line up).
     """
 
     text: str
@@ -137,12 +133,5 @@ def _line(pieces: list[_Piece]) -> Line:
 
 
 def _cells(visible: list[_Piece]) -> tuple[float, ...]:
-    """Where the line's later cells start: pieces that begin well past the end of the piece before."""
-    out = []
-    for before, piece in pairwise(visible):
-        if not (math.isfinite(before.x) and math.isfinite(piece.x)):
-            continue
-        room = len(before.text.rstrip()) * CHAR_WIDTH * before.size
-        if piece.x - (before.x + room) >= _CELL_GAP * piece.size:
-            out.append(round(piece.x, 1))
-    return tuple(out)
+    """Where the line's later pieces start (table cells among them; the table finder tells which)."""
+    return tuple(round(p.x, 1) for p in visible[1:] if math.isfinite(p.x))

@@ -69,9 +69,18 @@ def table_rows(lines: list[Line], carry: Line | None = None) -> dict[int, Line |
         for group in _rows(lines, members, columns):
             out[group[0]] = _joined([lines[k] for k in group], columns)
             out.update((k, None) for k in group[1:])
-        above = first - 1
-        if above >= 0 and above not in out and _header_like(lines[above], lines[first]):
-            out[above] = lines[above]  # a bold header right above, though its centred cells don't line up
+        # A bold header right above, though its centred cells don't line up (and may wrap over lines).
+        top = first
+        while (
+            top - 1 >= 0
+            and top - 1 not in out
+            and first - top < 6
+            and _header_like(lines[top - 1], lines[first])
+        ):
+            top -= 1
+        if top < first:
+            out[top] = _joined(lines[top:first], columns)
+            out.update((k, None) for k in range(top + 1, first))
         i = last + 1
     return out
 

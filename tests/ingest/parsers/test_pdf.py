@@ -196,7 +196,7 @@ def test_a_table_row_with_a_wrapped_cell_is_one_row():
         Placed("Providers", "Helvetica-Bold", 16, gap=20),
         Placed(LONG_1, gap=24),
         Placed(LONG_2),
-        Placed("Provider", gap=24, cells=((250, "Python"),)),
+        Placed("Provider", "Helvetica-Bold", gap=24, cells=((250, "Python"),)),
         Placed("Cloudflare Workers", gap=18),
         Placed("AI", gap=14),
         Placed("yes", x=250, gap=-14),
@@ -276,20 +276,26 @@ def test_matrices_without_a_finite_size_or_place_are_read_as_text():
         assert_exact(doc)
 
 
+OCR_PROSE = (
+    "the bot answers questions about your documents and cites the text behind every answer so that "
+    "each claim can be checked against the page it came from while questions that the documents "
+    "cannot answer are refused with a short reason instead of a guess and sources stay in sync when "
+    "files change on disk or pages change on the web the index follows them within a minute or two"
+)
+
+
 def test_words_placed_one_by_one_are_prose_not_a_table():
-    """OCR text layers place each word by itself: the pieces line up from line to line, but a word
-    starts right after the one before, so there are no cells and the lines are a paragraph."""
-    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "theta", "iota", "kappa", "lambda"]
-    xs, x = [], 72.0
-    for word in words:
-        xs.append(x)
-        x += (len(word) + 1) * 0.5 * 11
-    cells = tuple(zip(xs[1:], words[1:], strict=True))
-    page = [
-        Placed("Notes", "Helvetica-Bold", 16, gap=20),
-        Placed(words[0], gap=24, cells=cells),
-        *[Placed(words[0], gap=14, cells=cells)] * 4,
-    ]
+    """OCR text layers place each word by itself. Now and then a word starts where one on the line
+    above did, but most of a line's pieces don't line up with the next line's: no table, a paragraph."""
+    text = OCR_PROSE.split()
+    page: list[Placed] = [Placed("Notes", "Helvetica-Bold", 16, gap=20)]
+    for n in range(0, len(text), 10):
+        words, xs, x = text[n : n + 10], [], 72.0
+        for word in words:
+            xs.append(x)
+            x += (len(word) + 1) * 0.5 * 11
+        cells = tuple(zip(xs[1:], words[1:], strict=True))
+        page.append(Placed(words[0], gap=24 if n == 0 else 14, cells=cells))
     doc = parse_pdf(make_pdf([page]), "scan-ocr.pdf")
     assert {u.kind for u in doc.units} == {"sentence"}
 
