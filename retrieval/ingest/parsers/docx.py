@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...errors import DocumentError
-from .units import MONOSPACE_FONT, Kind, ParsedDocument, is_how_to, lead_in_of
+from .units import MONOSPACE_FONT, Kind, ParsedDocument, Series, is_how_to, lead_in_of
 from .writer import TextWriter
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class _Numbering:
     formats: dict[tuple[str, str], str] = field(default_factory=dict)
     starts: dict[tuple[str, str], int] = field(default_factory=dict)
     # numbering id -> (block, kind, lead-in, next number) of the ordered list that used it last
-    series: dict[str, tuple[int, Kind, str | None, int]] = field(default_factory=dict)
+    series: dict[str, Series] = field(default_factory=dict)
     last: str | None = None  # the numbering id of the last ordered list
 
     @classmethod
@@ -102,27 +102,23 @@ class _Numbering:
         fmt = self.formats.get(key, "") if key else ""
         return bool(fmt) and fmt not in ("bullet", "none")
 
-    def goes_on(self, paragraph: Paragraph) -> tuple[int, Kind, str | None] | None:
-        """The block, kind and lead-in of the earlier list that a new ordered list continues, if any."""
+    def goes_on(self, paragraph: Paragraph) -> Series | None:
+        """The earlier ordered list that a new one continues, if any."""
         key = self.key(paragraph)
         if key is None:
             return None
         if key[0] in self.series:
-            block, kind, lead, _ = self.series[key[0]]
-            return block, kind, lead
+            return self.series[key[0]]
         last = self.series.get(self.last or "")
-        start = self.starts.get(key, 1)
-        if last is not None and start > 1 and start == last[3]:
-            return last[0], last[1], last[2]
-        return None
+        return last if last is not None and last.goes_on_at(self.starts.get(key, 1)) else None
 
     def count(self, paragraph: Paragraph, block: int, kind: Kind, lead: str | None) -> None:
         """Note an ordered item written into ``block``."""
         key = self.key(paragraph)
         if key is None or key[1] != "0":
             return
-        number = self.series[key[0]][3] if key[0] in self.series else self.starts.get(key, 1)
-        self.series[key[0]] = (block, kind, lead, number + 1)
+        number = self.series[key[0]].next if key[0] in self.series else self.starts.get(key, 1)
+        self.series[key[0]] = Series(block, kind, lead, number + 1)
         self.last = key[0]
 
 
@@ -237,8 +233,8 @@ def parse_docx(data: bytes, name: str = "document") -> ParsedDocument:
             kind: Kind = "step" if ordered and is_how_to(*writer.section, lead_in or "") else "list_item"
             earlier = numbering.goes_on(block) if ordered and not in_list else None
             if earlier is not None:  # "3." after a heading or table that broke off "1." and "2."
-                writer.resume(earlier[0])
-                kind, lead_in = earlier[1], earlier[2]
+                writer.resume(earlier.block)
+                kind, lead_in = earlier.kind, earlier.lead_in
             writer.write(text, kind, lead_in, new_block=not in_list and earlier is None)
             if ordered:
                 numbering.count(block, writer.block, kind, lead_in)

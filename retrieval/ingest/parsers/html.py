@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from ...errors import DocumentError
 from ..segment import is_prose
-from .units import Kind, ParsedDocument, is_how_to, last_sentence, lead_in_of
+from .units import Kind, ParsedDocument, Series, is_how_to, last_sentence, lead_in_of
 from .writer import TextWriter
 
 if TYPE_CHECKING:
@@ -81,9 +81,11 @@ class _HtmlWalker:
         self.out = TextWriter()
         self.headings: list[tuple[int, str]] = []
         self.title: str | None = None
-        self.last_sentence: str | None = None
+        # The paragraph right before, whose last sentence is the lead-in of a list that follows it
+        # (split into sentences only then: most paragraphs introduce nothing).
+        self.last_para: str | None = None
         # The last top-level numbered list: its block, kind, lead-in and the number its next item has.
-        self.numbered: tuple[int, Kind, str | None, int] | None = None
+        self.numbered: Series | None = None
 
     def walk(self, node: Tag, depth: int = 0) -> None:
         from bs4 import NavigableString, Tag
@@ -115,7 +117,7 @@ class _HtmlWalker:
         text = _clean(" ".join(run))
         if text and is_prose(text):
             self.out.write(text, None)
-            self.last_sentence = last_sentence(text)
+            self.last_para = text
 
     def element(self, tag: Tag, depth: int) -> None:
         name = tag.name
@@ -134,20 +136,20 @@ class _HtmlWalker:
                 or (_GOES_ON.search(text) and len(text.split()) >= 4)
             ):
                 self.out.write(text, None)
-                self.last_sentence = last_sentence(text)
+                self.last_para = text
             else:
-                self.last_sentence = None
+                self.last_para = None
         elif name in ("ul", "ol"):
-            self.list(tag, self.last_sentence, None, depth)
-            self.last_sentence = None
+            self.list(tag, last_sentence(self.last_para) if self.last_para else None, None, depth)
+            self.last_para = None
         elif name == "table":
             self.table(tag)
-            self.last_sentence = None
+            self.last_para = None
         elif name == "pre":
             code = tag.get_text().strip("\n").rstrip()
             if code.strip():
                 self.out.write(code, "code")
-            self.last_sentence = None
+            self.last_para = None
         else:
             self.walk(tag, depth + 1)
 
@@ -169,7 +171,7 @@ class _HtmlWalker:
             item = _clean(_TYPED_ITEM.sub("", lines[i], count=1))
             if item:
                 self.out.write(item, "list_item", context, new_block=n == 0)
-        self.last_sentence = None
+        self.last_para = None
         return True
 
     def heading(self, level: int, text: str) -> None:
@@ -181,7 +183,7 @@ class _HtmlWalker:
         self.out.section = tuple(t for _, t in self.headings)
         if self.title is None and level == 1:
             self.title = text
-        self.last_sentence = None
+        self.last_para = None
 
     def list(self, tag: Tag, lead_in: str | None, outer: Kind | None, depth: int) -> None:
 
@@ -193,10 +195,10 @@ class _HtmlWalker:
         first = outer is None
         number = _start(tag)
         series = self.numbered
-        if outer is None and tag.name == "ol" and series is not None and number > 1 and number == series[3]:
+        if outer is None and tag.name == "ol" and series is not None and series.goes_on_at(number):
             # <ol start="3"> after a heading or table that broke "1." and "2." off: the same steps.
-            self.out.resume(series[0])
-            kind, lead_in, first = series[1], series[2], False
+            self.out.resume(series.block)
+            kind, lead_in, first = series.kind, series.lead_in, False
         for li in tag.find_all("li", recursive=False):
             if _is_furniture(li):
                 continue
@@ -217,7 +219,7 @@ class _HtmlWalker:
                     self.list(n, text or lead_in, kind, depth + 1)
             number += 1
         if outer is None and tag.name == "ol":
-            self.numbered = (self.out.block, kind, lead_in, number)
+            self.numbered = Series(self.out.block, kind, lead_in, number)
 
     def table(self, tag: Tag) -> None:
         header: str | None = None

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..segment import paragraph_spans, sentence_spans
-from .units import Kind, ParsedDocument, UnitCollector, is_how_to
+from .units import Kind, ParsedDocument, Series, UnitCollector, is_how_to
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -86,7 +86,7 @@ class _MarkdownWalker:
         # The last top-level numbered list: its block, kind, lead-in, and the number its next item would
         # have. A list that starts at that number (after a heading, a table or an unindented code fence
         # broke the first) goes on with it.
-        self.numbered: tuple[int, Kind, str | None, int] | None = None
+        self.numbered: Series | None = None
         self.numbered_open: list[int] = []  # [start, items] of the open top-level numbered list
         # A code block right after a numbered list, not indented into its last item, is that step's command.
         self.after_numbered = False
@@ -127,7 +127,7 @@ class _MarkdownWalker:
         """For a code block right after a numbered list: join the list's block; the last step's text."""
         if not (self.after_numbered and self.numbered is not None and not self.lists):
             return None
-        return self.out.resume_list(self.numbered[0])
+        return self.out.resume_list(self.numbered.block)
 
     def _on_heading_open(self, tokens: list[Token], i: int) -> int:
         depth = int(tokens[i].tag[1:])
@@ -197,10 +197,10 @@ class _MarkdownWalker:
         if not self.lists and ordered:
             start = int(tokens[i].attrGet("start") or 1)
             self.numbered_open = [start, 0]
-            if start > 1 and self.numbered is not None and self.numbered[3] == start:
-                block, went_on, lead, _ = self.numbered  # "3. Run the bot" after a break goes on from 2.
-                self.out.resume_block(block)
-                self.lists.append((went_on, lead))
+            if self.numbered is not None and self.numbered.goes_on_at(start):
+                # "3. Run the bot" after a break goes on from 2.
+                self.out.resume_block(self.numbered.block)
+                self.lists.append((self.numbered.kind, self.numbered.lead_in))
                 return i
         if not self.lists:
             self.out.new_block()
@@ -222,7 +222,7 @@ class _MarkdownWalker:
         if len(self.lists) == 1 and self.numbered_open and tokens[i].type == "ordered_list_close":
             start, items = self.numbered_open
             kind, lead = self.lists[0]
-            self.numbered = (self.out.block, kind, lead, start + items)
+            self.numbered = Series(self.out.block, kind, lead, start + items)
             self.numbered_open = []
             self.after_numbered = True
         if self.lists:

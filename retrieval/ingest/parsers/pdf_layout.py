@@ -13,7 +13,7 @@ against it:
 
 Without layout (pypdf couldn't report it) or without styled headings (every line in one font), the
 heading test falls back on the text: a short capitalised line standing alone, with no sentence end.
-Blocks go on across page breaks; each unit gets the page its block starts on.
+Blocks go on across page breaks; each unit gets the page it starts on.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .pdf_lines import BULLET, CHAR_WIDTH, HEADING_RATIO, Line
 from .pdf_tables import table_rows
-from .units import Kind, is_how_to, lead_in_of
+from .units import Kind, Series, is_how_to, lead_in_of
 from .writer import TextWriter
 
 _NUMBERED = re.compile(r"^\s*\(?(\d{1,3})[.)]\s+")
@@ -70,8 +70,7 @@ class Layout:
         at_margin = sorted(len(x.text.strip()) for x in body if _at(x.x, left))
         full = at_margin[int(0.9 * (len(at_margin) - 1))] if at_margin else 60
         layout = cls(size, left, max(full, 20))
-        styled = any(layout.heading_size(x) for lines in pages for x in lines)
-        return cls(size, left, max(full, 20), styled)
+        return replace(layout, styled_headings=any(layout.heading_size(x) for lines in pages for x in lines))
 
     def heading_size(self, line: Line) -> float:
         """The line's heading size (larger for higher levels), or 0 when it is no styled heading."""
@@ -182,8 +181,7 @@ class _Walker:
     list_x: float | None = None
     code_in_list: bool = False
     number: int | None = None  # the open item's number, when it has one
-    # The last numbered item's block, kind, lead-in and the number that would come next.
-    numbered: tuple[int, Kind, str | None, int] | None = None
+    numbered: Series | None = None  # the last numbered item's series
     last_item: str | None = None
     headings: list[tuple[float, str]] = field(default_factory=list)
     prev: Line | None = None
@@ -238,7 +236,7 @@ class _Walker:
                 self.last_item, self.item_kind, self.lead_in, new_block=not self.in_list, starts=starts
             )
             if self.number is not None:
-                self.numbered = (self.writer.block, self.item_kind, self.lead_in, self.number + 1)
+                self.numbered = Series(self.writer.block, self.item_kind, self.lead_in, self.number + 1)
                 self.numbered_depth = len(self.headings)
             self.in_list = True
             self.item = []
@@ -383,10 +381,10 @@ class _Walker:
                 self.in_list = False  # items without bullets before: another list
             series = self.numbered
             going_on = self.in_list and self.number is not None  # inside a numbered list already
-            if number and not going_on and series is not None and int(number.group(1)) == series[3]:
+            if number and not going_on and series is not None and series.goes_on_at(int(number.group(1))):
                 # "3." after a heading or table that broke off "1." and "2.": the same steps go on.
-                self.writer.resume(series[0])
-                self.item_kind, self.lead_in, self.in_list = series[1], series[2], True
+                self.writer.resume(series.block)
+                self.item_kind, self.lead_in, self.in_list = series.kind, series.lead_in, True
             self.number = int(number.group(1)) if number else None
             self.marked = True
             self.list_x = line.x

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...errors import DocumentError
-from .units import Kind, ParsedDocument, UnitCollector, is_how_to
+from .units import Kind, ParsedDocument, Series, UnitCollector, is_how_to
 
 if TYPE_CHECKING:
     from docutils import nodes
@@ -185,7 +185,7 @@ class _RstWalker:
         # The last top-level numbered list: its block, kind, lead-in, and the number of its next item. A
         # list starting at that number after a break (a directive at the margin, a heading) goes on with
         # it, and a code block right after it is its last step's command, as in Markdown.
-        self.numbered: tuple[int, Kind, str | None, int] | None = None
+        self.numbered: Series | None = None
         self.after_numbered = False
 
     def new_block(self) -> None:
@@ -197,7 +197,7 @@ class _RstWalker:
         """For a code block right after a numbered list: join the list's block; the last step's text."""
         if not self.after_numbered or self.numbered is None:
             return None
-        return self.out.resume_list(self.numbered[0])
+        return self.out.resume_list(self.numbered.block)
 
     def locate(self, raw: str) -> tuple[int, int] | None:
         """Find ``raw`` at or after the cursor; move the cursor past it."""
@@ -303,9 +303,10 @@ class _RstWalker:
         numbered = outer is None and isinstance(node, n.enumerated_list)
         start = int(node.get("start", 1)) if numbered else 1
         kind: Kind = "list_item"
-        if numbered and start > 1 and self.numbered is not None and self.numbered[3] == start:
-            block, kind, lead_in, _ = self.numbered  # "3. Run it" after a break goes on from "2."
-            self.out.resume_block(block)
+        if numbered and self.numbered is not None and self.numbered.goes_on_at(start):
+            # "3. Run it" after a break goes on from "2."
+            kind, lead_in = self.numbered.kind, self.numbered.lead_in
+            self.out.resume_block(self.numbered.block)
         else:
             if outer is None:
                 self.new_block()
@@ -315,7 +316,7 @@ class _RstWalker:
                 kind = "step"
         items = [c for c in node.children if isinstance(c, n.list_item)]
         if numbered:
-            self.numbered = (self.out.block, kind, lead_in, start + len(items))
+            self.numbered = Series(self.out.block, kind, lead_in, start + len(items))
         for child in node.children:
             if isinstance(child, n.list_item):
                 self.visit(child, (kind, lead_in), depth + 1)

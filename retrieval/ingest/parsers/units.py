@@ -100,6 +100,25 @@ def lead_in_of(paragraph: str) -> str | None:
     return last_sentence(paragraph) if paragraph.rstrip().endswith(":") else None
 
 
+@dataclass(frozen=True, slots=True)
+class Series:
+    """The last top-level numbered list: its block, item kind, lead-in, and its next item's number.
+
+    Steps are often broken off by a heading, a table or a code block ("1. Clone", "2. Configure", a
+    table of settings, "3. Run"); a list that starts at ``next`` goes on with them in the same block.
+    Every parser that reads numbered lists keeps one.
+    """
+
+    block: int
+    kind: Kind
+    lead_in: str | None
+    next: int
+
+    def goes_on_at(self, number: int) -> bool:
+        """A list starting at ``number`` goes on with this one."""
+        return number > 1 and number == self.next
+
+
 def is_how_to(*texts: str) -> bool:
     """Tell whether a heading or lead-in announces instructions (so an ordered list is steps)."""
     return any(_HOW_TO.search(t) for t in texts)
