@@ -185,11 +185,9 @@ class AnswerPolicy:
             hits = [u for u in block.units if u.kind in _NAMED_KINDS and _named_in(question, u.text)]
             if len(hits) >= 2:
                 return outermost(hits)[: self.max_block_citations]
-        if "set" in shapes and (is_lead or best.kind in _ITEM_KINDS or best.context):
-            items = [u for u in block.units if u.kind in _ITEM_KINDS]
-            if items:
-                head = [block.lead_in] if block.lead_in is not None else []
-                return outermost(head + items)[: self.max_block_citations]
+        asks_set = "set" in shapes and (is_lead or best.kind in _ITEM_KINDS or best.context)
+        if asks_set and (whole := self._whole_list(block)):
+            return whole
         if "how_to" in shapes and (best.kind in _STEP_KINDS or best.context):
             steps = [u for u in block.units if u.kind in _STEP_KINDS]
             if any(u.kind == "step" for u in steps):
@@ -198,22 +196,24 @@ class AnswerPolicy:
             if best.kind == "list_item" and items and block.lead_in is not None:
                 # Bulleted instructions ("To use it: * Import it. * Add it as a middleware.") are steps.
                 return outermost([block.lead_in, *items])[: self.max_block_citations]
-        if (
-            first
-            and is_lead
-            and block.lead_in is not None
-            and any(u.kind in _ITEM_KINDS for u in block.units)
-        ):
+        if first and is_lead and (whole := self._whole_list(block)):
             # "All the same process also applies for query parameters:" says nothing without the items
             # it introduces, whatever the question's shape: the answer is the lead-in and its list.
-            items = [u for u in block.units if u.kind in _ITEM_KINDS]
-            return outermost([block.lead_in, *items])[: self.max_block_citations]
+            return whole
         if is_lead and block.lead_in is not None and all(u.kind == "code" for u in block.units):
             # "After that, sync the tree for each guild:" means nothing without the code it introduces.
             # Asked for code, the code is the answer (its citation carries the sentence as context).
             code = outermost(block.units)[:1]
             return code if wants_code(question) else [block.lead_in, *code]
         return None
+
+    def _whole_list(self, block: Block[U]) -> list[U] | None:
+        """The block's lead-in and every item or step, in document order (None: it has no items)."""
+        items = [u for u in block.units if u.kind in _ITEM_KINDS]
+        if not items:
+            return None
+        head = [block.lead_in] if block.lead_in is not None else []
+        return outermost(head + items)[: self.max_block_citations]
 
 
 # The term an item opens with: a code span (Markdown, reST), or, in text extracted from HTML, PDF or
