@@ -193,15 +193,14 @@ def parse_docx(data: bytes, name: str = "document") -> ParsedDocument:
     code: list[str] = []
     last_item: str | None = None
     for block in document.iter_inner_content():
-        style = (block.style.name if block.style is not None else "") if isinstance(block, Paragraph) else ""
-        if (
-            isinstance(block, Paragraph)
-            and block.text.strip()
-            and (_CODE_STYLE.search(style or "") or _mono(block))
-        ):
-            code.append(block.text.rstrip())  # a code block keeps its lines and their indentation
+        paragraph = isinstance(block, Paragraph)
+        style = (block.style.name if block.style is not None else "") if paragraph else ""
+        # python-docx joins a paragraph's runs on every read of .text: read it once.
+        raw = block.text if isinstance(block, Paragraph) else ""
+        if isinstance(block, Paragraph) and raw.strip() and (_CODE_STYLE.search(style or "") or _mono(block)):
+            code.append(raw.rstrip())  # a code block keeps its lines and their indentation
             continue
-        if code and isinstance(block, Paragraph) and not block.text.strip():
+        if code and paragraph and not raw.strip():
             code.append("")  # a blank line inside the code, unless the code ends here
             continue
         if code:
@@ -214,7 +213,7 @@ def parse_docx(data: bytes, name: str = "document") -> ParsedDocument:
             continue
         if not isinstance(block, Paragraph):
             continue
-        text = " ".join(block.text.split())
+        text = " ".join(raw.split())
         if not text:
             continue
         heading = _HEADING.match(style or "")
