@@ -25,11 +25,12 @@ import re
 import shutil
 import subprocess
 import tempfile
-import unicodedata
 from pathlib import Path
 from typing import Any
 
 import click
+
+from .metrics import norm
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +54,6 @@ _SITE = """<!doctype html>
 <p><a href="/privacy">Privacy</a> · <a href="/edit">Edit this page</a></p></footer>
 </body></html>
 """
-
-
-def norm(text: str) -> str:
-    """Lower case, punctuation to spaces, compatibility forms unfolded (as score.py compares text)."""
-    text = unicodedata.normalize("NFKC", text).replace("-\n", "")
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
 def pandoc(text: str, reader: str, writer: str, *extra: str) -> str:
