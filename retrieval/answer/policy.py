@@ -14,7 +14,10 @@ winner is cited alone, and when the ranker hesitates a second quote serves bette
 Answers are shaped like their evidence: a question asking for a set ("which ...", "list ...") whose
 best unit is a list item or a list's lead-in cites the lead-in and the list's items in document order;
 a how-to question whose best unit is a step or a command cites the steps of that block with their
-commands. When the best unit is plain prose, a list or series of steps among the next few candidates
+commands, and one on a line of a snippet whose comments number its steps ("# 1. Load", "# 2. Encode")
+cites the whole snippet. A how-to question that quotes the error message its best unit holds is
+answered by the list or steps right after that message (the fix), however low they rank. When the best
+unit is plain prose, a list or series of steps among the next few candidates
 still answers such a question, if the ranker gives it at least ``runner_up_share`` of the best unit's
 probability: the sentence that talks about a list often outranks the list's terse lead-in. Bulleted
 instructions answer a how-to question as steps do, and a question naming several items of the best
@@ -33,7 +36,7 @@ from typing import TypeVar
 
 from ..models import Evidence, Retrieved
 from ..rank.blocks import SHAPED_BY_RUNNER_UPS, Block, RetrievedWithBlock, UnitLike
-from ..rank.cues import names_row_key, question_shapes, wants_code
+from ..rank.cues import names_row_key, question_shapes, quotes, wants_code
 from ..rank.weights import Thresholds, load_weights
 from ..settings import Settings
 
@@ -152,13 +155,16 @@ class AnswerPolicy:
             return shaped
         # Only a question asking for a set or for steps looks past the best unit (the ranker reads the
         # runner-ups' blocks for those alone; tune, which has every block, must choose the same).
-        runner_ups = (
-            sorted(r for r in blocks if 0 < r < len(ranked))
-            if SHAPED_BY_RUNNER_UPS & question_shapes(question)
-            else []
-        )
+        shapes = question_shapes(question)
+        runner_ups = sorted(r for r in blocks if 0 < r < len(ranked)) if SHAPED_BY_RUNNER_UPS & shapes else []
+        # "pip install dies with 'Could not build wheels', what can I try?": the code block holding the
+        # pasted error ranks first, but the answer is the fix the document gives right after it.
+        symptom = "how_to" in shapes and ranked[0].kind == "code" and quotes(question, ranked[0].text)
+        floor = self.runner_up_share * probabilities[0]
         for rank in runner_ups:
-            if probabilities[rank] < self.runner_up_share * probabilities[0]:
+            if probabilities[rank] < floor and not (symptom and _just_after(ranked[rank], ranked[0])):
+                if symptom:
+                    continue
                 break
             shaped = self.shape(question, ranked[rank], blocks[rank])
             # A runner-up answers only as a whole list or series of steps, not as a lone code block.
@@ -192,6 +198,8 @@ class AnswerPolicy:
             steps = [u for u in block.units if u.kind in _STEP_KINDS]
             if any(u.kind == "step" for u in steps):
                 return outermost(steps)[: self.max_block_citations]
+            if best.kind == "code" and (snippet := _numbered_snippet(best, block)) is not None:
+                return [snippet]
             items = [u for u in block.units if u.kind == "list_item"]
             if best.kind == "list_item" and items and block.lead_in is not None:
                 # Bulleted instructions ("To use it: * Import it. * Add it as a middleware.") are steps.
@@ -234,6 +242,29 @@ def _named_in(question: str, text: str) -> bool:
     if m.group(1) is None and not _NAME_LIKE.search(term):
         return False  # "Note: ..." or "Python, ..." opens an item with a word, not a setting's name
     return re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", question, re.IGNORECASE) is not None
+
+
+# A comment that numbers a step of a snippet: "# 1. Load a model", "// 2) Encode", "-- 3. Query".
+_STEP_COMMENT = re.compile(r"^\s*(?:#+|//+|--|/\*+|;+)\s*\d{1,2}[a-z]?[.):]\s+\S", re.MULTILINE)
+
+
+def _numbered_snippet(best: U, block: Block[U]) -> U | None:
+    """The whole code block around ``best`` when its comments number its steps, else None.
+
+    A README's snippet with "# 1. Load", "# 2. Encode", "# 3. Compare" is a how-to in itself: one of
+    its lines answers "what are the steps" only in part, the snippet answers it whole.
+    """
+    whole = next((u for u in outermost(block.units) if u.kind == "code" and _within(best, u)), None)
+    if whole is None or whole is best or len(_STEP_COMMENT.findall(whole.text)) < 2:
+        return None
+    return whole
+
+
+def _just_after(unit: UnitLike, best: UnitLike) -> bool:
+    """True when ``unit`` follows ``best`` closely in its document (the next block or the one after)."""
+    return (
+        unit.doc_key == best.doc_key and unit.start >= best.end and best.block < unit.block <= best.block + 2
+    )
 
 
 def _named_row_first(question: str, cited: list[U]) -> list[U]:

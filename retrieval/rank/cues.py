@@ -272,6 +272,20 @@ def shape_match(shapes: frozenset[str], kind: str) -> float:
     return 1.0 if any(kind in SHAPE_KINDS[s] for s in shapes) else 0.0
 
 
+def quotes(question: str, text: str) -> bool:
+    """True when the question quotes a passage of ``text`` of three words or more ('Could not build ...').
+
+    A pasted error message is the symptom the asker saw: the unit holding it matches the question best,
+    yet the answer is what the document says to do about it.
+    """
+    said = " ".join(re.findall(r"\w+", text.lower()))
+    for m in _QUOTED.finditer(question):
+        words = re.findall(r"\w+", m.group(0).lower())
+        if len(words) >= 3 and f" {' '.join(words)} " in f" {said} ":
+            return True
+    return False
+
+
 def code_tokens(question: str) -> list[str]:
     """The identifiers, flags, calls and quoted snippets pasted in a question, as written."""
     out = []

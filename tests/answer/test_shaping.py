@@ -324,3 +324,84 @@ def test_the_language_model_sees_the_whole_shaped_block_with_kinds_and_context()
     assert shown[1] == f'[2] "OpenAI" (kind: list_item; context: {json.dumps(LEAD)})'
     assert not answer.refused and [c.text for c in answer.citations] == ["OpenAI"]
     assert answer.citations[0].kind == "list_item" and answer.citations[0].context == LEAD
+
+
+def _units_of(source: str, *specs: tuple[UnitKind, str, int, str | None]) -> list[Evidence]:
+    """Units (kind, text, block, context) found in ``source`` in order, indexed from 0."""
+    units = []
+    for idx, (kind, text, block, context) in enumerate(specs):
+        start = source.index(text)
+        units.append(
+            Evidence(
+                doc_key="d", idx=idx, doc_id="doc", source="doc.md", title="Doc", start=start,
+                end=start + len(text), text=text, score=0.0, probability=0.0, dense=0.8, lexical=1.0,
+                coverage_window=0.8, kind=kind, context=context, block=block,
+            )
+        )  # fmt: skip
+    return units
+
+
+def _choose(question: str, units: list[Evidence], *ranked: tuple[int, float]) -> list[str]:
+    rows = {u.idx: u for u in units}
+    order = [units[i].model_copy(update={"probability": p}) for i, p in ranked]
+    blocks = {
+        r: b
+        for r, (i, _) in enumerate(ranked)
+        if needs_block(units[i], rows.get(i + 1)) and (b := block_of(rows, i)) is not None
+    }
+    return [u.text for u in POLICY.choose(question, order, [p for _, p in ranked], blocks)]
+
+
+SNIPPET = "Use it:\n\nfrom x import Enc\n# 1. Load a model\nm = Enc()\n# 2. Encode\ne = m.encode(s)\n"
+
+
+def _snippet(source: str) -> list[Evidence]:
+    lines = source.split("\n\n", 1)[1].rstrip("\n")
+    return _units_of(
+        source,
+        ("sentence", "Use it:", 0, None),
+        ("code", lines, 1, "Use it:"),
+        *[("code", line, 1, "Use it:") for line in lines.split("\n")],  # type: ignore[misc]
+    )
+
+
+def test_a_how_to_question_on_a_line_of_a_snippet_with_numbered_comments_cites_the_whole_snippet() -> None:
+    """ "# 1. Load", "# 2. Encode" make a snippet steps: it answers "what are the steps" as a whole."""
+    units = _snippet(SNIPPET)
+    question = "What are the steps to encode with Enc?"
+    assert _choose(question, units, (4, 0.6), (6, 0.3)) == [units[1].text]
+    # Without numbered comments a snippet is not steps: its best line is cited, with the runner-up.
+    plain = SNIPPET.replace("# 1. Load a model", "# load a model").replace("# 2. Encode", "# encode")
+    units = _snippet(plain)
+    assert _choose(question, units, (4, 0.6), (6, 0.3)) == ["m = Enc()", "e = m.encode(s)"]
+
+
+TROUBLE = (
+    "If you see this error\n\nERROR: Could not build wheels for hnswlib\n\nTry these tips:\n"
+    "1. Set HNSWLIB_NO_NATIVE=1.\n2. Update your compiler.\n\nOther text.\n"
+)
+TROUBLE_UNITS = _units_of(
+    TROUBLE,
+    ("sentence", "If you see this error", 0, None),
+    ("code", "ERROR: Could not build wheels for hnswlib", 1, "If you see this error"),
+    ("sentence", "Try these tips:", 2, None),
+    ("step", "Set HNSWLIB_NO_NATIVE=1.", 3, "Try these tips:"),
+    ("step", "Update your compiler.", 3, "Try these tips:"),
+    ("sentence", "Other text.", 4, None),
+)
+
+
+def test_a_quoted_error_message_is_answered_by_the_fix_that_follows_it() -> None:
+    """The pasted error matches its code block best; the steps right after it are the answer, however low."""
+    question = "pip install dies with 'Could not build wheels for hnswlib', what can I try?"
+    chosen = _choose(question, TROUBLE_UNITS, (1, 0.9), (5, 0.05), (3, 0.01))
+    assert chosen == ["Try these tips:", "Set HNSWLIB_NO_NATIVE=1.", "Update your compiler."]
+
+
+def test_an_unquoted_question_or_a_far_away_list_keeps_the_error_block_first() -> None:
+    """Without a quote the error block is the answer as ranked; a fix must follow the error closely."""
+    unquoted = "pip install dies because it could not build wheels for hnswlib, what can I try?"
+    assert _choose(unquoted, TROUBLE_UNITS, (1, 0.9), (5, 0.05), (3, 0.01))[0] == TROUBLE_UNITS[1].text
+    far = [u.model_copy(update={"block": u.block + 5}) if u.kind == "step" else u for u in TROUBLE_UNITS]
+    question = "pip install dies with 'Could not build wheels for hnswlib', what can I try?"
+    assert _choose(question, far, (1, 0.9), (5, 0.05), (3, 0.01))[0] == TROUBLE_UNITS[1].text

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.rank.cues import names_row_key, polarity_match, row_key, wants_code, wants_set, wants_yes_no
+from retrieval.rank.cues import (
+    names_row_key,
+    polarity_match,
+    quotes,
+    row_key,
+    wants_code,
+    wants_set,
+    wants_yes_no,
+)
 
 
 @pytest.mark.parametrize(
@@ -107,3 +115,18 @@ def test_a_question_names_a_row_when_it_names_every_word_of_its_key() -> None:
     row = "| :class:`ForumChannel`    | :class:`~ext.commands.ForumChannelConverter`    |"
     assert names_row_key("is there a converter for forum channels?", row)
     assert not names_row_key("is there a converter for channels?", row)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("install dies with 'Could not build wheels for hnswlib', what now?", True),
+        ('I get "could not BUILD wheels" when installing', True),  # case and punctuation aside
+        ("install dies with 'build wheels', what now?", False),  # two words: not a pasted message
+        ("install dies with 'Could not compile hnswlib', what now?", False),  # not in the text
+        ("could not build wheels for hnswlib, what now?", False),  # not quoted
+    ],
+)
+def test_a_question_quotes_a_passage_of_three_words_or_more(question: str, expected: bool) -> None:
+    text = "ERROR: Could not build wheels for hnswlib, which is required"
+    assert quotes(question, text) is expected
