@@ -30,6 +30,14 @@ _TEMPLATE_LINE = re.compile(
     r"|^[ \t]*///.*$",  # pymdown blocks: /// tip ... ///
     re.MULTILINE,
 )
+# Where an aside opens and closes: a Markdoc callout tag ({% Banner type="note" %} ... {% /Banner %}) or a
+# pymdown block (/// note ... ///). Its paragraphs are a remark beside the text, not part of its flow.
+_ASIDE_OPEN = re.compile(
+    r"^[ \t]*(?:\{%[ \t]*(banner|callout|note|tip|warning|caution|info|hint|important|admonition|aside)\b"
+    r"[^%]*%\}|///[ \t]*(?:note|tip|warning|caution|info|hint|important|admonition|details)\b.*)[ \t]*$",
+    re.IGNORECASE,
+)
+_ASIDE_CLOSE = re.compile(r"^[ \t]*(?:\{%[ \t]*/[ \t]*(\w+)[ \t]*%\}|///)[ \t]*$")
 _HTML_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -88,6 +96,11 @@ class _MarkdownWalker:
         # broke the first) goes on with it.
         self.numbered: Series | None = None
         self.numbered_open: list[int] = []  # [start, items] of the open top-level numbered list
+        # The last top-level bulleted list, while nothing but tables, code and asides came after it: a
+        # bulleted list that starts next goes on with it ("- space", a table of spaces, a note, then
+        # "- ef_construction" is one list of parameters under one lead-in).
+        self.bullets: Series | None = None
+        self.aside_lines = _aside_lines(source.split("\n"))
         # A code block right after a numbered list, not indented into its last item, is that step's command.
         self.after_numbered = False
 
@@ -137,6 +150,7 @@ class _MarkdownWalker:
         self.headings.append((depth, text))
         self.out.section = tuple(t for _, t in self.headings)
         self.after_numbered = False
+        self.bullets = None
         if self.title is None and depth == 1 and text:
             self.title = text
         self.last_para[tokens[i].level] = None
@@ -153,6 +167,9 @@ class _MarkdownWalker:
         in_item = bool(self.containers) and self.containers[-1] == "list_item"
         if not in_item:
             self._start_block(tok.level)
+            quoted = "blockquote" in self.containers
+            if not quoted and not (tok.map is not None and tok.map[0] in self.aside_lines):
+                self.bullets = None  # a paragraph of the text itself ends the list
         if tok.map is None or not _has_text(inline):
             return i + 2
         first, last = tok.map[0], tok.map[1] - 1
@@ -194,7 +211,13 @@ class _MarkdownWalker:
     def _open_list(self, tokens: list[Token], i: int, *, ordered: bool) -> int:
         level = tokens[i].level
         context = self.last_para.get(level)
+        if not self.lists and not ordered and self.bullets is not None:
+            # Bullets after a table, a code block or a note, with no heading or paragraph between.
+            self.out.resume_block(self.bullets.block)
+            self.lists.append((self.bullets.kind, self.bullets.lead_in))
+            return i
         if not self.lists and ordered:
+            self.bullets = None
             start = int(tokens[i].attrGet("start") or 1)
             self.numbered_open = [start, 0]
             if self.numbered is not None and self.numbered.goes_on_at(start):
@@ -225,6 +248,9 @@ class _MarkdownWalker:
             self.numbered = Series(self.out.block, kind, lead, start + items)
             self.numbered_open = []
             self.after_numbered = True
+        elif len(self.lists) == 1 and tokens[i].type == "bullet_list_close":
+            kind, lead = self.lists[0]
+            self.bullets = Series(self.out.block, kind, lead, 0)
         if self.lists:
             self.lists.pop()
         self.last_para[tokens[i].level] = None
@@ -309,6 +335,20 @@ class _MarkdownWalker:
             if len(spans) > 1:
                 for s, e in spans:
                     self.out.add("sentence", s, e, header)
+
+
+def _aside_lines(lines: list[str]) -> frozenset[int]:
+    """The numbers of the lines inside asides (callout tags, pymdown note blocks)."""
+    inside: set[int] = set()
+    open_at: int | None = None
+    for n, line in enumerate(lines):
+        if open_at is None:
+            if _ASIDE_OPEN.match(line):
+                open_at = n
+        elif _ASIDE_CLOSE.match(line):
+            inside.update(range(open_at + 1, n))
+            open_at = None
+    return frozenset(inside)
 
 
 def _sentences_in(out: UnitCollector, start: int, end: int) -> list[tuple[int, int]]:

@@ -188,3 +188,44 @@ def test_a_numbered_list_that_starts_elsewhere_is_a_list_of_its_own():
     items = [u for u in doc.units if u.kind in ("step", "list_item")]
     assert [u.text for u in items] == ["One.", "Two.", "Five.", "Six."]
     assert items[0].block == items[1].block != items[2].block == items[3].block
+
+
+PARAMETERS = (
+    "The index parameters include:\n\n"
+    "- `space` is the distance function.\n\n"
+    "| Distance | parameter |\n| --- | --- |\n| Squared L2 | `l2` |\n\n"
+    '{% Banner type="note" %}\nMake sure your embedding function supports the space.\n{% /Banner %}\n\n'
+    "- `ef_search` is the candidate list size.\n- `num_threads` is the number of threads.\n"
+)
+
+
+def test_a_bulleted_list_broken_by_a_table_and_a_note_goes_on_under_its_lead_in():
+    """ "- space", a table of spaces, a note, then "- ef_search": one list of parameters, one lead-in."""
+    doc = parse_markdown(PARAMETERS)
+    assert_exact(doc)
+    items = [u for u in doc.units if u.kind == "list_item"]
+    assert [u.text.split()[0] for u in items] == ["`space`", "`ef_search`", "`num_threads`"]
+    assert len({u.block for u in items}) == 1
+    assert {u.context for u in items} == {"The index parameters include:"}
+    note = next(u for u in doc.units if u.text.startswith("Make sure"))
+    row = next(u for u in doc.units if u.kind == "table_row")
+    assert items[0].block not in (note.block, row.block)  # the note and the table are not items
+
+
+@pytest.mark.parametrize(
+    ("between", "joined"),
+    [
+        ("```\nclient.create()\n```\n\n", True),  # a code block at the margin
+        ("> **Note:** spaces must match.\n\n", True),  # a quoted note
+        ("/// tip\nSpaces must match.\n///\n\n", True),  # a pymdown note block
+        ("Also these settings:\n\n", False),  # a paragraph: the next list has its own lead-in
+        ("## Other settings\n\n", False),  # a heading starts another section
+        ("{% Tabs %}\nSpaces must match.\n{% /Tabs %}\n\n", False),  # tabs hold text, not a note
+    ],
+)
+def test_bullets_go_on_only_past_tables_code_and_notes(between: str, joined: bool):
+    doc = parse_markdown(f"Settings:\n\n- `space` is one.\n\n{between}- `ef_search` is two.\n")
+    assert_exact(doc)
+    first, second = (u for u in doc.units if u.kind == "list_item")
+    assert (first.block == second.block) is joined
+    assert (second.context == "Settings:") is joined
