@@ -21,7 +21,9 @@ unit is plain prose, a list or series of steps among the next few candidates
 still answers such a question, if the ranker gives it at least ``runner_up_share`` of the best unit's
 probability: the sentence that talks about a list often outranks the list's terse lead-in. Bulleted
 instructions answer a how-to question as steps do, and a question naming several items of the best
-unit's list or table by name ("allow_methods, allow_credentials and max_age") cites each of those. A table
+unit's list or table by name ("allow_methods, allow_credentials and max_age") cites each of those, and
+one naming the best item alone asks about that item, not for its list. Steps most of which are cases to
+pick from ("If on Mac, ...", "If on Windows, ...") lead with the best-matching case. A table
 row is cited alone, its header row travelling as the citation's context. A unit nested in another
 cited unit (a sentence of a cited item, a line of a cited code block) is never cited twice.
 """
@@ -151,6 +153,9 @@ class AnswerPolicy:
         """
         if not ranked:
             return []
+        if 0 in blocks and _names_only(question, ranked[0], blocks[0]):
+            # "Which headers does allow_headers let through?" asks about one item, not for the list.
+            return self._as_ranked(question, ranked, probabilities)
         if 0 in blocks and (shaped := self.shape(question, ranked[0], blocks[0], first=True)):
             return shaped
         # Only a question asking for a set or for steps looks past the best unit (the ranker reads the
@@ -170,6 +175,10 @@ class AnswerPolicy:
             # A runner-up answers only as a whole list or series of steps, not as a lone code block.
             if shaped and any(u.kind in _ITEM_KINDS for u in shaped):
                 return shaped
+        return self._as_ranked(question, ranked, probabilities)
+
+    def _as_ranked(self, question: str, ranked: Sequence[U], probabilities: Sequence[float]) -> list[U]:
+        """The best units as ranked, as many as ``citation_count`` says (an answer not shaped)."""
         n = self.citation_count(probabilities)
         if n < 2:
             return [ranked[0]]
@@ -197,7 +206,7 @@ class AnswerPolicy:
         if "how_to" in shapes and (best.kind in _STEP_KINDS or best.context):
             steps = [u for u in block.units if u.kind in _STEP_KINDS]
             if any(u.kind == "step" for u in steps):
-                return outermost(steps)[: self.max_block_citations]
+                return _matching_case_first(best, outermost(steps))[: self.max_block_citations]
             if best.kind == "code" and (snippet := _numbered_snippet(best, block)) is not None:
                 return [snippet]
             items = [u for u in block.units if u.kind == "list_item"]
@@ -264,6 +273,38 @@ def _just_after(unit: UnitLike, best: UnitLike) -> bool:
     """True when ``unit`` follows ``best`` closely in its document (the next block or the one after)."""
     return (
         unit.doc_key == best.doc_key and unit.start >= best.end and best.block < unit.block <= best.block + 2
+    )
+
+
+# A step that applies in one case only: "If you are on Windows, ...", "If on Mac, ...".
+_CONDITION = re.compile(r"^\W{0,3}if\s", re.IGNORECASE)
+
+
+def _matching_case_first(best: U, steps: list[U]) -> list[U]:
+    """``steps`` in order, unless most of them are cases to pick from: then the best one leads.
+
+    "If on Mac, ...", "If on Windows, ...", "If on Linux, ..." are not done one after another; asked
+    "I'm on Windows, how do I ...", the Windows case is the answer and the others are background.
+    """
+    items = [u for u in steps if u.kind == "step"]
+    if len(items) < 2 or 2 * sum(bool(_CONDITION.match(u.text)) for u in items) < len(items):
+        return steps
+    lead = next((u for u in items if _within(best, u)), None)
+    return steps if lead is None else [lead, *(u for u in steps if u is not lead)]
+
+
+def _names_only(question: str, best: U, block: Block[U]) -> bool:
+    """True when ``best`` is a list item whose name the question gives, and no other item's.
+
+    A question naming one item ("which headers get through even if I don't list them in
+    allow_headers?") asks about that item: the list around it is not the answer, however it is phrased.
+    """
+    if best.kind != "list_item" or not _named_in(question, best.text):
+        return False
+    return not any(
+        _named_in(question, u.text) and not _within(best, u) and not _within(u, best)
+        for u in block.units
+        if u.kind in _NAMED_KINDS
     )
 
 

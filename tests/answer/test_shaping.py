@@ -405,3 +405,59 @@ def test_an_unquoted_question_or_a_far_away_list_keeps_the_error_block_first() -
     far = [u.model_copy(update={"block": u.block + 5}) if u.kind == "step" else u for u in TROUBLE_UNITS]
     question = "pip install dies with 'Could not build wheels for hnswlib', what can I try?"
     assert _choose(question, far, (1, 0.9), (5, 0.05), (3, 0.01))[0] == TROUBLE_UNITS[1].text
+
+
+ARGS = (
+    "The following arguments are supported:\n"
+    "- `allow_origins` - Origins allowed.\n"
+    "- `allow_headers` - Headers allowed. Accept and Content-Type are always allowed.\n"
+    "- `max_age` - Seconds to cache.\n"
+)
+ARG_UNITS = _units_of(
+    ARGS,
+    ("sentence", "The following arguments are supported:", 0, None),
+    ("list_item", "`allow_origins` - Origins allowed.", 1, "The following arguments are supported:"),
+    (
+        "list_item",
+        "`allow_headers` - Headers allowed. Accept and Content-Type are always allowed.",
+        1,
+        "The following arguments are supported:",
+    ),
+    ("list_item", "`max_age` - Seconds to cache.", 1, "The following arguments are supported:"),
+)
+
+
+def test_a_set_question_naming_one_item_is_answered_by_that_item_not_the_list() -> None:
+    """ "Which headers get through even if I don't list them in allow_headers?" is about one argument."""
+    question = "which headers get through even if I don't list them in allow_headers?"
+    assert _choose(question, ARG_UNITS, (2, 0.97), (3, 0.01)) == [ARG_UNITS[2].text]
+    # Not named, the same best item answers a set question with the whole list.
+    chosen = _choose("which headers get through on simple requests?", ARG_UNITS, (2, 0.97), (3, 0.01))
+    assert chosen == [u.text for u in ARG_UNITS]
+
+
+CASES = (
+    "Try these:\n1. Install the latest Python.\n2. If you are on Linux, install pysqlite3.\n"
+    "3. If you are on Windows, download SQLite and replace the DLL.\n4. If you use Docker, upgrade Debian.\n"
+)
+CASE_UNITS = _units_of(
+    CASES,
+    ("sentence", "Try these:", 0, None),
+    ("step", "Install the latest Python.", 1, "Try these:"),
+    ("step", "If you are on Linux, install pysqlite3.", 1, "Try these:"),
+    ("step", "If you are on Windows, download SQLite and replace the DLL.", 1, "Try these:"),
+    ("step", "If you use Docker, upgrade Debian.", 1, "Try these:"),
+)
+
+
+def test_steps_that_are_cases_to_pick_from_lead_with_the_matching_case() -> None:
+    """ "If on Linux", "If on Windows": asked about Windows, the Windows case comes first, then the rest."""
+    question = "I'm on windows and sqlite is outdated, how do I update it?"
+    steps = [u.text for u in CASE_UNITS[1:]]
+    assert _choose(question, CASE_UNITS, (3, 0.6), (1, 0.2)) == [steps[2], steps[0], steps[1], steps[3]]
+    # Steps done one after another keep their order, whichever ranks first.
+    assert _choose("How do I install it?", UNITS, (11, 0.6), (7, 0.2)) == [
+        "Clone the repo:",
+        "git clone x\n   cd x",
+        "Run it.",
+    ]
