@@ -24,7 +24,8 @@ instructions answer a how-to question as steps do, and a question naming several
 unit's list or table by name ("allow_methods, allow_credentials and max_age") cites each of those, and
 one naming the best item alone asks about that item, not for its list. Steps most of which are cases to
 pick from ("If on Mac, ...", "If on Windows, ...") lead with the best-matching case. A table
-row is cited alone, its header row travelling as the citation's context. A unit nested in another
+row is cited alone, its header row travelling as the citation's context, and before a sentence cited
+with it when the question names the row or asks for the best, highest or fastest. A unit nested in another
 cited unit (a sentence of a cited item, a line of a cited code block) is never cited twice.
 """
 
@@ -309,17 +310,26 @@ def _names_only(question: str, best: U, block: Block[U]) -> bool:
 
 
 def _named_row_first(question: str, cited: list[U]) -> list[U]:
-    """Put first a cited table row whose first cell the question names.
+    """Put first a cited table row whose first cell the question names, or any row for a superlative.
 
     "Is there a converter for forum channels?" cites a sentence about converters and the row
-    "ForumChannel | ForumChannelConverter"; the row is the answer, the sentence its background.
+    "ForumChannel | ForumChannelConverter"; the row is the answer, the sentence its background. So for
+    "which model has the best accuracy?": the sentence introducing the table ranks first, but the row
+    the ranker found is the one the question asks for.
     """
     if cited[0].kind == "table_row":
         return cited
+    extreme = _SUPERLATIVE.search(question) is not None
     for i, u in enumerate(cited[1:], start=1):
-        if u.kind == "table_row" and names_row_key(question, u.text):
+        if u.kind == "table_row" and (extreme or names_row_key(question, u.text)):
             return [u, *cited[:i], *cited[i + 1 :]]
     return cited
+
+
+# "Which model has the best accuracy?", "what's the fastest one?": asks for the one row that stands out.
+_SUPERLATIVE = re.compile(
+    r"\b(best|worst|highest|lowest|fastest|slowest|largest|smallest|biggest|most|least|top)\b", re.IGNORECASE
+)
 
 
 def outermost(units: Sequence[U]) -> list[U]:

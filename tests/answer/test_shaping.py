@@ -461,3 +461,13 @@ def test_steps_that_are_cases_to_pick_from_lead_with_the_matching_case() -> None
         "git clone x\n   cd x",
         "Run it.",
     ]
+
+
+def test_a_question_for_the_best_or_highest_puts_the_cited_row_before_the_sentence_about_the_table():
+    """ "Which model has the best accuracy?": the row that stands out answers; the intro is background."""
+    sentence = UNITS[0].model_copy(update={"text": "The models below with their zero-shot accuracy."})
+    row = UNITS[2].model_copy(update={"idx": 20, "kind": "table_row", "text": "| clip-ViT-L-14 | 75.4 |"})
+    question = "which CLIP model has the best zero-shot accuracy, and how much?"
+    assert POLICY.choose(question, [sentence, row], [0.8, 0.17], {}) == [row, sentence]
+    plain = "what zero-shot accuracy do the CLIP models reach?"
+    assert POLICY.choose(plain, [sentence, row], [0.8, 0.17], {}) == [sentence, row]
