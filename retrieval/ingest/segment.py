@@ -27,6 +27,9 @@ _OTHER_STOP = re.compile(r"""[。！？؟।॥]+["'”’»)\]」』）]*""")
 # Ideographs, kana and hangul: each counts as a word, since these scripts don't put spaces between words.
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+# Inline code (`.env`, ``ctx.send``) and reST roles (:class:`.Context`): pysbd may end a sentence at a
+# dot inside them, which is never a sentence's end.
+_CODE_SPAN = re.compile(r"``[^`]+?``|`[^`\n]+`")
 # Blocks longer than this are cut before pysbd sees them: its rules slow down badly on long inputs.
 _MAX_PIECE = 5000
 # Without sentence punctuation, a block needs this many words to count as prose.
@@ -162,7 +165,23 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
             cursor = found + len(needle)
         if piece[cursor:].strip():
             spans.append((p_start + cursor, p_end))
+    spans = _join_cut_code(text, start, end, spans)
     return [part for s, e in spans for part in _split_other_stops(text, s, e)]
+
+
+def _join_cut_code(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Join sentences that pysbd cut inside inline code ("Copy the `." | "env` file ...")."""
+    if len(spans) < 2 or "`" not in text[start:end]:
+        return spans
+    code = [(m.start(), m.end()) for m in _CODE_SPAN.finditer(text, start, end)]
+    out = [spans[0]]
+    for s, e in spans[1:]:
+        cut = out[-1][1]
+        if any(a < cut and s < b for a, b in code):
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
 
 
 def _split_other_stops(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -71,3 +71,19 @@ def test_prose_detection():
     assert not is_prose("North Korean Troops Would Be a ‘Legitimate Target’ in War, Says US")
     assert is_prose("He left early, as he said he would.")
     assert is_prose(" ".join(["word"] * 30))
+
+
+def test_a_dot_inside_inline_code_or_a_role_never_ends_a_sentence():
+    """ "`.env`" and ":exc:`.BadArgument`" hold dots that pysbd took for sentence ends."""
+    text = (
+        "Copy the `.env.example` file to `.env` and fill it in. Then run it.\n\n"
+        "If a converter fails, the :exc:`.BadArgument` exception must be raised. Use ``ctx.send`` then."
+    )
+    got = [s.text for s in segment(text).sentences]
+    assert got == [
+        "Copy the `.env.example` file to `.env` and fill it in.",
+        "Then run it.",
+        "If a converter fails, the :exc:`.BadArgument` exception must be raised.",
+        "Use ``ctx.send`` then.",
+    ]
+    assert all(text[s.start : s.end] == s.text for s in segment(text).sentences)
