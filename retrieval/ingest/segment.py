@@ -27,9 +27,9 @@ _OTHER_STOP = re.compile(r"""[。！？؟।॥]+["'”’»)\]」』）]*""")
 # Ideographs, kana and hangul: each counts as a word, since these scripts don't put spaces between words.
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
-# Inline code (`.env`, ``ctx.send``) and reST roles (:class:`.Context`): pysbd may end a sentence at a
-# dot inside them, which is never a sentence's end.
-_CODE_SPAN = re.compile(r"``[^`]+?``|`[^`\n]+`")
+# Inline code (`.env`, ``ctx.send``), reST roles (:class:`.Context`) and Markdown attribute lists
+# ({.internal-link target=_blank}): pysbd may end a sentence at a dot inside them, never a sentence's end.
+_CODE_SPAN = re.compile(r"``[^`]+?``|`[^`\n]+`|\{:?[ \t]*[.#][^{}\n]*\}")
 # Blocks longer than this are cut before pysbd sees them: its rules slow down badly on long inputs.
 _MAX_PIECE = 5000
 # Without sentence punctuation, a block needs this many words to count as prose.
@@ -171,7 +171,7 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 def _join_cut_code(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Join sentences that pysbd cut inside inline code ("Copy the `." | "env` file ...")."""
-    if len(spans) < 2 or "`" not in text[start:end]:
+    if len(spans) < 2 or not ("`" in text[start:end] or "{" in text[start:end]):
         return spans
     code = [(m.start(), m.end()) for m in _CODE_SPAN.finditer(text, start, end)]
     out = [spans[0]]

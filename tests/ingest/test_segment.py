@@ -77,7 +77,8 @@ def test_a_dot_inside_inline_code_or_a_role_never_ends_a_sentence():
     """ "`.env`" and ":exc:`.BadArgument`" hold dots that pysbd took for sentence ends."""
     text = (
         "Copy the `.env.example` file to `.env` and fill it in. Then run it.\n\n"
-        "If a converter fails, the :exc:`.BadArgument` exception must be raised. Use ``ctx.send`` then."
+        "If a converter fails, the :exc:`.BadArgument` exception must be raised. Use ``ctx.send`` then.\n\n"
+        "Read [the tutorial](tutorial.md){.internal-link target=_blank}. It helps."
     )
     got = [s.text for s in segment(text).sentences]
     assert got == [
@@ -85,5 +86,7 @@ def test_a_dot_inside_inline_code_or_a_role_never_ends_a_sentence():
         "Then run it.",
         "If a converter fails, the :exc:`.BadArgument` exception must be raised.",
         "Use ``ctx.send`` then.",
+        "Read [the tutorial](tutorial.md){.internal-link target=_blank}.",
+        "It helps.",
     ]
     assert all(text[s.start : s.end] == s.text for s in segment(text).sentences)
