@@ -166,9 +166,10 @@ class AnswerPolicy:
         # "pip install dies with 'Could not build wheels', what can I try?": the code block holding the
         # pasted error ranks first, but the answer is the fix the document gives right after it.
         symptom = "how_to" in shapes and ranked[0].kind == "code" and quotes(question, ranked[0].text)
+        fix = _first_after(ranked[0], [ranked[r] for r in runner_ups]) if symptom else None
         floor = self.runner_up_share * probabilities[0]
         for rank in runner_ups:
-            if probabilities[rank] < floor and not (symptom and _just_after(ranked[rank], ranked[0])):
+            if probabilities[rank] < floor and ranked[rank] is not fix:
                 if symptom:
                     continue
                 break
@@ -270,11 +271,15 @@ def _numbered_snippet(best: U, block: Block[U]) -> U | None:
     return whole
 
 
-def _just_after(unit: UnitLike, best: UnitLike) -> bool:
-    """True when ``unit`` follows ``best`` closely in its document (the next block or the one after)."""
-    return (
-        unit.doc_key == best.doc_key and unit.start >= best.end and best.block < unit.block <= best.block + 2
-    )
+def _first_after(best: U, candidates: Sequence[U]) -> U | None:
+    """The candidate that comes first after ``best`` in its document, if it is close after it."""
+    after = [u for u in candidates if u.doc_key == best.doc_key and u.start >= best.end]
+    first = min(after, key=lambda u: u.start, default=None)
+    return first if first is not None and first.start - best.end <= _FIX_DISTANCE else None
+
+
+# How far after an error message its fix may start (characters): a paragraph and a list's first item.
+_FIX_DISTANCE = 1500
 
 
 # A step that applies in one case only: "If you are on Windows, ...", "If on Mac, ...".
@@ -285,13 +290,31 @@ def _matching_case_first(best: U, steps: list[U]) -> list[U]:
     """``steps`` in order, unless most of them are cases to pick from: then the best one leads.
 
     "If on Mac, ...", "If on Windows, ...", "If on Linux, ..." are not done one after another; asked
-    "I'm on Windows, how do I ...", the Windows case is the answer and the others are background.
+    "I'm on Windows, how do I ...", the Windows case is the answer and the others are background. A case
+    moves with its commands (the units after its step, up to the next step); the best unit may be the
+    step, a sentence of it, or one of its commands.
     """
-    items = [u for u in steps if u.kind == "step"]
-    if len(items) < 2 or 2 * sum(bool(_CONDITION.match(u.text)) for u in items) < len(items):
+    cases: list[list[U]] = []
+    for u in steps:
+        if u.kind == "step" or not cases:
+            cases.append([u])
+        else:
+            cases[-1].append(u)
+    heads = [c[0] for c in cases if c[0].kind == "step"]
+    if len(heads) < 2 or 2 * sum(bool(_CONDITION.match(u.text)) for u in heads) < len(heads):
         return steps
-    lead = next((u for u in items if _within(best, u)), None)
-    return steps if lead is None else [lead, *(u for u in steps if u is not lead)]
+    lead = next((c for c in cases if any(_within(best, u) for u in c) or best.context == c[0].text), None)
+    if lead is None or lead is cases[0]:
+        return steps
+    return [u for c in [lead, *(c for c in cases if c is not lead)] for u in c]
+
+
+# Asks for the list around a named item anyway: "list all arguments, like allow_origins", "which others".
+_WHOLE_LIST = re.compile(
+    r"^\W*list\b|\b(list|name) (all|every|the)\b|\b(all|every) (the )?\w+s\b|\bothers?\b|\bbesides\b|"
+    r"\bexcept\b|\bapart from\b|\bsuch as\b|\be\.g\.|\bfor example\b",
+    re.IGNORECASE,
+)
 
 
 def _names_only(question: str, best: U, block: Block[U]) -> bool:
@@ -300,7 +323,7 @@ def _names_only(question: str, best: U, block: Block[U]) -> bool:
     A question naming one item ("which headers get through even if I don't list them in
     allow_headers?") asks about that item: the list around it is not the answer, however it is phrased.
     """
-    if best.kind != "list_item" or not _named_in(question, best.text):
+    if best.kind != "list_item" or _WHOLE_LIST.search(question) or not _named_in(question, best.text):
         return False
     return not any(
         _named_in(question, u.text) and not _within(best, u) and not _within(u, best)
@@ -328,7 +351,7 @@ def _named_row_first(question: str, cited: list[U]) -> list[U]:
 
 # "Which model has the best accuracy?", "what's the fastest one?": asks for the one row that stands out.
 _SUPERLATIVE = re.compile(
-    r"\b(best|worst|highest|lowest|fastest|slowest|largest|smallest|biggest|most|least|top)\b", re.IGNORECASE
+    r"\b(best|worst|highest|lowest|fastest|slowest|largest|smallest|biggest|cheapest)\b", re.IGNORECASE
 )
 
 

@@ -7,6 +7,7 @@ headline-like one becomes the document's title when the file gave none.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 # Inline code (`.env`, ``ctx.send``), reST roles (:class:`.Context`) and Markdown attribute lists
 # ({.internal-link target=_blank}): pysbd may end a sentence at a dot inside them, never a sentence's end.
 _CODE_SPAN = re.compile(r"``[^`]+?``|`[^`\n]+`|\{:?[ \t]*[.#][^{}\n]*\}")
+# A reST link (`Check the example. <https://...>`_): its words are one citation, sentence ends and all.
+_REST_LINK = re.compile(r"`[^`\n]+<[^<>`\n]+>`__?")
 # Blocks longer than this are cut before pysbd sees them: its rules slow down badly on long inputs.
 _MAX_PIECE = 5000
 # Without sentence punctuation, a block needs this many words to count as prose.
@@ -170,18 +173,29 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _join_cut_code(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Join sentences that pysbd cut inside inline code ("Copy the `." | "env` file ...")."""
+    """Join sentences that pysbd cut inside inline code ("Copy the `." | "env` file ...").
+
+    Such a cut leaves no space between the two pieces; a sentence end with a space after it stays one,
+    even when a stray backtick makes it look as if it were inside code.
+    """
     if len(spans) < 2 or not ("`" in text[start:end] or "{" in text[start:end]):
         return spans
     code = [(m.start(), m.end()) for m in _CODE_SPAN.finditer(text, start, end)]
+    links = [(m.start(), m.end()) for m in _REST_LINK.finditer(text, start, end)]
     out = [spans[0]]
     for s, e in spans[1:]:
         cut = out[-1][1]
-        if any(a < cut and s < b for a, b in code):
+        if (s == cut and _inside(code, cut)) or _inside(links, cut):
             out[-1] = (out[-1][0], e)
         else:
             out.append((s, e))
     return out
+
+
+def _inside(spans: list[tuple[int, int]], at: int) -> bool:
+    """True when ``at`` falls strictly inside one of ``spans`` (sorted, not overlapping)."""
+    j = bisect.bisect_right(spans, (at, at))  # spans starting after ``at`` come from here on
+    return j > 0 and spans[j - 1][0] < at < spans[j - 1][1]
 
 
 def _split_other_stops(text: str, start: int, end: int) -> list[tuple[int, int]]:

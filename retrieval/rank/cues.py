@@ -272,14 +272,26 @@ def shape_match(shapes: frozenset[str], kind: str) -> float:
     return 1.0 if any(kind in SHAPE_KINDS[s] for s in shapes) else 0.0
 
 
+# A message quoted in quote marks (not code in backticks); "can't" inside it closes nothing.
+_QUOTED_MESSAGE = re.compile(r"(?<!\w)'(?:[^']|(?<=\w)'(?=\w))*'(?!\w)|\"[^\"]*\"|“[^”]*”|‘[^’]*’")
+_FAILURE = re.compile(
+    r"\b(error|exception|fail\w*|traceback|not found|denied|cannot|can't|could not|couldn't|unable|invalid|"
+    r"refused|missing|crash\w*|abort\w*|fatal|warning|timed? ?out)\b",
+    re.IGNORECASE,
+)
+
+
 def quotes(question: str, text: str) -> bool:
-    """True when the question quotes a passage of ``text`` of three words or more ('Could not build ...').
+    """True when the question quotes, in quote marks, three words or more of an error message ``text``.
 
     A pasted error message is the symptom the asker saw: the unit holding it matches the question best,
-    yet the answer is what the document says to do about it.
+    yet the answer is what the document says to do about it. Code in backticks is not a quote: "how
+    do I call `model.encode(x, batch_size=64)`" asks about that code.
     """
+    if not _FAILURE.search(text):
+        return False
     said = " ".join(re.findall(r"\w+", text.lower()))
-    for m in _QUOTED.finditer(question):
+    for m in _QUOTED_MESSAGE.finditer(question):
         words = re.findall(r"\w+", m.group(0).lower())
         if len(words) >= 3 and f" {' '.join(words)} " in f" {said} ":
             return True

@@ -402,7 +402,11 @@ def test_an_unquoted_question_or_a_far_away_list_keeps_the_error_block_first() -
     """Without a quote the error block is the answer as ranked; a fix must follow the error closely."""
     unquoted = "pip install dies because it could not build wheels for hnswlib, what can I try?"
     assert _choose(unquoted, TROUBLE_UNITS, (1, 0.9), (5, 0.05), (3, 0.01))[0] == TROUBLE_UNITS[1].text
-    far = [u.model_copy(update={"block": u.block + 5}) if u.kind == "step" else u for u in TROUBLE_UNITS]
+    # The same steps three pages further on are not the fix of this message.
+    far = [
+        u.model_copy(update={"start": u.start + 5000, "end": u.end + 5000}) if u.kind == "step" else u
+        for u in TROUBLE_UNITS
+    ]
     question = "pip install dies with 'Could not build wheels for hnswlib', what can I try?"
     assert _choose(question, far, (1, 0.9), (5, 0.05), (3, 0.01))[0] == TROUBLE_UNITS[1].text
 
@@ -471,3 +475,45 @@ def test_a_question_for_the_best_or_highest_puts_the_cited_row_before_the_senten
     assert POLICY.choose(question, [sentence, row], [0.8, 0.17], {}) == [row, sentence]
     plain = "what zero-shot accuracy do the CLIP models reach?"
     assert POLICY.choose(plain, [sentence, row], [0.8, 0.17], {}) == [sentence, row]
+
+
+def test_code_in_backticks_is_not_a_pasted_error_and_keeps_its_answer() -> None:
+    """ "How do I call `...`?" asks about that code: the list after it is no fix, however it ranks."""
+    question = "how do I pass `Could not build wheels for hnswlib` to the installer?"
+    assert _choose(question, TROUBLE_UNITS, (1, 0.9), (5, 0.05), (3, 0.01))[0] == TROUBLE_UNITS[1].text
+
+
+CASES_WITH_COMMANDS = "Install it:\n1. If on Mac:\n   brew install x\n2. If on Windows:\n   choco install x\n"
+CASE_COMMAND_UNITS = _units_of(
+    CASES_WITH_COMMANDS,
+    ("sentence", "Install it:", 0, None),
+    ("step", "If on Mac:", 1, "Install it:"),
+    ("code", "brew install x", 1, "If on Mac:"),
+    ("step", "If on Windows:", 1, "Install it:"),
+    ("code", "choco install x", 1, "If on Windows:"),
+)
+
+
+def test_a_matching_case_moves_with_its_command_whichever_of_them_ranks_first() -> None:
+    question = "I'm on Windows, how do I install it?"
+    windows_first = ["If on Windows:", "choco install x", "If on Mac:", "brew install x"]
+    assert _choose(question, CASE_COMMAND_UNITS, (3, 0.6), (1, 0.2)) == windows_first
+    assert _choose(question, CASE_COMMAND_UNITS, (4, 0.6), (1, 0.2)) == windows_first
+
+
+def test_at_least_or_at_most_is_no_superlative() -> None:
+    """ "Do I need at least Python 3.8?" keeps the sentence ranked first before a row cited with it."""
+    sentence = UNITS[0].model_copy(update={"text": "Python 3.8 or newer is required."})
+    row = UNITS[2].model_copy(update={"idx": 20, "kind": "table_row", "text": "| 3.7 | unsupported |"})
+    for question in ("Do I need at least Python 3.8?", "What is the most common way to install it?"):
+        assert POLICY.choose(question, [sentence, row], [0.6, 0.3], {}) == [sentence, row]
+
+
+def test_a_question_asking_for_the_list_around_a_named_item_still_gets_the_list() -> None:
+    whole = [u.text for u in ARG_UNITS]
+    for question in (
+        "which arguments are supported besides allow_origins?",
+        "list all the arguments, such as allow_headers",
+    ):
+        best = 1 if "allow_origins" in question else 2
+        assert _choose(question, ARG_UNITS, (best, 0.97), (3, 0.01)) == whole

@@ -78,7 +78,8 @@ def test_a_dot_inside_inline_code_or_a_role_never_ends_a_sentence():
     text = (
         "Copy the `.env.example` file to `.env` and fill it in. Then run it.\n\n"
         "If a converter fails, the :exc:`.BadArgument` exception must be raised. Use ``ctx.send`` then.\n\n"
-        "Read [the tutorial](tutorial.md){.internal-link target=_blank}. It helps."
+        "Read [the tutorial](tutorial.md){.internal-link target=_blank}. It helps.\n\n"
+        "`Check the background_task.py example. <https://example.org/background_task.py>`_ It runs."
     )
     got = [s.text for s in segment(text).sentences]
     assert got == [
@@ -88,5 +89,20 @@ def test_a_dot_inside_inline_code_or_a_role_never_ends_a_sentence():
         "Use ``ctx.send`` then.",
         "Read [the tutorial](tutorial.md){.internal-link target=_blank}.",
         "It helps.",
+        "`Check the background_task.py example. <https://example.org/background_task.py>`_ It runs.",
     ]
     assert all(text[s.start : s.end] == s.text for s in segment(text).sentences)
+
+
+def test_a_stray_backtick_does_not_join_sentences():
+    """Only a cut with no space after it (inside the code) is mended; a real sentence end stays one."""
+    text = (
+        "The key is 5` long. This is unrelated. Use `x` here.\n\nRun `make' first. Then run `make install'."
+    )
+    assert [s.text for s in segment(text).sentences] == [
+        "The key is 5` long.",
+        "This is unrelated.",
+        "Use `x` here.",
+        "Run `make' first.",
+        "Then run `make install'.",
+    ]

@@ -125,8 +125,18 @@ def test_a_question_names_a_row_when_it_names_every_word_of_its_key() -> None:
         ("install dies with 'build wheels', what now?", False),  # two words: not a pasted message
         ("install dies with 'Could not compile hnswlib', what now?", False),  # not in the text
         ("could not build wheels for hnswlib, what now?", False),  # not quoted
+        ("how do I run `Could not build wheels` fixes?", False),  # code in backticks is no quote
     ],
 )
 def test_a_question_quotes_a_passage_of_three_words_or_more(question: str, expected: bool) -> None:
     text = "ERROR: Could not build wheels for hnswlib, which is required"
     assert quotes(question, text) is expected
+
+
+def test_a_quoted_message_may_hold_an_apostrophe_and_must_be_an_error():
+    error = "ERROR: Can't find a version that satisfies the requirement"
+    assert quotes("pip fails with 'Can't find a version that satisfies', what do I do?", error)
+    # The same words quoted from a line that reports no failure are a quote, not a symptom.
+    assert not quotes(
+        "what does 'find a version that satisfies' mean?", "We find a version that satisfies it."
+    )

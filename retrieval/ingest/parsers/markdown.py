@@ -32,12 +32,11 @@ _TEMPLATE_LINE = re.compile(
 )
 # Where an aside opens and closes: a Markdoc callout tag ({% Banner type="note" %} ... {% /Banner %}) or a
 # pymdown block (/// note ... ///). Its paragraphs are a remark beside the text, not part of its flow.
-_ASIDE_OPEN = re.compile(
-    r"^[ \t]*(?:\{%[ \t]*(banner|callout|note|tip|warning|caution|info|hint|important|admonition|aside)\b"
-    r"[^%]*%\}|///[ \t]*(?:note|tip|warning|caution|info|hint|important|admonition|details)\b.*)[ \t]*$",
-    re.IGNORECASE,
-)
-_ASIDE_CLOSE = re.compile(r"^[ \t]*(?:\{%[ \t]*/[ \t]*(\w+)[ \t]*%\}|///)[ \t]*$")
+_ASIDE_NAMES = r"banner|callout|note|tip|warning|caution|info|hint|important|admonition|aside"
+_MARKDOC_OPEN = re.compile(r"^[ \t]*\{%[ \t]*(\w+)\b[^%]*?(/)?[ \t]*%\}[ \t]*$")
+_MARKDOC_CLOSE = re.compile(r"^[ \t]*\{%[ \t]*/[ \t]*(\w+)[ \t]*%\}[ \t]*$")
+_PYMDOWN_ASIDE = re.compile(rf"^[ \t]*///[ \t]*(?:{_ASIDE_NAMES}|details)\b", re.IGNORECASE)
+_PYMDOWN_END = re.compile(r"^[ \t]*///[ \t]*$")
 _HTML_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -68,9 +67,8 @@ def mask_markup(text: str) -> str:
     m = _FRONT_MATTER.match(view)
     if m:
         view = _blank(view, 0, m.end())
-    for m in list(_TEMPLATE_LINE.finditer(view)):
-        view = _blank(view, m.start(), m.end())
-    return view
+    # One pass: blanking each line by slicing the whole text again was quadratic in template lines.
+    return _TEMPLATE_LINE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), view)
 
 
 class _MarkdownWalker:
@@ -101,6 +99,7 @@ class _MarkdownWalker:
         # "- ef_construction" is one list of parameters under one lead-in).
         self.bullets: Series | None = None
         self.aside_lines = _aside_lines(source.split("\n"))
+        self.list_aside = False  # the open top-level list sits in a blockquote or an aside
         # A code block right after a numbered list, not indented into its last item, is that step's command.
         self.after_numbered = False
 
@@ -156,7 +155,16 @@ class _MarkdownWalker:
         self.last_para[tokens[i].level] = None
         return i + 2
 
+    def _in_aside(self, tok: Token) -> bool:
+        return tok.map is not None and tok.map[0] in self.aside_lines
+
+    def _on_hr(self, tokens: list[Token], i: int) -> int:
+        self.bullets = None  # a thematic break ends what came before
+        return i
+
     def _on_html_block(self, tokens: list[Token], i: int) -> int:
+        if not tokens[i].content.lstrip().startswith("<!--"):
+            self.bullets = None  # raw HTML between two lists is content of its own; a comment is not
         m = _HTML_H1.search(tokens[i].content)
         if self.title is None and m:
             self.title = " ".join(_TAG.sub(" ", m.group(1)).split()) or None
@@ -167,8 +175,7 @@ class _MarkdownWalker:
         in_item = bool(self.containers) and self.containers[-1] == "list_item"
         if not in_item:
             self._start_block(tok.level)
-            quoted = "blockquote" in self.containers
-            if not quoted and not (tok.map is not None and tok.map[0] in self.aside_lines):
+            if "blockquote" not in self.containers and not self._in_aside(tok):
                 self.bullets = None  # a paragraph of the text itself ends the list
         if tok.map is None or not _has_text(inline):
             return i + 2
@@ -211,7 +218,9 @@ class _MarkdownWalker:
     def _open_list(self, tokens: list[Token], i: int, *, ordered: bool) -> int:
         level = tokens[i].level
         context = self.last_para.get(level)
-        if not self.lists and not ordered and self.bullets is not None:
+        if not self.lists:
+            self.list_aside = "blockquote" in self.containers or self._in_aside(tokens[i])
+        if not self.lists and not ordered and self.bullets is not None and not self.list_aside:
             # Bullets after a table, a code block or a note, with no heading or paragraph between.
             self.out.resume_block(self.bullets.block)
             self.lists.append((self.bullets.kind, self.bullets.lead_in))
@@ -248,7 +257,7 @@ class _MarkdownWalker:
             self.numbered = Series(self.out.block, kind, lead, start + items)
             self.numbered_open = []
             self.after_numbered = True
-        elif len(self.lists) == 1 and tokens[i].type == "bullet_list_close":
+        elif len(self.lists) == 1 and tokens[i].type == "bullet_list_close" and not self.list_aside:
             kind, lead = self.lists[0]
             self.bullets = Series(self.out.block, kind, lead, 0)
         if self.lists:
@@ -338,16 +347,30 @@ class _MarkdownWalker:
 
 
 def _aside_lines(lines: list[str]) -> frozenset[int]:
-    """The numbers of the lines inside asides (callout tags, pymdown note blocks)."""
+    """The numbers of the lines inside asides (callout tags, pymdown note blocks).
+
+    Markdoc tags nest ({% Banner %} holding {% Tabs %}): a stack of open tag names closes each at its
+    own closing tag; a self-closing tag ({% note /%}) opens nothing; an aside never closed holds no line.
+    """
     inside: set[int] = set()
-    open_at: int | None = None
+    tags: list[tuple[str, int]] = []  # open Markdoc tags: name, line
+    pymdown: int | None = None
     for n, line in enumerate(lines):
-        if open_at is None:
-            if _ASIDE_OPEN.match(line):
-                open_at = n
-        elif _ASIDE_CLOSE.match(line):
-            inside.update(range(open_at + 1, n))
-            open_at = None
+        if "{%" in line:
+            if (close := _MARKDOC_CLOSE.match(line)) is not None:
+                name = close.group(1).lower()
+                at = next((k for k in range(len(tags) - 1, -1, -1) if tags[k][0] == name), None)
+                if at is not None:
+                    if re.fullmatch(_ASIDE_NAMES, name):
+                        inside.update(range(tags[at][1] + 1, n))
+                    del tags[at:]
+            elif (opened := _MARKDOC_OPEN.match(line)) is not None and opened.group(2) is None:
+                tags.append((opened.group(1).lower(), n))
+        elif pymdown is None and _PYMDOWN_ASIDE.match(line):
+            pymdown = n
+        elif pymdown is not None and _PYMDOWN_END.match(line):
+            inside.update(range(pymdown + 1, n))
+            pymdown = None
     return frozenset(inside)
 
 

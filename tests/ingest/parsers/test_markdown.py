@@ -221,6 +221,11 @@ def test_a_bulleted_list_broken_by_a_table_and_a_note_goes_on_under_its_lead_in(
         ("Also these settings:\n\n", False),  # a paragraph: the next list has its own lead-in
         ("## Other settings\n\n", False),  # a heading starts another section
         ("{% Tabs %}\nSpaces must match.\n{% /Tabs %}\n\n", False),  # tabs hold text, not a note
+        ("{% note /%}\n\nA new topic.\n\n", False),  # a self-closing tag opens no aside
+        ("{% Banner %}\nA note.\n{% Tabs %}\nx\n{% /Tabs %}\nMore of the note.\n{% /Banner %}\n\n", True),
+        ("---\n\n", False),  # a thematic break
+        ("<p>Unrelated.</p>\n\n", False),  # raw HTML content
+        ("<!-- a comment -->\n\n", True),
     ],
 )
 def test_bullets_go_on_only_past_tables_code_and_notes(between: str, joined: bool):
@@ -229,3 +234,14 @@ def test_bullets_go_on_only_past_tables_code_and_notes(between: str, joined: boo
     first, second = (u for u in doc.units if u.kind == "list_item")
     assert (first.block == second.block) is joined
     assert (second.context == "Settings:") is joined
+
+
+def test_a_list_inside_a_quote_is_a_list_of_its_own_and_never_goes_on_with_the_text():
+    """A quoted note's own list is neither part of the list around it nor one the text goes on with."""
+    doc = parse_markdown("Options:\n\n- `a` one.\n\n> Beware:\n> - `x` quoted.\n\n- `c` three.\n")
+    a, x, c = (u for u in doc.units if u.kind == "list_item")
+    assert a.block == c.block != x.block
+    assert (a.context, x.context, c.context) == ("Options:", "Beware:", "Options:")
+    doc = parse_markdown("> - quoted\n\n- real\n")
+    quoted, real = (u for u in doc.units if u.kind == "list_item")
+    assert quoted.block != real.block
