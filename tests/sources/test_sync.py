@@ -306,6 +306,10 @@ def test_cli_sync_without_a_sources_file_is_one_clear_line(
     assert err.count("\n") == 1 and "[[url]] entry 1 (file:///etc/passwd), url: only http" in err
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cli(index_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
     env.update(
@@ -360,8 +364,15 @@ def test_kill_9_during_sync_then_sync_again_is_consistent_and_answers(
     # Watching from the command line: the first pass, then Ctrl-C ends it cleanly (exit 0, no traceback).
     out, err = tmp_path / "watch.out", tmp_path / "watch.err"
     with out.open("w") as stdout, err.open("w") as stderr:
+        # As from a terminal: Ctrl-C's default action, even when the suite runs in the background (a
+        # background job starts with SIGINT ignored, and Python then never raises KeyboardInterrupt).
         watch = subprocess.Popen(
-            [*command, "--watch"], env=_cli(index_dir), cwd=tmp_path, stdout=stdout, stderr=stderr
+            [*command, "--watch"],
+            env=_cli(index_dir),
+            cwd=tmp_path,
+            stdout=stdout,
+            stderr=stderr,
+            preexec_fn=_default_sigint,
         )
         try:
             deadline = time.monotonic() + 120
