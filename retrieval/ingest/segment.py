@@ -178,7 +178,10 @@ def _join_cut_code(text: str, start: int, end: int, spans: list[tuple[int, int]]
     Such a cut leaves no space between the two pieces; a sentence end with a space after it stays one,
     even when a stray backtick makes it look as if it were inside code.
     """
-    if len(spans) < 2 or not ("`" in text[start:end] or "{" in text[start:end]):
+    if len(spans) < 2:
+        return spans
+    paragraph = text[start:end]
+    if "`" not in paragraph and "{" not in paragraph:
         return spans
     code = [(m.start(), m.end()) for m in _CODE_SPAN.finditer(text, start, end)]
     links = [(m.start(), m.end()) for m in _REST_LINK.finditer(text, start, end)]

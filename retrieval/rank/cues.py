@@ -34,7 +34,8 @@ _ENTITY = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 _ACRONYM = re.compile(r"^[A-Z0-9]{2,6}s?$")
 # Text the asker pasted or quoted ('an error message', "a title", `code`): its words are not names asked
 # about. An apostrophe inside a word ("user's") opens no quote.
-_QUOTED = re.compile(r"`[^`]*`|(?<!\w)'[^']*'(?!\w)|\"[^\"]*\"|“[^”]*”|‘[^’]*’")
+_MARKS = r"\"[^\"]*\"|“[^”]*”|‘[^’]*’"  # double and curly quotes, shared by the two patterns below
+_QUOTED = re.compile(rf"`[^`]*`|(?<!\w)'[^']*'(?!\w)|{_MARKS}")
 _SENTENCE_END = re.compile(r"[.!?:;]\s*$")
 _PRONOUN_I = re.compile(r"^I(?:['’](?:ve|m|d|ll))?$")
 
@@ -273,7 +274,7 @@ def shape_match(shapes: frozenset[str], kind: str) -> float:
 
 
 # A message quoted in quote marks (not code in backticks); "can't" inside it closes nothing.
-_QUOTED_MESSAGE = re.compile(r"(?<!\w)'(?:[^']|(?<=\w)'(?=\w))*'(?!\w)|\"[^\"]*\"|“[^”]*”|‘[^’]*’")
+_QUOTED_MESSAGE = re.compile(rf"(?<!\w)'(?:[^']|(?<=\w)'(?=\w))*'(?!\w)|{_MARKS}")
 _FAILURE = re.compile(
     r"\b(error|exception|fail\w*|traceback|not found|denied|cannot|can't|could not|couldn't|unable|invalid|"
     r"refused|missing|crash\w*|abort\w*|fatal|warning|timed? ?out)\b",
