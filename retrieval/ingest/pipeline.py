@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 #: The version of how files become units: parsing, segmentation, and the text embedded for each unit.
 #: Raise it with any change to those, so that the next ingest re-indexes documents made by an older
 #: citebot even when the files themselves did not change (their units would be stale otherwise).
-UNITS_VERSION = 5
+UNITS_VERSION = 6
 
 # Sentences embedded per batch across documents: large enough for efficient encoding, small enough
 # that a crash loses little work and that storing one batch overlaps embedding the next.

@@ -17,7 +17,10 @@ log = logging.getLogger(__name__)
 
 _QUANTITY_Q = re.compile(
     r"\b(how (many|much|long|old|far|big|large|tall|high|often|fast|deep|wide)|what (year|percentage|percent|"
-    r"number|amount|proportion|fraction|temperature|date|decade|century)|when|which year|in what year)\b",
+    r"number|amount|proportion|fraction|temperature|date|decade|century)|which year|in what year)\b|"
+    # "When did ...?" asks for a date; "why is it None when I call .get?" states a condition.
+    r"\bwhen (?:(?:did|does|do|is|was|were|are|will|would|can|could|should|has|have|had|must|might|may)"
+    r"(?:n['’]?t)?|exactly)\b|\bwhen\W*$",
     re.IGNORECASE,
 )
 _PERSON_Q = re.compile(

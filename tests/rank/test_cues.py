@@ -10,9 +10,27 @@ from retrieval.rank.cues import (
     quotes,
     row_key,
     wants_code,
+    wants_quantity,
     wants_set,
     wants_yes_no,
 )
+
+
+@pytest.mark.parametrize(
+    ("question", "wanted"),
+    [
+        ("When did the war end?", True),
+        ("When didn't Washington learn about the retreat?", True),
+        ("So the treaty was signed when?", True),
+        ("How old was Manning when he played Super Bowl 50?", True),  # by "how old"
+        ("why are the embeddings None when I call .get on my collection?", False),
+        ("what do I get back when I open the root URL?", False),
+        ("What happens when the immune system is less active than normal?", False),
+    ],
+)
+def test_when_asks_for_a_date_only_as_the_question_word(question: str, wanted: bool) -> None:
+    """ "When did ...?" wants a date; "... when I call .get" is a condition, and wants no number."""
+    assert wants_quantity(question) is wanted
 
 
 @pytest.mark.parametrize(

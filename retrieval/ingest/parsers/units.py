@@ -224,8 +224,9 @@ class UnitCollector:
 
         Questions ask both for an example (the block is the citation) and for one command, setting or
         printed value (a line is): a line unit inside a long block would otherwise fail to be citable
-        without dragging the whole block along. Very long blocks keep only the whole, so a generated
-        listing cannot flood the index with lines.
+        without dragging the whole block along. A "line" is a statement (``statements``): a call spread
+        over several lines is one, as a reader would quote it, never its opening line alone. Very long
+        blocks keep only the whole, so a generated listing cannot flood the index with lines.
 
         ``context`` is the sentence that introduces the block ("Sync the tree for each guild:"), as a
         list item's lead-in: code says what it does in its own words, which a question rarely uses.
@@ -234,15 +235,52 @@ class UnitCollector:
         if whole is None:
             return []
         added = [whole]
-        lines = []
-        pos = whole.start
-        for line in whole.text.split("\n"):
-            if line.strip():
-                lines.append((pos, pos + len(line)))
-            pos += len(line) + 1
+        lines = statements(whole.text, whole.start)
         if 2 <= len(lines) <= max_lines:
             for s, e in lines:
                 unit = self.add("code", s, e, context)
                 if unit is not None:
                     added.append(unit)
         return added
+
+
+# String literals and comments, whose brackets don't count; a line ending in a backslash goes on.
+_STRING = re.compile(r""""(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`[^`\n]*`""")
+_COMMENT = re.compile(r"(?:^|\s)(?:#|//).*$")
+_OPEN, _CLOSE = "([{", ")]}"
+
+
+def _depth_change(line: str) -> int:
+    """How many brackets ``line`` leaves open (negative: it closes more than it opens)."""
+    bare = _COMMENT.sub("", _STRING.sub("", line))
+    return sum(bare.count(c) for c in _OPEN) - sum(bare.count(c) for c in _CLOSE)
+
+
+def statements(text: str, offset: int = 0) -> list[tuple[int, int]]:
+    """The spans (plus ``offset``) of the statements of a code block, the "lines" a reader would quote.
+
+    A statement is a non-blank line, or a line that opens a bracket with the lines up to the one that
+    closes it, or a line ending in a backslash with the next.
+    "@click.option(" or '"detail": [' alone quotes nothing a reader would; the whole call or value does.
+    Where the brackets never balance (a snippet cut short, brackets in a heredoc), each line stands alone.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    group: list[tuple[int, int]] = []  # the open statement's lines
+    depth = 0
+    for line in text.split("\n"):
+        span = (pos, pos + len(line))
+        pos += len(line) + 1
+        if not line.strip():
+            if not group:
+                continue
+            group.append(span)  # a blank line inside a call or a literal belongs to it
+            continue
+        group.append(span)
+        depth = max(0, depth + _depth_change(line))
+        if depth == 0 and not line.rstrip().endswith("\\"):
+            spans.append((group[0][0], group[-1][1]))
+            group = []
+    if group:  # brackets left open: the lines stand alone
+        spans.extend(s for s in group if text[s[0] : s[1]].strip())
+    return [(offset + a, offset + b) for a, b in spans]

@@ -245,3 +245,41 @@ def test_a_list_inside_a_quote_is_a_list_of_its_own_and_never_goes_on_with_the_t
     doc = parse_markdown("> - quoted\n\n- real\n")
     quoted, real = (u for u in doc.units if u.kind == "list_item")
     assert quoted.block != real.block
+
+
+def test_a_code_line_is_a_whole_statement():
+    """A call spread over lines is one unit, never its opening line alone; a JSON body is only whole."""
+    text = (
+        "Make it required:\n\n"
+        "```python\n"
+        "@click.command()\n"
+        "@click.option(\n"
+        '    "--n",\n'
+        "    required=True,  # (the default is False\n"
+        ")\n"
+        'def dots(n):\n    click.echo("(" * n)\n'
+        "```\n\n"
+        "The error:\n\n"
+        '```json\n{\n  "detail": [\n    "missing"\n  ]\n}\n```\n\n'
+        "```bash\ndocker run \\\n  -p 8000:8000 chroma\nls\n```\n"
+    )
+    doc = parse_markdown(text)
+    assert_exact(doc)
+    code = [u.text for u in doc.units if u.kind == "code"]
+    assert code[1:] == [
+        "@click.command()",
+        '@click.option(\n    "--n",\n    required=True,  # (the default is False\n)',
+        "def dots(n):",
+        'click.echo("(" * n)',  # a line's indentation is not quoted
+        '{\n  "detail": [\n    "missing"\n  ]\n}',  # the block whole, and no line of it alone
+        "docker run \\\n  -p 8000:8000 chroma\nls",
+        "docker run \\\n  -p 8000:8000 chroma",
+        "ls",
+    ]
+
+
+def test_code_whose_brackets_never_close_is_cut_into_lines():
+    """A snippet cut short ("x = foo(" and no ")") still has its lines to cite."""
+    doc = parse_markdown("```\nx = foo(\n  1,\ny = 2\n```\n")
+    code = [u.text for u in doc.units if u.kind == "code"]
+    assert code == ["x = foo(\n  1,\ny = 2", "x = foo(", "1,", "y = 2"]

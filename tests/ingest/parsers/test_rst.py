@@ -165,3 +165,31 @@ def test_numbered_steps_broken_by_a_directive_at_the_margin_go_on_as_one_series(
     assert len({u.block for u in doc.units[:4]}) == 1
     last = doc.units[-1]
     assert last.text == "print(1)" and last.block != doc.units[0].block and last.context == "Some text."
+
+
+def test_a_projects_own_directive_holding_code_is_code():
+    """ ".. click:example::" over a snippet is code (its "# How to ..." comment is no sentence); one over
+    prose, or holding directives of its own, is still read as reST."""
+    text = (
+        "Make an option required.\n\n"
+        ".. click:example::\n\n"
+        "    # How to make an option required\n"
+        "    @click.command()\n"
+        "    @click.option('--n', required=True, type=int)\n"
+        "    def dots(n):\n"
+        "        click.echo('.' * n)\n\n"
+        ".. versionchanged:: 8.0\n\n"
+        "    The value is always one of the choices.\n\n"
+        ".. group-tab:: Bash\n\n"
+        "    Add this to ``~/.bashrc``:\n\n"
+        "    .. code-block:: bash\n\n"
+        "        eval x\n"
+    )
+    doc = parse_rst(text)
+    assert_exact(doc)
+    kinds = {u.text: u.kind for u in doc.units}
+    assert kinds["@click.option('--n', required=True, type=int)"] == "code"
+    assert kinds["# How to make an option required"] == "code"
+    assert kinds["The value is always one of the choices."] == "sentence"
+    assert kinds["Add this to ``~/.bashrc``:"] == "sentence"
+    assert kinds["eval x"] == "code"
