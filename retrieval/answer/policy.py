@@ -333,18 +333,22 @@ def _names_only(question: str, best: U, block: Block[U]) -> bool:
 
 
 def _named_row_first(question: str, cited: list[U]) -> list[U]:
-    """Put first a cited table row whose first cell the question names, or any row for a superlative.
+    """Put first a cited table row the question names, or any row for a superlative or after its intro.
 
-    "Is there a converter for forum channels?" cites a sentence about converters and the row
-    "ForumChannel | ForumChannelConverter"; the row is the answer, the sentence its background. So for
+    An intro is a cited sentence ending in a colon before the row ("The following variables are
+    needed:"): it says nothing alone. "Is there a converter for forum channels?" cites a sentence about
+    converters and the row "ForumChannel | ForumChannelConverter"; the row is the answer, the sentence
+    its background. So for
     "which model has the best accuracy?": the sentence introducing the table ranks first, but the row
     the ranker found is the one the question asks for.
     """
     if cited[0].kind == "table_row":
         return cited
     extreme = _SUPERLATIVE.search(question) is not None
+    intro = cited[0].kind == "sentence" and cited[0].text.rstrip().endswith(":")
     for i, u in enumerate(cited[1:], start=1):
-        if u.kind == "table_row" and (extreme or names_row_key(question, u.text)):
+        introduced = intro and u.doc_key == cited[0].doc_key and u.start >= cited[0].end
+        if u.kind == "table_row" and (extreme or introduced or names_row_key(question, u.text)):
             return [u, *cited[:i], *cited[i + 1 :]]
     return cited
 

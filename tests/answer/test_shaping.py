@@ -277,6 +277,21 @@ def test_a_cited_row_the_question_names_comes_before_the_sentence_ranked_above_i
     ]
 
 
+def test_a_cited_row_comes_before_the_sentence_that_introduces_its_table():
+    """ "The following variables are needed:" says nothing alone; the row cited with it is the answer."""
+    intro = UNITS[0].model_copy(update={"text": "The following variables are needed:"})
+    row = UNITS[2].model_copy(
+        update={"idx": 20, "kind": "table_row", "text": "| `USE_FAKEREDIS` | Set this without a Redis |"}
+    )
+    question = "no redis on my machine, which var do i flip?"
+    assert POLICY.choose(question, [intro, row], [0.6, 0.4], {}) == [row, intro]
+    # A sentence introducing something after the row, or another document's, is no introduction of it.
+    later = intro.model_copy(update={"start": row.end + 10, "end": row.end + 45})
+    assert POLICY.choose(question, [later, row], [0.6, 0.4], {}) == [later, row]
+    other = intro.model_copy(update={"doc_key": "e"})
+    assert POLICY.choose(question, [other, row], [0.6, 0.4], {}) == [other, row]
+
+
 def test_outermost_keeps_containers_in_first_seen_order():
     """Units nested in another are dropped, whichever comes first; the rest keep their order."""
     assert [u.idx for u in outermost([UNITS[9], UNITS[7], UNITS[8], UNITS[10]])] == [7, 8]
