@@ -53,13 +53,23 @@ def wants_person(question: str) -> bool:
     return bool(_PERSON_Q.search(question))
 
 
-# Documentation's own answer types: an error or exception, a version, an HTTP status code.
+# Documentation's own answer types: an error or exception, a version, an HTTP status code, a path.
 _ERROR_Q = re.compile(r"\b(what|which) (\w+ ){0,2}(error|exception|warning)s?\b", re.IGNORECASE)
 _ERROR = re.compile(r"\w(Error|Exception|Warning)\b|:exc:|\braise[sd]?\b", re.IGNORECASE)
 _VERSION_Q = re.compile(r"\bversions?\b", re.IGNORECASE)
 _VERSION = re.compile(r"\b[vV]?\d+\.\d+")
 _CODE_NUMBER_Q = re.compile(r"\bstatus codes?\b", re.IGNORECASE)
 _CODE_NUMBER = re.compile(r"\b\d{3,5}\b")
+# "Where does it save my keys?", "where's the data folder?": the answer is a path, a file or a folder.
+_WHERE_FILE_Q = re.compile(
+    r"\bwhere\b[^?]*\b(sav\w*|stor\w*|kept|keeps?|lives?|located|writ\w*|puts?|folders?|director(y|ies)|"
+    r"files?|paths?|logs?|cache\w*|data)\b",
+    re.IGNORECASE,
+)
+_PATH = re.compile(
+    r"(?:^|[\s`'\"(])(?:~|\.{1,2}|[A-Za-z]:|%\w+%|\$\w+)?[/\\][\w.-]+|"  # ~/.config/x, C:\x, $HOME/x, /etc/x
+    r"\b[\w-]+\.(?:json|ya?ml|toml|ini|cfg|conf|env|db|sqlite3?|log|txt|py)\b",  # keys.json, logs.db
+)
 
 
 #: Whether a sentence holds the kind of answer a question asks for (1.0) or not (0.0).
@@ -91,6 +101,8 @@ def answer_type_check(question: str) -> AnswerCheck | None:
             return 1.0 if any(w.lower() not in q_words for n in names for w in n.split()) else 0.0
 
         return new_name
+    if _WHERE_FILE_Q.search(question):
+        return _holds(_PATH)
     return None
 
 

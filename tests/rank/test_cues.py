@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from retrieval.rank.cues import (
+    answer_type_match,
     names_row_key,
     polarity_match,
     quotes,
@@ -31,6 +32,22 @@ from retrieval.rank.cues import (
 def test_when_asks_for_a_date_only_as_the_question_word(question: str, wanted: bool) -> None:
     """ "When did ...?" wants a date; "... when I call .get" is a condition, and wants no number."""
     assert wants_quantity(question) is wanted
+
+
+@pytest.mark.parametrize(
+    ("sentence", "holds"),
+    [
+        ("On macOS this is `~/Library/Application Support/io.datasette.llm/`.", True),
+        ("Keys that are stored in this way live in a file called `keys.json`.", True),
+        ("On Windows, look in %APPDATA%\\llm instead.", True),
+        ("By default, LLM will log every prompt and response you make to a SQLite database.", False),
+        ("Run llm keys set to store a key.", False),
+    ],
+)
+def test_where_a_file_is_kept_is_answered_by_a_path(sentence: str, holds: bool) -> None:
+    """ "Where's the data folder?" wants a path or a file name; "Where did they live?" no such thing."""
+    assert answer_type_match("where's llm's data folder on a mac?", sentence) == float(holds)
+    assert answer_type_match("where do I find the client id?", sentence) == 0.0
 
 
 @pytest.mark.parametrize(
