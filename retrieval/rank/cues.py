@@ -216,14 +216,17 @@ _SET_Q = re.compile(
     r"options?|available|ways?|kinds?|types?|methods?|features?|settings?|things?|stuff|models?|"
     r"providers?|backends?|deps|dependencies|requirements?)\b|\bwhat (are|were) (the|all|some)\b|"
     r"\b(what|which) (other|else)\b|\b(list|enumerate)\b|\beach of\b|\bwhat can(no|')?t?\b|"
-    r"\b(what|which) (\w+ ){0,2}\w+s (can|do|does|should|are|will)\b|\b(advantages|benefits|pros and cons)\b",
+    r"\b(what|which) (\w+ ){0,2}\w+s (can|do|does|should|are|will)\b|\b(advantages|benefits|pros and cons)\b|"
+    r"\bwhat (all )?(do|should|must) (i|we|you) (include|provide|mention|attach|prepare|bring|"
+    r"have installed|need (installed|to install|to have))\b",
     re.IGNORECASE,
 )
 # Questions that ask how to do something: the answer is a series of steps or a command.
 _HOW_TO_Q = re.compile(
     r"\bhow (do|can|should|would) (i|we|you)\b|\bhow to\b|\b(steps?|walk me through|instructions?|"
     r"install(ing)?|set ?up|setup|get\w* \w+ running|troubleshoot\w*|work ?around|"
-    r"(fix|solve|resolve) (it|this|that)|what (should|can|do) (i|we) (do|try))\b",
+    r"(fix|solve|resolve) (it|this|that)|what (should|can|do) (i|we) (do|try)|"
+    r"what (do|should|can|must) (i|we|you) (run|type|execute|enter)|what command)\b",
     re.IGNORECASE,
 )
 # Questions about a setting, option or value: the answer is often a row of a settings table.

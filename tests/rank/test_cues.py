@@ -13,6 +13,7 @@ from retrieval.rank.cues import (
     wants_code,
     wants_quantity,
     wants_set,
+    wants_steps,
     wants_yes_no,
 )
 
@@ -56,6 +57,7 @@ def test_where_a_file_is_kept_is_answered_by_a_path(sentence: str, holds: bool) 
         "What's the line to sync my commands to one server?",
         "What does the endpoint return when the parameter is missing?",
         "How do I send a DM to a user?",
+        "what do i run to generate the .env file?",
         "What do I get back from the root URL?",
         "Show me an example of a custom converter.",
     ],
@@ -86,6 +88,8 @@ def test_questions_about_facts_do_not_want_code(question: str) -> None:
         "what local backends can I point it at?",
         "Which providers are supported?",
         "list the settings",
+        "what should i include when reporting a bug?",
+        "what do I need installed before I can work on the bot?",
     ],
 )
 def test_questions_asking_for_several_things_want_a_set(question: str) -> None:
@@ -94,7 +98,12 @@ def test_questions_asking_for_several_things_want_a_set(question: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "question", ["how do I make a query parameter optional?", "is fastapi built on starlette?"]
+    "question",
+    [
+        "how do I make a query parameter optional?",
+        "is fastapi built on starlette?",
+        "what do I need to know?",
+    ],
 )
 def test_questions_about_one_thing_do_not_want_a_set(question: str) -> None:
     """A how-to or a yes/no question asks for no list."""
@@ -175,3 +184,10 @@ def test_a_quoted_message_may_hold_an_apostrophe_and_must_be_an_error():
     assert not quotes(
         "what does 'find a version that satisfies' mean?", "We find a version that satisfies it."
     )
+
+
+def test_asking_what_to_run_asks_for_a_command() -> None:
+    """ "What do I run to ...?" is a how-to: a command answers it."""
+    assert wants_steps("what do i run to generate the .env file?")
+    assert wants_steps("what command starts the server?")
+    assert not wants_steps("what does the server run on?")
