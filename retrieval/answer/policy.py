@@ -346,16 +346,18 @@ def _names_only(question: str, best: U, block: Block[U]) -> bool:
 def _named_row_first(question: str, cited: list[U]) -> list[U]:
     """Put first a cited table row the question names, or any row for a superlative or after its intro.
 
-    An intro is a cited sentence ending in a colon before the row ("The following variables are
-    needed:"): it says nothing alone. "Is there a converter for forum channels?" cites a sentence about
-    converters and the row "ForumChannel | ForumChannelConverter"; the row is the answer, the sentence
-    its background. So for
+    "Is there a converter for forum channels?" cites a sentence about converters and the row
+    "ForumChannel | ForumChannelConverter"; the row is the answer, the sentence its background, and so
+    is a row the question doesn't name ("do I have to set BOT_PREFIX?" over the `API_KEYS` row). So for
     "which model has the best accuracy?": the sentence introducing the table ranks first, but the row
-    the ranker found is the one the question asks for.
+    the ranker found is the one the question asks for. An intro is a cited sentence ending in a colon
+    before the row ("The following variables are needed:"): it says nothing alone.
     """
-    if cited[0].kind == "table_row":
+    if cited[0].kind == "table_row" and names_row_key(question, cited[0].text):
         return cited
-    extreme = _SUPERLATIVE.search(question) is not None
+    # Below a row, only a row the question names goes first ("do I have to set BOT_PREFIX?").
+    after_row = cited[0].kind == "table_row"
+    extreme = not after_row and _SUPERLATIVE.search(question) is not None
     intro = cited[0].kind == "sentence" and cited[0].text.rstrip().endswith(":")
     for i, u in enumerate(cited[1:], start=1):
         introduced = intro and u.doc_key == cited[0].doc_key and u.start >= cited[0].end

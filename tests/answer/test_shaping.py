@@ -277,6 +277,19 @@ def test_a_cited_row_the_question_names_comes_before_the_sentence_ranked_above_i
     ]
 
 
+def test_a_row_the_question_names_goes_before_a_row_it_does_not():
+    """ "Do I have to set BOT_PREFIX?" cites the BOT_PREFIX row first, whatever row ranks above it."""
+    first = UNITS[0].model_copy(
+        update={"kind": "table_row", "text": "| `API_KEYS_SITE_API` | Without Docker |"}
+    )
+    named = UNITS[2].model_copy(update={"idx": 20, "kind": "table_row", "text": "| `BOT_PREFIX` | Not ! |"})
+    question = "do i have to set BOT_PREFIX for the bot or is there a default?"
+    assert POLICY.choose(question, [first, named], [0.6, 0.4], {}) == [named, first]
+    # No row named: the ranker's order stands, superlative or not.
+    for other in ("which setting is the default?", "which setting is the best?"):
+        assert POLICY.choose(other, [first, named], [0.6, 0.4], {}) == [first, named]
+
+
 def test_a_cited_row_comes_before_the_sentence_that_introduces_its_table():
     """ "The following variables are needed:" says nothing alone; the row cited with it is the answer."""
     intro = UNITS[0].model_copy(update={"text": "The following variables are needed:"})
