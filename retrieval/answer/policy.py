@@ -96,21 +96,13 @@ class AnswerPolicy:
             max_block_citations=settings.max_block_citations,
         )
 
-    def support(self, dense: float, coverage_window: float, heading_coverage: float = 0.0) -> float:
+    def support(self, dense: float, coverage_window: float) -> float:
         """How well the best sentence supports an answer (compared with ``min_support``)."""
-        t = self.thresholds
-        return dense + t.coverage_weight * coverage_window + t.heading_weight * heading_coverage
+        return dense + self.thresholds.coverage_weight * coverage_window
 
-    def refusal_reason(
-        self,
-        *,
-        dense: float,
-        coverage_window: float,
-        unknown_names: Sequence[str],
-        heading_coverage: float = 0.0,
-    ) -> str:
+    def refusal_reason(self, *, dense: float, coverage_window: float, unknown_names: Sequence[str]) -> str:
         """Why the best sentence (its raw signals given) can't be answered from; empty when it can."""
-        support = self.support(dense, coverage_window, heading_coverage)
+        support = self.support(dense, coverage_window)
         if support < self.thresholds.min_support:
             return f"the best evidence is weak (support {support:.3f} < {self.thresholds.min_support})"
         if unknown_names:
@@ -133,10 +125,7 @@ class AnswerPolicy:
             return Decision([], "nothing in the documents matches the question")
         best = retrieved.evidence[0]
         reason = self.refusal_reason(
-            dense=best.dense,
-            coverage_window=best.coverage_window,
-            unknown_names=retrieved.unknown_names,
-            heading_coverage=best.heading_coverage,
+            dense=best.dense, coverage_window=best.coverage_window, unknown_names=retrieved.unknown_names
         )
         if reason:
             log.debug("refusing %r: %s", retrieved.query.question, reason)

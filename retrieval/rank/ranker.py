@@ -68,7 +68,6 @@ def to_evidence(
     dense: float = 0.0,
     lexical: float = 0.0,
     coverage_window: float = 0.0,
-    heading_coverage: float = 0.0,
 ) -> Evidence:
     """A catalog row as evidence, with the unit's kind, headings, context, page, block and link."""
     kind = cast(UnitKind, row.kind if row.kind in _KINDS else "sentence")
@@ -86,7 +85,6 @@ def to_evidence(
         dense=dense,
         lexical=lexical,
         coverage_window=coverage_window,
-        heading_coverage=heading_coverage,
         kind=kind,
         section=list(row.section),
         context=row.context,
@@ -163,7 +161,7 @@ class Ranker:
         prob = softmax(fused)
         order = np.argsort(-fused, kind="stable")[:limit]
         dense, lexical = cands.column("dense"), cands.column("lexical")
-        coverage, headings = cands.column("coverage_window"), cands.column("section")
+        coverage = cands.column("coverage_window")
         evidence = [
             to_evidence(
                 cands.rows[cands.keys[i]],
@@ -172,7 +170,6 @@ class Ranker:
                 dense=float(dense[i]),
                 lexical=float(lexical[i]),
                 coverage_window=float(coverage[i]),
-                heading_coverage=float(headings[i]),
             )
             for i in order
         ]

@@ -33,16 +33,12 @@ class Thresholds:
     """When the evidence is too weak to answer from (the answer policy applies them).
 
     The best sentence's support is its dense similarity plus ``coverage_weight`` times the share of the
-    question's (IDF-weighted) terms found in it and its neighbours, plus ``heading_weight`` times the
-    share found in its headings. Similarity alone lets a question about a person the documents never
-    name pass on topic alone; coverage alone misses paraphrases. Headings that name what the question
-    asks about ("Docs Job Failed" for "the docs job went red, what does that mean?") say the documents
-    address it even when the sentence under them shares few words with the question.
+    question's (IDF-weighted) terms found in it and its neighbours. Similarity alone lets a question
+    about a person the documents never name pass on topic alone; coverage alone misses paraphrases.
     """
 
     min_support: float
     coverage_weight: float
-    heading_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +63,6 @@ class FittedWeights:
             "thresholds": {
                 "min_support": self.thresholds.min_support,
                 "coverage_weight": self.thresholds.coverage_weight,
-                "heading_weight": self.thresholds.heading_weight,
             },
             "fitted_on": self.fitted_on,
             "method": self.method,
@@ -94,11 +89,9 @@ class FittedWeights:
                 f"unknown {sorted(unknown)}. Refit with `python -m retrieval.tools.tune SET_DIR --out FILE`."
             )
         limits = _numbers(data.get("thresholds"), "thresholds", where)
-        required = {"min_support", "coverage_weight"}
-        if not required <= set(limits) <= required | {"heading_weight"}:
+        if set(limits) != {"min_support", "coverage_weight"}:
             raise ConfigurationError(
-                f"{where}: 'thresholds' needs 'min_support' and 'coverage_weight' (and may have "
-                "'heading_weight')"
+                f"{where}: 'thresholds' needs exactly 'min_support' and 'coverage_weight'"
             )
         scores = data.get("scores", {})
         return cls(

@@ -17,9 +17,7 @@ from retrieval.resources import seeds_dir
 THRESHOLDS = Thresholds(min_support=0.45, coverage_weight=0.5)
 
 
-def _ev(
-    i: int, probability: float, *, dense: float = 0.5, coverage: float = 0.5, headings: float = 0.0
-) -> Evidence:
+def _ev(i: int, probability: float, *, dense: float = 0.5, coverage: float = 0.5) -> Evidence:
     return Evidence(
         doc_key="d",
         idx=i,
@@ -34,7 +32,6 @@ def _ev(
         dense=dense,
         lexical=1.0,
         coverage_window=coverage,
-        heading_coverage=headings,
     )
 
 
@@ -69,16 +66,6 @@ def test_support_is_dense_plus_half_the_window_coverage(dense: float, coverage: 
     assert decision.refused is not answers
     if not answers:
         assert "weak" in decision.reason
-
-
-def test_headings_naming_the_question_add_to_the_support():
-    """ "The docs job went red, what does that mean?" under "Docs Job Failed": the headings vouch for it."""
-    policy = AnswerPolicy(Thresholds(min_support=0.5, coverage_weight=0.5, heading_weight=1.0))
-    weak = _ev(0, 0.9, dense=0.3, coverage=0.2)
-    assert policy.decide(_retrieved(weak)).refused
-    assert not policy.decide(_retrieved(weak.model_copy(update={"heading_coverage": 0.15}))).refused
-    # Without a heading weight (a file fitted before it), headings change nothing.
-    assert AnswerPolicy(THRESHOLDS).support(0.3, 0.2, 0.15) == AnswerPolicy(THRESHOLDS).support(0.3, 0.2)
 
 
 def test_only_the_best_sentence_decides_support():

@@ -35,7 +35,7 @@ def test_a_written_file_reads_back_the_same(tmp_path: Path):
     """save_weights then load_weights gives the same weights, thresholds and provenance."""
     fitted = FittedWeights(
         weights={name: float(i) / 10 for i, name in enumerate(FEATURES)},
-        thresholds=Thresholds(min_support=0.3, coverage_weight=0.25, heading_weight=0.75),
+        thresholds=Thresholds(min_support=0.3, coverage_weight=0.25),
         fitted_on="my-set",
         method="test",
         date="2026-12-01",
@@ -68,10 +68,6 @@ def _write(path: Path, data: object) -> Path:
         ),
         ({"weights": {**WEIGHTS, "dense": "high"}, "thresholds": {"min_support": 0.4}}, "finite"),
         ({"weights": WEIGHTS, "thresholds": {"min_support": 0.4}}, "coverage_weight"),
-        (
-            {"weights": WEIGHTS, "thresholds": {"min_support": 0.4, "coverage_weight": 0.5, "x": 1}},
-            "may have",
-        ),
     ],
 )
 def test_a_missing_or_malformed_file_is_a_configuration_error(tmp_path: Path, content: object, message: str):
@@ -106,14 +102,3 @@ def test_a_bad_weights_setting_fails_when_the_chain_is_built(tmp_path: Path):
     settings = Settings(index_dir=tmp_path / "index", weights_file=tmp_path / "nowhere.json")
     with pytest.raises(ConfigurationError, match=r"nowhere\.json"):
         build_chain(settings)
-
-
-def test_a_file_from_before_heading_weights_reads_with_none(tmp_path: Path):
-    """A weights file written before the heading term existed keeps its refusals: heading_weight 0."""
-    path = _write(
-        tmp_path / "old.json",
-        {"weights": WEIGHTS, "thresholds": {"min_support": 0.4, "coverage_weight": 0.5}},
-    )
-    assert load_weights(path).thresholds == Thresholds(
-        min_support=0.4, coverage_weight=0.5, heading_weight=0.0
-    )

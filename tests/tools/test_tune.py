@@ -120,26 +120,6 @@ def test_refusal_thresholds_are_the_best_within_each_sets_budget():
     assert best > 0.0  # the sets leave room to refuse something
 
 
-def test_refusal_thresholds_weigh_headings_when_they_tell_answerable_questions_apart():
-    """Answerable questions whose sentence is weak but whose headings name the question: a heading
-    weight lets the threshold refuse the weak unanswerable ones without refusing those."""
-    cases = _refusal_cases(seed=5)
-    w = np.zeros(len(FEATURES))
-    w[FEATURES.index("coverage")] = 10.0
-    for n, case in enumerate(cases):
-        case.raw[:, FEATURES.index("coverage_window")] = 0.2
-        case.raw[:, FEATURES.index("section")] = 0.0
-        if case.answerable and n % 3 == 0:  # weak sentence, headings that name the question
-            case.raw[:, FEATURES.index("dense")] = 0.2
-            case.raw[:, FEATURES.index("section")] = 0.5
-    without = fit_thresholds(cases, w, budget=0.05, coverage_weights=(0.5,), heading_weights=(0.0,))
-    chosen = fit_thresholds(cases, w, budget=0.05, coverage_weights=(0.5,))
-    assert chosen.heading_weight > 0.0
-    recall = {t: np.mean([r for _, r in _refusals(cases, w, t).values()]) for t in (without, chosen)}
-    assert recall[chosen] > recall[without]
-    assert all(false <= 0.05 for false, _ in _refusals(cases, w, chosen).values())
-
-
 QUESTIONS = [
     ("Who is the Kremlin spokesperson?", "Peskov", True),
     ("How many North Korean soldiers entered eastern Russia?", "3,000", True),
