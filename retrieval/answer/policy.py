@@ -24,9 +24,11 @@ instructions answer a how-to question as steps do, and a question naming several
 unit's list or table by name ("allow_methods, allow_credentials and max_age") cites each of those, and
 one naming the best item alone asks about that item, not for its list. Steps most of which are cases to
 pick from ("If on Mac, ...", "If on Windows, ...") lead with the best-matching case. A table
-row is cited alone, its header row travelling as the citation's context, and before a sentence cited
-with it when the question names the row or asks for the best, highest or fastest. A unit nested in another
-cited unit (a sentence of a cited item, a line of a cited code block) is never cited twice.
+row is cited alone, its header row travelling as the citation's context. A cited row goes before a
+sentence cited with it when the question names the row, asks for the best, highest or fastest, or the
+sentence only introduces the table (it ends in a colon); a row the question names goes before one it
+doesn't. A unit nested in another cited unit (a sentence of a cited item, a line of a cited code block)
+is never cited twice.
 """
 
 from __future__ import annotations
@@ -336,17 +338,17 @@ def _named_row_first(question: str, cited: list[U]) -> list[U]:
     """Put first a cited table row the question names, or any row for a superlative or after its intro.
 
     "Is there a converter for forum channels?" cites a sentence about converters and the row
-    "ForumChannel | ForumChannelConverter"; the row is the answer, the sentence its background, and so
-    is a row the question doesn't name ("do I have to set BOT_PREFIX?" over the `API_KEYS` row). So for
-    "which model has the best accuracy?": the sentence introducing the table ranks first, but the row
-    the ranker found is the one the question asks for. An intro is a cited sentence ending in a colon
-    before the row ("The following variables are needed:"): it says nothing alone.
+    "ForumChannel | ForumChannelConverter"; the row is the answer, the sentence its background. Asked
+    "do I have to set BOT_PREFIX?", the `BOT_PREFIX` row answers and a row ranked above it that the
+    question doesn't name is background too. For "which model has the best accuracy?" the sentence
+    introducing the table ranks first, but the row the ranker found is the one the question asks for.
+    An intro is a cited sentence ending in a colon before the row ("The following variables are
+    needed:"): it says nothing alone.
     """
     if cited[0].kind == "table_row" and names_row_key(question, cited[0].text):
         return cited
     # Below a row, only a row the question names goes first ("do I have to set BOT_PREFIX?").
-    after_row = cited[0].kind == "table_row"
-    extreme = not after_row and _SUPERLATIVE.search(question) is not None
+    extreme = cited[0].kind != "table_row" and _SUPERLATIVE.search(question) is not None
     intro = cited[0].kind == "sentence" and cited[0].text.rstrip().endswith(":")
     for i, u in enumerate(cited[1:], start=1):
         introduced = intro and u.doc_key == cited[0].doc_key and u.start >= cited[0].end

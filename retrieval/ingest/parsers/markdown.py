@@ -33,6 +33,7 @@ _TEMPLATE_LINE = re.compile(
 # Where an aside opens and closes: a Markdoc callout tag ({% Banner type="note" %} ... {% /Banner %}) or a
 # pymdown block (/// note ... ///). Its paragraphs are a remark beside the text, not part of its flow.
 _ASIDE_NAMES = r"banner|callout|note|tip|warning|caution|info|hint|important|admonition|aside"
+_ASIDE_NAME = re.compile(_ASIDE_NAMES)
 _MARKDOC_OPEN = re.compile(r"^[ \t]*\{%[ \t]*(\w+)\b[^%]*?(/)?[ \t]*%\}[ \t]*$")
 _MARKDOC_CLOSE = re.compile(r"^[ \t]*\{%[ \t]*/[ \t]*(\w+)[ \t]*%\}[ \t]*$")
 _PYMDOWN_ASIDE = re.compile(rf"^[ \t]*///[ \t]*(?:{_ASIDE_NAMES}|details)\b", re.IGNORECASE)
@@ -361,7 +362,7 @@ def _aside_lines(lines: list[str]) -> frozenset[int]:
                 name = close.group(1).lower()
                 at = next((k for k in range(len(tags) - 1, -1, -1) if tags[k][0] == name), None)
                 if at is not None:
-                    if re.fullmatch(_ASIDE_NAMES, name):
+                    if _ASIDE_NAME.fullmatch(name):
                         inside.update(range(tags[at][1] + 1, n))
                     del tags[at:]
             elif (opened := _MARKDOC_OPEN.match(line)) is not None and opened.group(2) is None:

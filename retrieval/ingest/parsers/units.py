@@ -260,8 +260,8 @@ def statements(text: str, offset: int = 0) -> list[tuple[int, int]]:
     """The spans (plus ``offset``) of the statements of a code block, the "lines" a reader would quote.
 
     A statement is a non-blank line, or a line that opens a bracket with the lines up to the one that
-    closes it, or a line ending in a backslash with the next.
-    "@click.option(" or '"detail": [' alone quotes nothing a reader would; the whole call or value does.
+    closes it, or a line ending in a backslash with the next: "@click.option(" or '"detail": [' alone
+    quotes nothing a reader would; the whole call or value does.
     Where the brackets never balance (a snippet cut short, brackets in a heredoc), each line stands alone.
     """
     spans: list[tuple[int, int]] = []
