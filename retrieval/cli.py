@@ -52,6 +52,8 @@ def _setup_logging(verbose: int) -> None:
     )
     for noisy in ("httpx", "chromadb", "sentence_transformers", "bm25s", "urllib3", "discord"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # pypdf narrates how it repairs a damaged file ("incorrect startxref pointer"): noise unless asked.
+    logging.getLogger("pypdf").setLevel(max(level, logging.ERROR if verbose == 0 else logging.WARNING))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

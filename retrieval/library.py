@@ -431,7 +431,7 @@ class Library:
             ValueError: ``scope`` can't name a folder.
         """
         name = display_name(filename)
-        fmt = check_upload(filename, data, self.max_upload_bytes)
+        fmt = check_upload(filename, data, self.max_upload_bytes, self.index.settings.parse_limits())
         folder = uploads_dir(self.index.directory, scope)
         if not self._upload_lock.acquire(timeout=self.write_timeout):
             raise IndexBusyError("another upload is being indexed; try again in a moment")

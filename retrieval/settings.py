@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from platformdirs import user_cache_path, user_data_path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from .ingest.isolation import ParseLimits
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,17 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(600, ge=100, description="Soft limit on a chunk's length in characters.")
     max_sentence_chars: int = Field(1000, ge=100, description="Longer sentences are cut at whitespace.")
     max_file_mb: float = Field(60.0, gt=0, description="Files larger than this are skipped with a warning.")
+    parse_timeout: float = Field(
+        120.0, gt=0, description="Seconds one file's parse may take before it is skipped (a looping file)."
+    )
+    parse_memory_mb: int = Field(
+        3072, ge=256, description="Megabytes one file's parse may use before it is skipped (a zip bomb)."
+    )
+    parse_isolation: Literal["process", "inline"] = Field(
+        "process",
+        description="'process': parse each file in a worker process held to the two limits above; "
+        "'inline': in citebot's own process, without them.",
+    )
 
     # Web pages (retrieval/sources): what may be fetched, and how politely.
     fetch_allow_private: bool = Field(
@@ -137,6 +151,12 @@ class Settings(BaseSettings):
         le=1.0,
         description="Share of an answer sentence's new words that its cited sentences must contain.",
     )
+
+    def parse_limits(self) -> ParseLimits:
+        """What one file's parse may cost (retrieval/ingest/isolation.py)."""
+        from .ingest.isolation import ParseLimits
+
+        return ParseLimits(self.parse_timeout, self.parse_memory_mb, self.parse_isolation)
 
     def resolved_model(self) -> str:
         """Return the embedding model to load: the configured one or the bundled MiniLM."""

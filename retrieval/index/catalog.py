@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -25,8 +26,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from ..errors import IndexUnavailableError
+
+log = logging.getLogger(__name__)
+
+#: Seconds opening a catalog waits for other openers (a migration) and writers before it gives up.
+OPEN_WAIT = 120.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -219,15 +226,17 @@ def _decode_section_text(stored: str) -> tuple[str, ...]:
 class Catalog:
     """Thread-safe access to the SQLite catalog file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, wait: float = OPEN_WAIT) -> None:
+        """Open (creating or upgrading) the catalog at ``path``, waiting up to ``wait`` s for other openers.
+
+        Raises:
+            IndexUnavailableError: the file can't be opened, or stayed busy for ``wait`` seconds.
+        """
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            _migrate(self._db)
+            _set_up(self._db, path, wait)
         except sqlite3.Error as exc:
             raise _unavailable(exc, path) from exc
         except OSError as exc:
@@ -562,6 +571,48 @@ class Catalog:
             "chunks": chunks,
             "pending": pending,
         }
+
+
+def _set_up(db: sqlite3.Connection, path: Path, wait: float) -> None:
+    """Switch to WAL, create and upgrade the schema: one opener at a time, each waiting its turn.
+
+    Several processes open one catalog at once (the bot starting while ``citebot sync`` upgrades it, six
+    threads of a test). SQLite answers "database is locked" at once, without waiting its busy timeout,
+    to a journal-mode switch or a schema change that races another connection's. So openers take turns
+    under a file lock beside the catalog (bounded by ``wait``, the wait logged), and a busy answer
+    inside a turn, from a writer outside it, is retried with backoff until ``wait`` runs out.
+    """
+    deadline = time.monotonic() + wait
+    lock = FileLock(f"{path}.open.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("waiting for another process to finish opening or upgrading %s", path)
+        try:
+            lock.acquire(timeout=wait)
+        except Timeout as exc:
+            raise IndexUnavailableError(
+                f"the index catalog {path} was still being opened by another process after {wait:.0f} s; "
+                "try again when it has finished"
+            ) from exc
+    try:
+        delay = 0.02
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(_SCHEMA)
+                _migrate(db)
+                return
+            except sqlite3.OperationalError as exc:
+                lowered = str(exc).lower()
+                if not ("locked" in lowered or "busy" in lowered) or time.monotonic() + delay > deadline:
+                    raise
+                log.info("the index catalog %s is busy (%s); trying again in %.2f s", path, exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+    finally:
+        lock.release()
 
 
 def _migrate(db: sqlite3.Connection) -> None:

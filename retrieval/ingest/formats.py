@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, cast
 from ..errors import DocumentError
 
 if TYPE_CHECKING:
+    from .isolation import ParseLimits
     from .parsers.units import ParsedDocument
 
 log = logging.getLogger(__name__)
@@ -74,15 +75,20 @@ class Format:
         """The suffix messages show for this format."""
         return self.suffixes[0]
 
-    def parse(self, data: bytes, name: str) -> ParsedDocument:
+    def parse(self, data: bytes, name: str, limits: ParseLimits | None = None) -> ParsedDocument:
         """Parse ``data`` with this format's parser, keeping at most ``MAX_UNITS`` units.
+
+        This is the one place a parser runs (:mod:`.isolation`): whatever goes wrong inside it, a
+        hostile or broken file ends as a ``DocumentError`` that says why, within ``limits`` of time and
+        memory (the settings' when None), and never as another exception.
 
         Raises:
             DocumentError: the bytes are not a readable document of this format.
         """
-        from .parsers.units import limit_units
+        from ..settings import Settings
+        from .isolation import parse_isolated
 
-        return limit_units(_resolve(self.parser)(data, name), name)
+        return parse_isolated(self.parser, data, name, self.name, limits or Settings().parse_limits())
 
 
 _ENTRY = "retrieval.ingest.parsers.entry"
@@ -141,7 +147,8 @@ def _suffix_table() -> dict[str, Format]:
 
 
 @cache
-def _resolve(target: str) -> Parser:
+def resolve_parser(target: str) -> Parser:
+    """The parser function a ``"module:function"`` path names, imported on first use."""
     module, _, attr = target.partition(":")
     return cast(Parser, getattr(importlib.import_module(module), attr))
 

@@ -20,6 +20,7 @@ from ..errors import DocumentError
 from .formats import describe_formats, format_for
 
 if TYPE_CHECKING:
+    from .isolation import ParseLimits
     from .parsers.units import ParsedDocument
 
 log = logging.getLogger(__name__)
@@ -164,8 +165,10 @@ def _unsupported(name: str, suffix: str) -> DocumentError:
     )
 
 
-def parse(data: bytes, name: str, suffix: str) -> ParsedDocument:
+def parse(data: bytes, name: str, suffix: str, limits: ParseLimits | None = None) -> ParsedDocument:
     """Parse a file's bytes with the parser its format registers (no I/O: ingest reads once).
+
+    Whatever the parser does, the outcome is units or a ``DocumentError`` (see ``Format.parse``).
 
     Raises:
         DocumentError: unsupported, binary, undecodable or unparsable.
@@ -173,10 +176,10 @@ def parse(data: bytes, name: str, suffix: str) -> ParsedDocument:
     fmt = format_for(suffix)
     if fmt is None:
         raise _unsupported(name, suffix.lower())
-    return fmt.parse(data, name)
+    return fmt.parse(data, name, limits)
 
 
-def load_file(path: Path, max_bytes: int) -> ParsedDocument:
+def load_file(path: Path, max_bytes: int, limits: ParseLimits | None = None) -> ParsedDocument:
     """Read and parse ``path`` according to its suffix.
 
     Raises:
@@ -184,4 +187,4 @@ def load_file(path: Path, max_bytes: int) -> ParsedDocument:
     """
     if format_for(path.suffix) is None:
         raise _unsupported(str(path), path.suffix.lower())
-    return parse(read_limited(path, max_bytes), str(path), path.suffix)
+    return parse(read_limited(path, max_bytes), str(path), path.suffix, limits)

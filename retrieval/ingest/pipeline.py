@@ -26,6 +26,7 @@ from ..index.catalog import DocumentRow, UnitRecord
 from ..index.core import SHARED_SCOPE, Index
 from ..index.store import chunk_id, sentence_id
 from .formats import describe_formats, format_for
+from .isolation import ParseLimits
 from .layout import Layout, embedding_text, lay_out
 from .loaders import parse, read_limited
 
@@ -225,6 +226,7 @@ def _ingest_locked(
         index,
         scope,
         max_bytes=int(index.settings.max_file_mb * 1e6),
+        limits=index.settings.parse_limits(),
         names={p.expanduser().resolve(): n for p, n in (display_names or {}).items()},
         urls={p.expanduser().resolve(): u for p, u in (urls or {}).items()},
     )
@@ -309,6 +311,7 @@ class _Reader:
     scope: str
     max_bytes: int
     names: Mapping[Path, str]
+    limits: ParseLimits
     urls: Mapping[Path, str] = field(default_factory=dict)
 
     def look(self, root: Path, path: Path, key: str) -> _Plan:
@@ -332,7 +335,7 @@ class _Reader:
             content_hash = hashlib.sha256(data).hexdigest()
             if current is not None and current.content_hash == content_hash:
                 return _Unchanged(touch=(key, st.st_size, st.st_mtime_ns))
-            parsed = parse(data, source, path.suffix)
+            parsed = parse(data, source, path.suffix, self.limits)
         except (DocumentError, OSError) as exc:
             reason = str(exc) if isinstance(exc, DocumentError) else f"cannot be read ({exc})"
             # A file that turned bad: its old content must not answer questions any more.

@@ -17,6 +17,7 @@ from pathlib import Path, PurePath
 
 from ..errors import DocumentError
 from .formats import Format, check_content, describe_formats, format_for
+from .isolation import ParseLimits
 from .loaders import parse
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def check_size(filename: str, size: int, max_bytes: int) -> Format:
     return fmt
 
 
-def check_upload(filename: str, data: bytes, max_bytes: int) -> Format:
+def check_upload(filename: str, data: bytes, max_bytes: int, limits: ParseLimits | None = None) -> Format:
     """Check an upload's size and content against its name; returns its format.
 
     Raises:
@@ -80,7 +81,7 @@ def check_upload(filename: str, data: bytes, max_bytes: int) -> Format:
         raise DocumentError(f"{name} is empty")
     check_content(fmt, data, name)
     # The same reading ingest does (decoding, binary check, extraction), so what passes here indexes.
-    if not parse(data, name, fmt.suffix).text.strip():
+    if not parse(data, name, fmt.suffix, limits).text.strip():
         raise DocumentError(f"{name} has no text in it")
     return fmt
 

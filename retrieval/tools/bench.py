@@ -277,6 +277,36 @@ def small_folder(root: Path, docs: Path | None, limit: int) -> tuple[Path, list[
     )
 
 
+def _parse_isolation(settings: Settings, folder: Path, files: int = 100, runs: int = 3) -> dict[str, float]:
+    """Milliseconds per file to parse ``files`` documents in this process and in the parse worker.
+
+    The worker (ingest/isolation.py) costs a round trip of each file's bytes and units; small text
+    files, the quickest to parse, show that cost at its largest. Runs alternate, and medians are kept.
+    """
+    from ..ingest.isolation import stop_workers
+    from ..ingest.loaders import load_file
+
+    paths = sorted(folder.rglob("*.txt"))[:files]
+    max_bytes = int(settings.max_file_mb * 1e6)
+    times: dict[str, list[float]] = {"inline": [], "process": []}
+    for _ in range(runs):
+        for mode in times:
+            limits = settings.model_copy(update={"parse_isolation": mode}).parse_limits()
+            load_file(paths[0], max_bytes, limits)  # the worker's start is paid once per process
+            t = time.perf_counter()
+            for path in paths:
+                load_file(path, max_bytes, limits)
+            times[mode].append((time.perf_counter() - t) * 1000 / len(paths))
+    stop_workers()
+    inline, isolated = statistics.median(times["inline"]), statistics.median(times["process"])
+    return {
+        "parse_files": len(paths),
+        "parse_ms_per_file_inline": inline,
+        "parse_ms_per_file_isolated": isolated,
+        "parse_isolation_overhead": isolated / inline,
+    }
+
+
 def run_bench(
     settings: Settings,
     *,
@@ -355,6 +385,7 @@ def run_bench(
         large = settings.model_copy(update={"index_dir": root / "large", "chroma_host": ""})
         log.info("bench: ingesting the generated corpus")
         index, secs, n = _ingest_timed(large, embedder, corpus.directory)
+        res.update(_parse_isolation(settings, corpus.directory))
         res["ingest_sentences_large"] = n
         res["ingest_sentences_per_s_large"] = n / secs
         res["ingest_overhead_large"] = secs / _plain_encode(plain, _embedded_texts(index))[0]

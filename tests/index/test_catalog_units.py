@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import multiprocessing.process
+import multiprocessing.synchronize
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
+from filelock import FileLock
 
+from retrieval.errors import IndexUnavailableError
 from retrieval.index.catalog import Catalog, DocumentRow, UnitRecord
 
 # The sentences table as catalogs wrote it before units had fields (and before the vector copy).
@@ -132,12 +140,37 @@ def test_old_catalog_is_migrated(tmp_path: Path) -> None:
     assert [r.kind for r in catalog.block_units("d1", 1)] == ["step", "code"]
 
 
-def test_concurrent_migration(tmp_path: Path) -> None:
-    """Several catalogs opening one old file at once all succeed and the columns exist once each."""
+def _spin(stop_at: float) -> None:
+    """Burn a CPU until ``stop_at``: the load other jobs put on a CI machine."""
+    while time.monotonic() < stop_at:
+        pass
+
+
+def _open_in_child(path: str, queue: multiprocessing.Queue) -> None:
+    try:
+        Catalog(Path(path)).close()
+        queue.put("ok")
+    except BaseException as exc:  # reported to the parent, which asserts on it
+        queue.put(repr(exc))
+
+
+def test_concurrent_migration_under_load(tmp_path: Path) -> None:
+    """Threads and processes opening one old catalog at once, beside CPU hogs and a busy writer, all succeed.
+
+    A user starting the bot while ``citebot sync`` upgrades the catalog must not see "in use by another
+    process". A writer holds the catalog as they arrive, and two spinning processes load a two-core
+    machine while they race.
+    """
     path = tmp_path / "catalog.sqlite3"
     db = sqlite3.connect(path)
     db.executescript(_OLD_SCHEMA)
     db.close()
+    ctx = multiprocessing.get_context("spawn")
+    hogs = [ctx.Process(target=_spin, args=(time.monotonic() + 8,)) for _ in range(2)]
+    for hog in hogs:
+        hog.start()
+    queue: multiprocessing.Queue = ctx.Queue()
+    children = [ctx.Process(target=_open_in_child, args=(str(path), queue)) for _ in range(2)]
     errors: list[BaseException] = []
 
     def open_it() -> None:
@@ -146,12 +179,70 @@ def test_concurrent_migration(tmp_path: Path) -> None:
         except BaseException as exc:  # collected for the assertion below
             errors.append(exc)
 
-    threads = [threading.Thread(target=open_it) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    # A writer holds the old catalog when the openers arrive: SQLite refuses the switch to WAL at once,
+    # without its busy timeout, so an opener that doesn't wait its turn fails every time, not by luck.
+    writer = sqlite3.connect(path, timeout=30, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        for child in children:
+            child.start()
+        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        writer.execute("COMMIT")
+        writer.close()
+        for t in threads:
+            t.join()
+        results = [queue.get(timeout=120) for _ in children]
+        for child in children:
+            child.join(timeout=60)
+    finally:
+        for hog in hogs:
+            hog.terminate()
+            hog.join()
     assert errors == []
+    assert results == ["ok", "ok"]
     columns = [r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(sentences)")]
     for name in ("vector", "kind", "section", "context", "page", "block"):
         assert columns.count(name) == 1
+
+
+def _hold_turn(lock_path: str, seconds: float, held: multiprocessing.synchronize.Event) -> None:
+    """Hold a catalog's opening turn from another process, as an upgrading ``citebot sync`` would."""
+    with FileLock(lock_path):
+        held.set()
+        time.sleep(seconds)
+
+
+def _turn_held_by_another_process(path: Path, seconds: float) -> multiprocessing.process.BaseProcess:
+    ctx = multiprocessing.get_context("spawn")
+    held = ctx.Event()
+    proc = ctx.Process(target=_hold_turn, args=(f"{path}.open.lock", seconds, held))
+    proc.start()
+    assert held.wait(60)
+    return proc
+
+
+def test_an_opener_waits_for_another_opener(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """While another process holds the catalog's opening turn, an opener waits (and says so), then opens."""
+    path = tmp_path / "catalog.sqlite3"
+    Catalog(path).close()
+    holder = _turn_held_by_another_process(path, 1.0)
+    with caplog.at_level(logging.INFO, logger="retrieval.index.catalog"):
+        Catalog(path, wait=60).close()
+    assert "waiting for another process" in caplog.text
+    holder.join(timeout=60)
+    assert holder.exitcode == 0
+
+
+def test_an_opener_gives_up_after_its_wait(tmp_path: Path) -> None:
+    """An opener whose turn never comes fails after its bounded wait, with a message that says why."""
+    path = tmp_path / "catalog.sqlite3"
+    Catalog(path).close()
+    holder = _turn_held_by_another_process(path, 5.0)
+    try:
+        with pytest.raises(IndexUnavailableError, match="still being opened by another process"):
+            Catalog(path, wait=0.3)
+    finally:
+        holder.join(timeout=60)

@@ -66,7 +66,7 @@ def test_every_parser_path_resolves_to_a_callable_that_parses() -> None:
         "HTML": html,
     }
     for fmt in FORMATS:
-        parser = formats._resolve(fmt.parser)
+        parser = formats.resolve_parser(fmt.parser)
         assert callable(parser), fmt.name
         if fmt.name in samples:
             loaded = parse(samples[fmt.name], f"x{fmt.suffix}", fmt.suffix)
