@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retrieval.errors import DocumentError
+from retrieval.ingest.loaders import parse
 from retrieval.ingest.parsers.pdf import parse_pdf
 from retrieval.ingest.parsers.units import lead_in_of
 
@@ -42,9 +43,11 @@ def test_pdf_without_text_layer_is_a_document_error():
 
 
 def test_not_a_pdf_is_a_document_error():
-    """Bytes that are not a PDF give a DocumentError, not a pypdf traceback."""
-    with pytest.raises(DocumentError, match=r"junk\.pdf"):
-        parse_pdf(b"this is not a pdf at all", "junk.pdf")
+    """Bytes that are not a PDF give a DocumentError from the registry's parse, not a pypdf traceback."""
+    with pytest.raises(
+        DocumentError, match=r"^junk\.pdf: not a readable PDF: damaged.*PdfStreamError.*; skipped$"
+    ):
+        parse(b"this is not a pdf at all", "junk.pdf", ".pdf")
 
 
 LONG_1 = "The bot answers questions about your documents and cites the text behind every"
