@@ -24,6 +24,8 @@ from __future__ import annotations
 import atexit
 import logging
 import multiprocessing
+import multiprocessing.context
+import sys
 import threading
 import traceback
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -189,14 +191,20 @@ class _Pool:
         self._lock = threading.Lock()
         self._pool: ProcessPool | None = None
         self._memory_mb = 0
+        self._broken = False
 
-    def run(self, target: str, data: bytes, name: str, format_name: str, limits: ParseLimits) -> _Outcome:
+    def run(
+        self, target: str, data: bytes, name: str, format_name: str, limits: ParseLimits
+    ) -> _Outcome | None:
+        """Parse in the worker; None when no worker can run here (the caller then parses inline)."""
         from pebble import ProcessExpired
 
-        future = self._get(limits.memory_mb).schedule(
-            _worker_parse, args=(target, data, name, format_name), timeout=limits.seconds
-        )
+        if self._broken:
+            return None
         try:
+            future = self._get(limits.memory_mb).schedule(
+                _worker_parse, args=(target, data, name, format_name), timeout=limits.seconds
+            )
             return cast(_Outcome, future.result())
         except FutureTimeout:
             reason = f"reading it took longer than {limits.seconds:g} s (CITEBOT_PARSE_TIMEOUT)"
@@ -204,6 +212,17 @@ class _Pool:
             reason = f"it crashed the {format_name} reader (exit code {exc.exitcode})"
         except MemoryError:
             reason = f"reading it needs more than {limits.memory_mb} MB (CITEBOT_PARSE_MEMORY_MB)"
+        except Exception as exc:  # BrokenProcessPool, or a worker that can't be started at all
+            # Workers that die as they start: most often a script without a main guard, which every
+            # new process runs again. Parsing must go on; say once what is lost and how to get it back.
+            self._broken = True
+            log.warning(
+                "citebot can't start its parse worker (%s); files are parsed in this process, without "
+                "time and memory limits. A script using citebot should run under "
+                '`if __name__ == "__main__":`, or set CITEBOT_PARSE_ISOLATION=inline.',
+                exc.__class__.__name__,
+            )
+            return None
         return _Outcome(None, f"{name}: {reason}; skipped", None, [])
 
     def _get(self, memory_mb: int) -> ProcessPool:
@@ -229,16 +248,62 @@ class _Pool:
                 self._pool.stop()
                 self._pool.join()
                 self._pool = None
+            self._broken = False
+
+
+_MAIN_LOCK = threading.Lock()
+
+
+class _HidingMain:
+    """Starts a process whose child never imports this program's ``__main__``.
+
+    A spawned or forkserver child imports the parent's main module first, to find pickled functions
+    defined there. The parse worker needs none, and importing it is harmful: a user's script without an
+    ``if __name__ == "__main__":`` guard would run again inside the worker (another ingest, waiting on
+    the first one's lock). So while the worker starts, the main module hides what names its source.
+    """
+
+    def start(self) -> None:
+        main = sys.modules["__main__"]
+        with _MAIN_LOCK:
+            saved: dict[str, Any] = {
+                k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__
+            }
+            main.__dict__.pop("__file__", None)
+            main.__dict__["__spec__"] = None
+            try:
+                super().start()  # type: ignore[misc]
+            finally:
+                main.__dict__.pop("__spec__", None)
+                main.__dict__.update(saved)
+
+
+class _SpawnWorker(_HidingMain, multiprocessing.context.SpawnProcess):
+    """A spawned parse worker (platforms without a forkserver)."""
+
+
+class _SpawnContext(multiprocessing.context.SpawnContext):
+    Process = _SpawnWorker
+
+
+if sys.platform != "win32":
+
+    class _ForkServerWorker(_HidingMain, multiprocessing.context.ForkServerProcess):
+        """A parse worker forked from the forkserver."""
+
+    class _ForkServerContext(multiprocessing.context.ForkServerContext):
+        Process = _ForkServerWorker
 
 
 @cache
 def _mp_context() -> Any:
     """A forkserver where there is one: workers forked from a clean process, not from this one's threads."""
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["retrieval.ingest.parsers.entry", "retrieval.ingest.isolation"])
-    return ctx
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return _SpawnContext()
+    multiprocessing.get_context("forkserver").set_forkserver_preload(
+        ["retrieval.ingest.parsers.entry", "retrieval.ingest.isolation"]
+    )
+    return _ForkServerContext()
 
 
 _POOL = _Pool()
@@ -255,7 +320,10 @@ def parse_isolated(
     """
     if limits.isolation == "inline" or _IN_WORKER:
         return guarded_parse(target, data, name, format_name)
-    return _unwrap(_POOL.run(target, data, name, format_name, limits), name)
+    outcome = _POOL.run(target, data, name, format_name, limits)
+    if outcome is None:
+        return guarded_parse(target, data, name, format_name)
+    return _unwrap(outcome, name)
 
 
 def stop_workers() -> None:

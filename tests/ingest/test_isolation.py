@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,3 +123,47 @@ def test_one_failing_parser_costs_one_file_of_an_ingest(fake_index, tmp_path: Pa
     assert report.skipped == [
         (str(folder / "a.hostile"), "the PDF uses a JBIG2 image filter this reader can't decode; skipped")
     ]
+
+
+_UNGUARDED_SCRIPT = """
+import os
+from pathlib import Path
+from retrieval import Index, Settings
+from retrieval.ingest.isolation import ParseLimits, parse_isolated
+from retrieval.ingest.pipeline import ingest
+from tests.conftest import FakeEmbedder
+
+folder = Path({folder!r})
+index = Index(Settings(index_dir=Path({index!r})), embedder=FakeEmbedder())
+report = ingest(index, [folder])
+print("added", len(report.added))
+print("script", os.getpid())
+print(parse_isolated("tests.ingest.hostile_parsers:pid", b"", "x", "Test", ParseLimits()).text)
+"""
+
+
+def test_a_script_without_a_main_guard_still_ingests(tmp_path: Path) -> None:
+    """A script without ``if __name__ == "__main__":`` ingests once, with its files parsed in the worker.
+
+    Worker processes import the parent's main module unless told not to; this script would then run
+    again inside the worker (another ingest, waiting on the first one's lock).
+    """
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "good.txt").write_text("The lighthouse keeper rows to the island every Tuesday.")
+    script = tmp_path / "script.py"
+    script.write_text(_UNGUARDED_SCRIPT.format(folder=str(folder), index=str(tmp_path / "index")))
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "added 1" in done.stdout
+    script_pid = int(done.stdout.split("script ")[1].split()[0])
+    worker_pid = int(done.stdout.split("Parsed in process ")[1].split(".")[0])
+    assert worker_pid != script_pid
+    assert done.stderr == ""
