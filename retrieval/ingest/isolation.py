@@ -25,11 +25,12 @@ import atexit
 import logging
 import multiprocessing
 import multiprocessing.context
+import re
 import sys
 import threading
 import traceback
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -120,7 +121,8 @@ def _parse_outcome(
     from .parsers.units import limit_units
 
     try:
-        return _Outcome(limit_units(resolve_parser(target)(data, name), name), None, None, records or [])
+        parsed = limit_units(resolve_parser(target)(data, name), name)
+        return _Outcome(_without_surrogates(parsed), None, None, records or [])
     except DocumentError as exc:
         return _Outcome(None, str(exc), None, records or [])
     except (Exception, RecursionError, MemoryError) as exc:  # the contract: any failure is a skip
@@ -128,6 +130,37 @@ def _parse_outcome(
             raise  # this process's own memory is exhausted: not this file's fault alone, stop loudly
         reason = f"{name}: {reason_for(exc, format_name)}; skipped"
         return _Outcome(None, reason, "".join(traceback.format_exception(exc)), records or [])
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(doc: ParsedDocument) -> ParsedDocument:
+    """The document with lone surrogates (a PDF font mapping a glyph to U+D800) made U+FFFD.
+
+    No encoder accepts them, so the first write of such text (the catalog's) would fail after parsing
+    succeeded. One character stands for one, so every offset still holds.
+    """
+    if not _SURROGATE.search(doc.text):
+        return doc
+
+    def fix(text: str) -> str:
+        return _SURROGATE.sub("\ufffd", text)
+
+    return replace(
+        doc,
+        text=fix(doc.text),
+        title=fix(doc.title) if doc.title else doc.title,
+        units=[
+            replace(
+                u,
+                text=fix(u.text),
+                section=tuple(fix(h) for h in u.section),
+                context=fix(u.context) if u.context else u.context,
+            )
+            for u in doc.units
+        ],
+    )
 
 
 def _unwrap(outcome: _Outcome, name: str) -> ParsedDocument:
@@ -155,10 +188,15 @@ class _Collect(logging.Handler):
         self.records.append(record)
 
 
-def _worker_parse(target: str, data: bytes, name: str, format_name: str) -> _Outcome:
-    """The worker's side: parse, keeping what was logged meanwhile."""
+def _worker_parse(target: str, data: bytes, name: str, format_name: str, level: int) -> _Outcome:
+    """The worker's side: parse, keeping what was logged at ``level`` (the parent's) or above.
+
+    Only what the parent would show is kept: markdown-it alone logs ~80,000 debug lines for a long
+    file, and shipping them back made a parse three times slower.
+    """
     handler = _Collect()
     root = logging.getLogger()
+    root.setLevel(level)
     root.addHandler(handler)
     try:
         return _parse_outcome(target, data, name, format_name, records=handler.records)
@@ -174,7 +212,6 @@ def _start_worker(memory_mb: int) -> None:
     """Set the worker's limits once, when it starts."""
     global _IN_WORKER
     _IN_WORKER = True
-    logging.getLogger().setLevel(logging.DEBUG)
     try:
         import resource
 
@@ -203,7 +240,9 @@ class _Pool:
             return None
         try:
             future = self._get(limits.memory_mb).schedule(
-                _worker_parse, args=(target, data, name, format_name), timeout=limits.seconds
+                _worker_parse,
+                args=(target, data, name, format_name, logging.getLogger().getEffectiveLevel()),
+                timeout=limits.seconds,
             )
             return cast(_Outcome, future.result())
         except FutureTimeout:

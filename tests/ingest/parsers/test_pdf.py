@@ -335,3 +335,27 @@ def test_pdf_numbering_starts_anew_in_the_next_section_of_the_same_rank():
     doc = parse_pdf(make_pdf([page]), "setup.pdf")
     units = {u.text: u for u in doc.units}
     assert units["Run the bot."].block != units["Clone the repository."].block
+
+
+def _encrypted(user_password: str) -> bytes:
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(PAGES))))
+    writer.encrypt(user_password=user_password, owner_password="owner-secret", algorithm="AES-256")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_pdf_encrypted_for_permissions_only_is_read():
+    """AES with an empty user password (common for 'no copying' PDFs) needs no password to read."""
+    doc = parse(_encrypted(""), "locked.pdf", ".pdf")
+    assert doc.units and doc.units[0].text == parse_pdf(make_pdf(PAGES), "plain.pdf").units[0].text
+
+
+def test_a_pdf_that_needs_a_password_is_skipped_with_that_reason():
+    """A PDF that can't be opened without its password is a skip that says so."""
+    with pytest.raises(DocumentError, match=r"secret\.pdf: the PDF is encrypted with a password"):
+        parse(_encrypted("hunter2"), "secret.pdf", ".pdf")
