@@ -14,6 +14,7 @@ from .answer.render import (
     section_path,
     to_markdown,
 )
+from .atomic import atomic_write
 from .chain import CitingRetriever, build_chain, clean_question
 from .errors import (
     CitebotError,
@@ -73,6 +74,7 @@ __all__ = [
     "Syncer",
     "WebReport",
     "answer_pieces",
+    "atomic_write",
     "build_chain",
     "clean_question",
     "describe_formats",

@@ -13,14 +13,14 @@ from __future__ import annotations
 import bisect
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import discord
+
+from retrieval import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -202,13 +202,4 @@ def load_sources(folder: Path) -> dict[int, ChannelSource]:
 def write_atomically(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` so a reader (or a crash) sees the old file or the new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text, mode=0o600)  # owner-only, as before: copies of a server's messages

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_write
+
 log = logging.getLogger(__name__)
 
 MIN_COSINE = 0.99999
@@ -82,15 +84,11 @@ def cached(path: Path) -> str | None:
 
 def keep(path: Path, data: bytes) -> None:
     """Write the graph to the cache atomically and drop the same model's older graphs; never raise."""
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)  # a reader sees the whole file or none
+        atomic_write(path, data)  # a reader sees the whole file or none, even after a power cut
     except OSError as exc:
         log.warning("cannot keep the ONNX graph in %s (%s); each process exports it again", path.parent, exc)
-        with suppress(OSError):
-            tmp.unlink(missing_ok=True)
         return
     model = path.name.split("-", 1)[0]
     for old in path.parent.glob(f"{model}-*.onnx"):

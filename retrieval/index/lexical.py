@@ -15,10 +15,8 @@ catalog, and the catalog never gives a deleted sentence's rowid to another sente
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -29,6 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ..atomic import atomic_write, fsync_path
 
 if TYPE_CHECKING:
     import bm25s
@@ -169,7 +169,8 @@ class LexicalIndex:
         previous = self._pointer()
         kept = [] if previous is None else [previous.folder, *previous.kept]
         kept = [k for k in kept if k != folder.name][:_KEEP_PREVIOUS]
-        _write_atomically(
+        # Not atomic_write's default: readers running as another user need what the index folder allows.
+        atomic_write(
             self.directory / _POINTER,
             json.dumps(
                 {
@@ -181,6 +182,7 @@ class LexicalIndex:
                     "kept": kept,
                 }
             ),
+            mode=self.directory.stat().st_mode & 0o666,
         )
         self._prune({folder.name, *kept})
         log.debug("lexical index: published %d sentences, generation %d", len(rows), generation)
@@ -283,34 +285,5 @@ def _read(folder: Path) -> _Loaded:
 def _fsync_tree(folder: Path) -> None:
     """Flush a built generation's files and folders to disk before the pointer names it."""
     for path in sorted(folder.rglob("*"), reverse=True):
-        _fsync(path)
-    _fsync(folder)
-
-
-def _fsync(path: Path) -> None:
-    flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:  # a platform that can't open folders: their entries are flushed with the files
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so readers see the old file or the new one, never a part."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, path.parent.stat().st_mode & 0o666)  # mkstemp's 0600 would lock other readers out
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync(path.parent)
+        fsync_path(path)
+    fsync_path(folder)

@@ -9,12 +9,12 @@ what passes here indexes.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import secrets
 import unicodedata
 from pathlib import Path, PurePath
 
+from ..atomic import atomic_write
 from ..errors import DocumentError
 from .formats import Format, check_content, describe_formats, format_for
 from .isolation import ParseLimits
@@ -101,12 +101,7 @@ def store_upload(folder: Path, data: bytes, fmt: Format) -> Path:
     """Write an upload under a fresh random name, atomically, and return its resolved path."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{secrets.token_hex(12)}{fmt.suffix}"
-    tmp = folder / f".{path.name}.part"
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, data)  # its temporary name starts with ".", so stored_files never lists it
     return path.resolve()
 
 

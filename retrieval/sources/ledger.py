@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from ..atomic import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +58,11 @@ class Ledger:
             self.entries = {}
 
     def save(self) -> None:
-        """Write the ledger atomically: to a temporary file, flushed to disk, then renamed over it."""
+        """Write the ledger atomically: a kill or a power cut leaves the old ledger or the new one."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"version": _VERSION, "entries": {k: asdict(e) for k, e in self.entries.items()}}
-        fd, tmp = tempfile.mkstemp(prefix=".sources-", suffix=".json", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(payload, out, indent=1, sort_keys=True)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # Owner-only, as mkstemp made it before: only `citebot sync`, a writer, reads it.
+        atomic_write(self.path, json.dumps(payload, indent=1, sort_keys=True), mode=0o600)
 
     def begin(self, key: str, kind: str, location: str, scope: str) -> Entry:
         """Mark an entry as changing (saved before any document changes)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import time
 import urllib.robotparser
@@ -26,6 +25,7 @@ from typing import Literal
 
 import httpx
 
+from ..atomic import atomic_write
 from ..errors import FetchError, PageGoneError
 from ..index.core import SHARED_SCOPE, Index
 from ..ingest.pipeline import doc_key, forget, ingest
@@ -125,29 +125,17 @@ class PageStore:
         ):
             return old  # nothing to write: a re-sync of an unchanged page touches no file
         if old is None or old.content_hash != content_hash or old.file != name or not body.exists():
-            _write_atomically(body, fetched.body)
+            atomic_write(body, fetched.body)
             if old is not None and old.file != name:
                 (self.folder / old.file).unlink(missing_ok=True)
         # The record is not fsynced: one lost in a crash reads as damaged, and the page is fetched afresh.
-        _write_atomically(
-            self.folder / f"{self.key(url)}.json", json.dumps(asdict(record)).encode(), sync=False
-        )
+        atomic_write(self.folder / f"{self.key(url)}.json", json.dumps(asdict(record)), sync=False)
         return record
 
     def remove(self, record: PageRecord) -> None:
         """Delete a page's body and record."""
         self.body_path(record).unlink(missing_ok=True)
         (self.folder / f"{self.key(record.url)}.json").unlink(missing_ok=True)
-
-
-def _write_atomically(path: Path, data: bytes, *, sync: bool = True) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        if sync:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class Robots:
