@@ -13,7 +13,7 @@ export HF_HUB_DISABLE_PROGRESS_BARS := 1
 # pip's notes about this machine's local package mirrors are noise, not errors.
 PIPQ := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
-.PHONY: setup setup-dev demo test lint fmt eval need-set bench clean
+.PHONY: setup setup-dev demo test check lint fmt eval need-set bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,8 +43,15 @@ demo: setup
 	CITEBOT_INDEX_DIR=$(DEMO_INDEX) $(BIN)/citebot ingest seeds
 	CITEBOT_INDEX_DIR=$(DEMO_INDEX) $(BIN)/citebot ask "How many North Korean soldiers entered eastern Russia?"
 
+# PYTEST_ARGS: extra pytest options, e.g. `make test PYTEST_ARGS=--durations=25` (CI does).
 test: setup-dev
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# The fast tier, for a quick loop: fake embeddings, no real model, no other process, no server
+# (markers in pyproject.toml, tests/conftest.py). A test it selects that loads the model or starts a
+# process without the mark for it fails, saying which mark to add.
+check: setup-dev
+	$(BIN)/pytest -q -m "not slow and not subprocess and not model and not server" $(PYTEST_ARGS)
 
 lint: setup-dev
 	$(BIN)/ruff check .
