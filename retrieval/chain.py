@@ -84,7 +84,7 @@ def build_chain(
     """
     settings = settings or Settings()
     index = index or open_index(settings)
-    ranker = Ranker(index, candidates=settings.candidates)
+    ranker = Ranker(index, candidates=settings.candidates, reader=settings.reader)
 
     def prepare(value: str | dict[str, Any] | Query) -> Query:
         return to_query(value, settings.max_question_chars)

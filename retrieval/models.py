@@ -84,6 +84,9 @@ class Evidence(BaseModel):
     coverage_window: float = Field(
         description="IDF-weighted share of the question's terms found in the sentence and its neighbours."
     )
+    reader: float = Field(
+        default=0.0, description="The reader model's judgement (its logit / 5, clipped); 0 without a reader."
+    )
     kind: UnitKind = "sentence"
     section: list[str] = Field(default_factory=list, description="Headings above the unit, outermost first.")
     context: str | None = Field(default=None, description="A list's lead-in or a table's header row.")

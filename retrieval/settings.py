@@ -109,6 +109,12 @@ class Settings(BaseSettings):
         description="Ranker weights and refusal thresholds written by `python -m retrieval.tools.tune "
         "SET_DIR --out FILE`; unset: the bundled retrieval/rank/weights.json.",
     )
+    reader: str = Field(
+        "bundled",
+        description="The reader model that scores the best candidates: 'bundled' (the model inside the "
+        "package, when one is shipped), 'none', or a folder written by retrieval.tools.export_reader.",
+    )
+    reader_depth: int = Field(12, ge=0, le=100, description="Candidates the reader scores per question.")
     max_citations: int = Field(2, ge=1, le=20)
     citation_confidence: float = Field(
         0.95,

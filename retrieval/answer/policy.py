@@ -98,13 +98,16 @@ class AnswerPolicy:
             max_block_citations=settings.max_block_citations,
         )
 
-    def support(self, dense: float, coverage_window: float) -> float:
+    def support(self, dense: float, coverage_window: float, reader: float = 0.0) -> float:
         """How well the best sentence supports an answer (compared with ``min_support``)."""
-        return dense + self.thresholds.coverage_weight * coverage_window
+        t = self.thresholds
+        return dense + t.coverage_weight * coverage_window + t.reader_weight * reader
 
-    def refusal_reason(self, *, dense: float, coverage_window: float, unknown_names: Sequence[str]) -> str:
+    def refusal_reason(
+        self, *, dense: float, coverage_window: float, unknown_names: Sequence[str], reader: float = 0.0
+    ) -> str:
         """Why the best sentence (its raw signals given) can't be answered from; empty when it can."""
-        support = self.support(dense, coverage_window)
+        support = self.support(dense, coverage_window, reader)
         if support < self.thresholds.min_support:
             return f"the best evidence is weak (support {support:.3f} < {self.thresholds.min_support})"
         if unknown_names:
@@ -127,7 +130,10 @@ class AnswerPolicy:
             return Decision([], "nothing in the documents matches the question")
         best = retrieved.evidence[0]
         reason = self.refusal_reason(
-            dense=best.dense, coverage_window=best.coverage_window, unknown_names=retrieved.unknown_names
+            dense=best.dense,
+            coverage_window=best.coverage_window,
+            unknown_names=retrieved.unknown_names,
+            reader=best.reader,
         )
         if reason:
             log.debug("refusing %r: %s", retrieved.query.question, reason)

@@ -18,6 +18,7 @@ from typing import TypeVar, cast, get_args
 
 import numpy as np
 
+from ..errors import ConfigurationError
 from ..index.catalog import SentenceRow
 from ..index.core import Index
 from ..index.lexical import tokenize
@@ -35,7 +36,8 @@ from .blocks import (
 from .caches import GenerationCache
 from .cues import missing_entities, question_entities, question_shapes
 from .gather import gather
-from .signals import FEATURES, Key, compute_features, normalise, softmax
+from .reader import Reader, load_reader
+from .signals import FEATURES, READER, Key, compute_features, normalise, reader_column, softmax
 from .weights import FittedWeights, load_weights
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ def to_evidence(
     dense: float = 0.0,
     lexical: float = 0.0,
     coverage_window: float = 0.0,
+    reader: float = 0.0,
 ) -> Evidence:
     """A catalog row as evidence, with the unit's kind, headings, context, page, block and link."""
     kind = cast(UnitKind, row.kind if row.kind in _KINDS else "sentence")
@@ -85,6 +88,7 @@ def to_evidence(
         dense=dense,
         lexical=lexical,
         coverage_window=coverage_window,
+        reader=reader,
         kind=kind,
         section=list(row.section),
         context=row.context,
@@ -129,12 +133,22 @@ class Ranker:
         candidates: sentences fetched from each retriever.
         weights: the fitted model; default: the file ``index.settings.weights_file`` names, or the
             bundled one (read on first use).
+        reader: the reader model that scores the best candidates, or its setting (``"bundled"``,
+            ``"none"`` or a model folder, loaded once per process); default: ``index.settings.reader``.
     """
 
-    def __init__(self, index: Index, *, candidates: int = 40, weights: FittedWeights | None = None) -> None:
+    def __init__(
+        self,
+        index: Index,
+        *,
+        candidates: int = 40,
+        weights: FittedWeights | None = None,
+        reader: Reader | str | None = "settings",
+    ) -> None:
         self.index = index
         self.k = candidates
         self._weights = weights
+        self._reader = reader
         generation = index.catalog.generation
         self._tokens: GenerationCache[int, list[str]] = GenerationCache(generation, max_items=200_000)
         self._vocabularies: GenerationCache[str, frozenset[str]] = GenerationCache(generation, max_items=256)
@@ -144,12 +158,49 @@ class Ranker:
         """The fitted model (read once; a missing or malformed file is a ConfigurationError)."""
         return self._weights or load_weights(self.index.settings.weights_file)
 
+    @cached_property
+    def reader(self) -> Reader | None:
+        """The reader model, or None (``CITEBOT_READER=none``, or no model bundled).
+
+        Raises:
+            ConfigurationError: the setting names a folder that is not a usable reader model.
+        """
+        if not isinstance(self._reader, str):
+            return self._reader
+        setting = self.index.settings.reader if self._reader == "settings" else self._reader
+        try:
+            return load_reader(setting, threads=self.index.settings.embedding_threads)
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(
+                f"CITEBOT_READER={setting!r} is not a usable reader model ({exc}); set it to 'bundled', "
+                "'none' or a folder written by `python -m retrieval.tools.export_reader`"
+            ) from exc
+
     def candidates(self, query: Query) -> Candidates | None:
-        """Gather candidate sentences from all retrievers and compute their signals."""
+        """Gather candidate sentences from all retrievers and compute their signals, the reader's last."""
         got = gather(self.index, query, k=self.k, tokens=self._tokenize)
         if got is None:
             return None
-        return Candidates(list(got.inputs.keys), got.rows, compute_features(got.inputs))
+        cands = Candidates(list(got.inputs.keys), got.rows, compute_features(got.inputs))
+        self._read(query.question, cands)
+        return cands
+
+    def _read(self, question: str, cands: Candidates) -> None:
+        """Fill the reader's column from the ``reader_depth`` candidates the other signals rank best.
+
+        The column is still 0 when they rank, so the reader has no say in which it reads; each unit is
+        read with its headings and its lead-in or header row.
+        """
+        reader = self.reader
+        depth = self.index.settings.reader_depth
+        if reader is None or not cands.keys or depth <= 0:
+            return
+        first = normalise(cands.features) @ self.weights.vector()
+        top = [int(i) for i in np.argsort(-first, kind="stable")[:depth]]
+        logits = reader.score(question, [cands.rows[cands.keys[i]] for i in top])
+        cands.features[:, READER] = reader_column(
+            dict(zip(top, logits.tolist(), strict=True)), len(cands.keys)
+        )
 
     def rank(self, query: Query, limit: int = 10) -> Retrieved:
         """Return the best ``limit`` sentences for ``query``, best first, with their probabilities."""
@@ -162,6 +213,7 @@ class Ranker:
         order = np.argsort(-fused, kind="stable")[:limit]
         dense, lexical = cands.column("dense"), cands.column("lexical")
         coverage = cands.column("coverage_window")
+        read = cands.column("reader")
         evidence = [
             to_evidence(
                 cands.rows[cands.keys[i]],
@@ -170,6 +222,7 @@ class Ranker:
                 dense=float(dense[i]),
                 lexical=float(lexical[i]),
                 coverage_window=float(coverage[i]),
+                reader=float(read[i]),
             )
             for i in order
         ]

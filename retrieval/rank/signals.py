@@ -275,9 +275,29 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("section_coverage", lambda c, k: c.section_coverage(k) * c.unit_coverage(k), "unit"),
     # A yes/no question against a sentence that says yes or no ("don't allow", "all of them must").
     Signal("polarity", lambda c, k: float(c.yes_no and says_yes_or_no(c.inputs.texts[k])), "unit"),
+    # The reader model (rank/reader.py): a cross-encoder's judgement that the unit answers the question.
+    # 0 here: the ranker fills the column (``reader_column``), since the model reads only the candidates
+    # the other signals rank best.
+    Signal("reader", lambda c, k: 0.0, "unit"),
 )
 #: Signal names in the order of the feature matrix's columns.
 FEATURES: tuple[str, ...] = tuple(s.name for s in SIGNALS)
+#: The reader's column: filled after the other signals, from the candidates they rank best.
+READER = FEATURES.index("reader")
+
+
+def reader_column(logits: Mapping[int, float], rows: int) -> np.ndarray:
+    """The reader's column for ``rows`` candidates, from the logits of those it read (by row).
+
+    Logits are clipped (a saturated logit says no more) and divided by 5, so the column spans a few
+    units like the other 0..1 signals. It is not standardised: a logit means the same in every question,
+    which is what lets the refusal decision read it. Rows it did not read get the lowest value it gave.
+    """
+    values = {row: float(np.clip(logit, -10.0, 10.0) / 5.0) for row, logit in logits.items()}
+    column = np.full(rows, min(values.values(), default=0.0), dtype=np.float64)
+    for row, value in values.items():
+        column[row] = value
+    return column
 
 
 def compute_features(inputs: FeatureInputs) -> np.ndarray:

@@ -39,6 +39,8 @@ class Thresholds:
 
     min_support: float
     coverage_weight: float
+    #: Weight of the best unit's reader value (``signals.reader_column``) in its support; 0 without one.
+    reader_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class FittedWeights:
             "thresholds": {
                 "min_support": self.thresholds.min_support,
                 "coverage_weight": self.thresholds.coverage_weight,
+                "reader_weight": self.thresholds.reader_weight,
             },
             "fitted_on": self.fitted_on,
             "method": self.method,
@@ -89,9 +92,18 @@ class FittedWeights:
                 f"unknown {sorted(unknown)}. Refit with `python -m retrieval.tools.tune SET_DIR --out FILE`."
             )
         limits = _numbers(data.get("thresholds"), "thresholds", where)
-        if set(limits) != {"min_support", "coverage_weight"}:
+        if (
+            not {"min_support", "coverage_weight"}
+            <= set(limits)
+            <= {
+                "min_support",
+                "coverage_weight",
+                "reader_weight",
+            }
+        ):
             raise ConfigurationError(
-                f"{where}: 'thresholds' needs exactly 'min_support' and 'coverage_weight'"
+                f"{where}: 'thresholds' needs 'min_support' and 'coverage_weight' (and may have "
+                "'reader_weight'), nothing else"
             )
         scores = data.get("scores", {})
         return cls(

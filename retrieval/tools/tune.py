@@ -47,6 +47,7 @@ from .metrics import Outcome, SetDocuments, cites_evidence, holds_answer, norm, 
 log = logging.getLogger(__name__)
 
 _DENSE, _COVERAGE_WINDOW = FEATURES.index("dense"), FEATURES.index("coverage_window")
+_READER = FEATURES.index("reader")
 
 
 @dataclass
@@ -206,6 +207,7 @@ def outcome(case: Case, w: np.ndarray, policy: AnswerPolicy) -> Outcome:
         dense=float(case.raw[best, _DENSE]),
         coverage_window=float(case.raw[best, _COVERAGE_WINDOW]),
         unknown_names=case.unknown[best],
+        reader=float(case.raw[best, _READER]),
     )
     if reason:
         return Outcome(answerable=case.answerable, refused=True, kind=case.kind)
@@ -238,17 +240,23 @@ def answer_metrics(cases: list[Case], w: np.ndarray, policy: AnswerPolicy) -> di
     return {k: v for k, v in metrics.items() if v is not None and k not in ("questions", "missing_answers")}
 
 
-def _support_inputs(cases: list[Case], w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each case's best candidate (under ``w``): its dense similarity, its coverage, and a named unknown."""
-    dense, cover, unknown = np.zeros(len(cases)), np.zeros(len(cases)), np.zeros(len(cases), dtype=bool)
+def _support_inputs(
+    cases: list[Case], w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each case's best candidate (under ``w``): its dense similarity, coverage and reader value.
+
+    The fourth array says whether its document misses a name the question asks about.
+    """
+    dense, cover, read = np.zeros(len(cases)), np.zeros(len(cases)), np.zeros(len(cases))
+    unknown = np.zeros(len(cases), dtype=bool)
     for i, c in enumerate(cases):
         if not len(c.gold):
             dense[i], cover[i], unknown[i] = -np.inf, 0.0, True  # no candidate: always refused
             continue
         best = int(ranked_order(c, c.features @ w)[0])
-        dense[i], cover[i] = c.raw[best, _DENSE], c.raw[best, _COVERAGE_WINDOW]
+        dense[i], cover[i], read[i] = c.raw[best, _DENSE], c.raw[best, _COVERAGE_WINDOW], c.raw[best, _READER]
         unknown[i] = bool(c.unknown[best])
-    return dense, cover, unknown
+    return dense, cover, read, unknown
 
 
 def fit_thresholds(
@@ -257,10 +265,12 @@ def fit_thresholds(
     *,
     budget: float = 0.04,
     coverage_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0),
+    reader_weights: tuple[float, ...] = (0.0, 0.1, 0.2, 0.4, 0.8),
 ) -> Thresholds:
     """Refusal thresholds that refuse the most unanswerable questions within a false-refusal budget.
 
-    Searches ``coverage_weight`` over a grid and ``min_support`` over the supports that occur. The
+    Searches ``coverage_weight`` and ``reader_weight`` over grids (the reader's only where the cases
+    carry reader values) and ``min_support`` over the supports that occur. The
     objective is the mean over QA sets (``Case.group``) of the share of unanswerable questions refused,
     under the constraint that no set refuses more than ``budget`` of its answerable questions: one set's
     easy refusals must not buy another set's false ones. Ties go to the lower ``min_support``.
@@ -270,12 +280,13 @@ def fit_thresholds(
     """
     if not cases:
         raise NoDocumentsError("nothing to fit refusal thresholds on")
-    dense, cover, unknown = _support_inputs(cases, w)
+    dense, cover, read, unknown = _support_inputs(cases, w)
     answerable = np.array([c.answerable for c in cases], dtype=bool)
     groups = [np.array([c.group == g for c in cases], dtype=bool) for g in sorted({c.group for c in cases})]
-    best: tuple[float, float, float] | None = None  # (objective, -min_support, coverage_weight)
-    for cw in coverage_weights:
-        support = dense + cw * cover
+    best: tuple[float, float, float, float] | None = None  # (objective, -min_support, cw, rw)
+    grid = [(cw, rw) for cw in coverage_weights for rw in (reader_weights if read.any() else (0.0,))]
+    for cw, rw in grid:
+        support = dense + cw * cover + rw * read
         finite = support[np.isfinite(support)]
         for t in np.unique(np.round(np.concatenate([finite, [0.0]]), 3)):
             refused = unknown | (support < t)
@@ -290,12 +301,12 @@ def fit_thresholds(
                     recalls.append(float(refused[neg].mean()))
             if not ok:
                 continue
-            key = (float(np.mean(recalls)) if recalls else 0.0, -float(t), cw)
+            key = (float(np.mean(recalls)) if recalls else 0.0, -float(t), cw, rw)
             if best is None or key[:2] > best[:2]:
                 best = key
     if best is None:  # even refusing on names alone breaks the budget: refuse on names only
         return Thresholds(min_support=-1.0, coverage_weight=0.0)
-    return Thresholds(min_support=round(-best[1], 3), coverage_weight=best[2])
+    return Thresholds(min_support=round(-best[1], 3), coverage_weight=best[2], reader_weight=best[3])
 
 
 def report(

@@ -60,6 +60,7 @@ FORMER_WEIGHTS = {
         "prose": 0.0,
         "section_coverage": 0.0,
         "polarity": 0.0,
+        "reader": 0.0,
     },
     "thresholds": {"min_support": 0.45, "coverage_weight": 0.5},
 }

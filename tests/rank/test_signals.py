@@ -123,6 +123,7 @@ def oracle(
             "code_overlap": code[(d, i)],
             "prose": 0.0 if (d, i) in inp.kinds else 1.0,
             "polarity": polar[(d, i)],
+            "reader": 0.0,  # the ranker fills it from the reader model (tests/rank/test_reader_signal.py)
         }
         row["section_coverage"] = row["section"] * row["coverage"]
         rows.append([row[name] for name in FEATURES])

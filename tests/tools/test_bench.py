@@ -23,6 +23,9 @@ KEYS = {
     "ingest_vs_langchain",
     "query_p50_ms",
     "query_p95_ms",
+    "query_p95_ms_no_reader",
+    "reader_ms_p50",
+    "embed_question_ms_p50",
     "query_p95_ms_large",
     "query_vs_langchain",
     "cold_ask_s",
@@ -81,7 +84,9 @@ def test_bench_json_has_every_metric(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(args) == 0
     res = json.loads(capsys.readouterr().out)
     assert set(res) >= KEYS
-    for key in KEYS - {"machine"}:
+    for key in KEYS - {"machine", "reader_ms_p50"}:
         assert isinstance(res[key], float | int) and math.isfinite(res[key]) and res[key] > 0, key
+    # No reader model is bundled (CITEBOT_READER=bundled finds none): the reader costs nothing.
+    assert res["reader_ms_p50"] == 0.0
     assert res["ingest_sentences_large"] == 300
     assert not list(tmp_path.glob("citebot-bench-*")), "temporary indexes are removed"
