@@ -5,15 +5,7 @@ the subpackages is private to the core. Importing this package loads no model an
 that happens on first use.
 """
 
-from .answer.render import (
-    SECTION_SEPARATOR,
-    Piece,
-    Rendering,
-    answer_pieces,
-    render_citation,
-    section_path,
-    to_markdown,
-)
+from .answer.render import Rendering, answer_pieces, render_citation
 from .atomic import atomic_write
 from .chain import CitingRetriever, build_chain, clean_question
 from .errors import (
@@ -31,6 +23,7 @@ from .index import SHARED_SCOPE, Index, IndexStats, open_index
 from .ingest import IngestReport, ingest
 from .ingest.formats import FORMATS, Format, MediaKind, describe_formats, format_for
 from .library import Added, Document, DocumentState, Library, Passage, PassageUnit
+from .markup import SECTION_SEPARATOR, Piece, section_path, to_markdown
 from .models import Answer, Citation, Query
 from .settings import Settings
 from .sources.config import Source, SourcesFile, load_sources

@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .answer.render import SECTION_SEPARATOR, answer_pieces, render_citation, section_path, to_markdown
+from .answer.render import answer_pieces, render_citation
 from .errors import CitebotError
 from .ingest.formats import describe_formats
+from .markup import SECTION_SEPARATOR, section_path, to_markdown
 from .resources import seeds_dir
 from .settings import Settings
 

@@ -246,6 +246,7 @@ def run_and_kill(target: Path, first: int, pause: bool, delay: float) -> list[st
 
 @posix_only
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_writer_killed_at_any_moment_leaves_the_old_or_the_new_file_whole(tmp_path: Path) -> None:
     """SIGKILL at random moments (seeded) and inside a write: the file is always one complete version.
 

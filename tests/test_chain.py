@@ -2,15 +2,14 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable
 
-from retrieval import Answer, CitingRetriever, InvalidQuestionError, NoDocumentsError, build_chain, ingest
-from retrieval.resources import seeds_dir
+from retrieval import Answer, CitingRetriever, NoDocumentsError, build_chain, ingest
 from tests.conftest import SEED_FILE
 
 
 @pytest.fixture
-def seeded(index, settings):
-    ingest(index, [seeds_dir()])
-    return build_chain(settings, index=index)
+def seeded(seed_index):
+    """The chain over the shared seed index (it only reads it)."""
+    return build_chain(seed_index.settings, index=seed_index)
 
 
 def test_chain_is_a_langchain_runnable(seeded):
@@ -96,16 +95,6 @@ def test_json_shape(seeded):
     }
 
 
-@pytest.mark.parametrize(
-    ("question", "message"),
-    [("", "empty"), ("   \n\t ", "empty"), ("x" * 20_000, "limit"), ("?!?... ---", "no words")],
-)
-def test_bad_questions_are_clear_errors(seeded, question, message):
-    """Empty, huge and punctuation-only questions raise a user-facing error."""
-    with pytest.raises(InvalidQuestionError, match=message):
-        seeded.invoke(question)
-
-
 def test_empty_index_says_to_ingest(index, settings):
     """Asking before anything is indexed tells the user to ingest."""
     with pytest.raises(NoDocumentsError, match="citebot ingest"):
@@ -123,24 +112,23 @@ def test_follow_up_uses_the_previous_question(seeded):
     assert "South Korea" in answer.citations[0].text
 
 
-def test_scopes_restrict_the_documents_searched(index, settings, tmp_path):
+def test_scopes_restrict_the_documents_searched(seed_index_copy, settings, tmp_path):
     """A scope filter keeps other scopes' documents out of the answer."""
-    ingest(index, [seeds_dir()])
     private = tmp_path / "guild"
     private.mkdir()
     (private / "otters.txt").write_text("Sea otters hold hands while they sleep so they do not drift apart.")
-    ingest(index, [private], scope="guild-1")
-    chain = build_chain(settings, index=index)
+    ingest(seed_index_copy, [private], scope="guild-1")
+    chain = build_chain(settings, index=seed_index_copy)
     q = "Why do sea otters hold hands while they sleep?"
     assert "otters" in chain.invoke({"question": q, "scopes": ["shared", "guild-1"]}).citations[0].text
     other = chain.invoke({"question": q, "scopes": ["shared", "guild-2"]})
     assert all("otters" not in c.text for c in other.citations)
 
 
-def test_langchain_retriever_returns_sentence_documents(index):
+def test_langchain_retriever_returns_sentence_documents(seed_index):
     """CitingRetriever gives sentence Documents whose metadata locates the verbatim text."""
-    ingest(index, [seeds_dir()])
-    docs = CitingRetriever(index=index, k=3).invoke("How many North Korean soldiers entered eastern Russia?")
+    retriever = CitingRetriever(index=seed_index, k=3)
+    docs = retriever.invoke("How many North Korean soldiers entered eastern Russia?")
     assert len(docs) == 3 and all(isinstance(d, Document) for d in docs)
     text = SEED_FILE.read_text(encoding="utf-8")
     for d in docs:
@@ -149,7 +137,7 @@ def test_langchain_retriever_returns_sentence_documents(index):
     assert "at least 3,000" in docs[0].page_content
 
 
-def test_catalog_vector_copies_match_chroma_and_old_catalogs_still_rank(index, settings, tmp_path):
+def test_catalog_vector_copies_match_chroma_and_old_catalogs_still_rank(seed_index_copy, settings, tmp_path):
     """The catalog's float16 vector copies equal Chroma's vectors; a catalog without them ranks the same.
 
     An index written before the copies existed has NULL vectors: the ranker then reads the neighbours'
@@ -160,7 +148,7 @@ def test_catalog_vector_copies_match_chroma_and_old_catalogs_still_rank(index, s
     from retrieval.index.catalog import Catalog
     from retrieval.index.store import sentence_id
 
-    ingest(index, [seeds_dir()])
+    index = seed_index_copy  # the test clears its catalog's vector copies
     (doc,) = index.catalog.documents()
     rows = index.catalog.sentences_by_key([(doc.doc_key, i) for i in range(5)])
     chroma = index.store.vectors(index.store.sentences, [sentence_id(k[0], k[1]) for k in rows])

@@ -41,6 +41,7 @@ def cli_index(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_ask_on_a_fresh_index_indexes_the_seeds_and_cites(cli_index):
     """`citebot ask --json` on an empty index ingests seeds/ and cites the "at least 3,000" sentence."""
     r = citebot(
@@ -57,6 +58,7 @@ def test_ask_on_a_fresh_index_indexes_the_seeds_and_cites(cli_index):
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_stats_reports_the_index(cli_index):
     """`citebot stats --json` counts what the previous test indexed and says where it is."""
     r = citebot("stats", "--json", index_dir=cli_index)
@@ -67,6 +69,7 @@ def test_stats_reports_the_index(cli_index):
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_ask_refuses_off_topic_in_plain_text(cli_index):
     """A question the seed doesn't answer prints a refusal and no sources."""
     r = citebot("ask", "What is the capital of France?", index_dir=cli_index)
@@ -76,6 +79,7 @@ def test_ask_refuses_off_topic_in_plain_text(cli_index):
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_readable_answer_lists_numbered_sources(cli_index):
     """The plain answer shows [1] and the quoted sentence with its title and offsets."""
     r = citebot("ask", "What did South Korea's intelligence service say?", index_dir=cli_index)
@@ -92,6 +96,7 @@ def test_readable_answer_lists_numbered_sources(cli_index):
         (["ingest", "does-not-exist"], "does not exist"),
     ],
 )
+@pytest.mark.subprocess
 def test_errors_are_one_line_without_traceback(cli_index, args, message):
     """Bad input exits 1 with a clear "Error:" line and no traceback."""
     r = citebot(*args, index_dir=cli_index)
@@ -101,6 +106,7 @@ def test_errors_are_one_line_without_traceback(cli_index, args, message):
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_ingest_of_an_empty_folder_is_clear(tmp_path):
     """An empty folder gets a clear message, not a traceback."""
     (tmp_path / "empty").mkdir()
@@ -232,6 +238,7 @@ def test_ingest_help_lists_the_formats_from_the_registry() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_installed_entry_points_are_found_through_package_metadata(tmp_path: Path) -> None:
     """A distribution declaring citebot.commands (here a throwaway dist-info) adds its command to --help."""
     dist = tmp_path / "site" / "citebot_plugin_probe-1.0.dist-info"
@@ -317,6 +324,7 @@ def test_sources_show_the_rendering_section_path_page_and_offsets() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_ask_on_markdown_agrees_in_text_and_json(tmp_path):
     """On a real Markdown file, text and --json cite the same offsets; text shows link words, not URLs."""
     docs = tmp_path / "docs"

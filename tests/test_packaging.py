@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.subprocess  # pip builds the wheel, a fresh interpreter runs it
+
 REPO = Path(__file__).resolve().parents[1]
 QUESTION = "How many North Korean soldiers entered eastern Russia?"
 # What a checkout holds that is not source: never copied into the build folder.

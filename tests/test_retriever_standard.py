@@ -18,7 +18,7 @@ from retrieval import CitingRetriever, Index, Settings, ingest
 from retrieval.embed.embeddings import SentenceEmbedder
 from retrieval.errors import ConfigurationError
 from retrieval.resources import seeds_dir
-from tests.conftest import WIKI_DIR
+from tests.conftest import WIKI_DIR, copy_seed_index
 
 QUESTION = "How many North Korean soldiers entered eastern Russia?"
 OTTERS = "Sea otters hold hands while they sleep so they do not drift apart."
@@ -26,11 +26,15 @@ OTTERS = "Sea otters hold hands while they sleep so they do not drift apart."
 
 @pytest.fixture(scope="module")
 def standard_index(
-    tmp_path_factory: pytest.TempPathFactory, real_embedder: SentenceEmbedder, graph_cache: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    seed_index_dir: Path,
+    real_embedder: SentenceEmbedder,
+    graph_cache: Path,
 ) -> Iterator[Index]:
     """The seed article and the test articles as shared documents, plus one guild's private note."""
     root = tmp_path_factory.mktemp("standard")
-    idx = Index(Settings(index_dir=root / "index", cache_dir=graph_cache), embedder=real_embedder)
+    settings = Settings(index_dir=root / "index", cache_dir=graph_cache)
+    idx = copy_seed_index(seed_index_dir, root / "index", real_embedder, settings)  # seeds_dir() indexed
     ingest(idx, [seeds_dir(), WIKI_DIR])
     private = root / "guild"
     private.mkdir()

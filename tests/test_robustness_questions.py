@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import InvalidQuestionError, build_chain, ingest
+from retrieval import InvalidQuestionError, build_chain
 from retrieval.chain import clean_question
 from tests.conftest import SEED_FILE
 
@@ -22,6 +22,8 @@ INVALID = {
     "punctuation": "?!?... ;;; --- ***",
     "controls": "\x01\x02\x03\x1b\x7f\x0b",
 }
+#: What each invalid question's error says (control characters read as blanks).
+SAYS = {"empty": "empty", "blank": "empty", "huge": "limit", "punctuation": "no words", "controls": "empty"}
 ODD_BUT_VALID = {
     "markdown": "**Who** said [this](https://evil.example) `rm -rf /` ~~struck~~ > quote?",
     "mentions": "@everyone @here <@123456789> <#42> what are the troops doing?",
@@ -36,22 +38,22 @@ ODD_BUT_VALID = {
 
 
 @pytest.fixture
-def seeded(index):
-    ingest(index, [SEED_FILE.parent])
-    return index
+def seeded(seed_index):
+    """The shared seed index: these tests only ask."""
+    return seed_index
 
 
 @pytest.mark.parametrize("name", list(INVALID))
 def test_invalid_questions_are_refused_clearly(name):
     """Empty, blank, 20,000-character, punctuation-only and control-only questions are refused clearly."""
-    with pytest.raises(InvalidQuestionError) as err:
+    with pytest.raises(InvalidQuestionError, match=SAYS[name]) as err:
         clean_question(INVALID[name], 2000)
     assert str(err.value) and "\n" not in str(err.value)
 
 
-def test_odd_questions_get_an_answer_with_verbatim_citations(seeded, settings):
+def test_odd_questions_get_an_answer_with_verbatim_citations(seeded):
     """Markdown, mentions, other languages, injections: an Answer whose citations are exact slices."""
-    chain = build_chain(settings, index=seeded)
+    chain = build_chain(seeded.settings, index=seeded)
     doc = SEED_FILE.read_text(encoding="utf-8")
     for name, question in ODD_BUT_VALID.items():
         answer = chain.invoke(question)
@@ -64,11 +66,11 @@ def test_odd_questions_get_an_answer_with_verbatim_citations(seeded, settings):
     assert n_rows == seeded.stats().sentences  # the "SQL" question changed nothing
 
 
-def test_invalid_questions_through_the_chain_raise_domain_errors(seeded, settings):
+def test_invalid_questions_through_the_chain_raise_domain_errors(seeded):
     """The chain raises InvalidQuestionError (not a library exception) for every invalid question."""
-    chain = build_chain(settings, index=seeded)
-    for question in INVALID.values():
-        with pytest.raises(InvalidQuestionError):
+    chain = build_chain(seeded.settings, index=seeded)
+    for name, question in INVALID.items():
+        with pytest.raises(InvalidQuestionError, match=SAYS[name]):
             chain.invoke(question)
 
 
@@ -79,10 +81,11 @@ def _ask(question: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
 
 
 @pytest.mark.slow
-def test_cli_ask_never_shows_a_traceback(seeded, tmp_path):
+@pytest.mark.subprocess
+def test_cli_ask_never_shows_a_traceback(seed_index_copy, tmp_path):
     """`citebot ask` answers odd questions (exit 0) and refuses invalid ones in one line (exit 1)."""
-    seeded.close()
-    env = {**os.environ, "CITEBOT_INDEX_DIR": str(seeded.directory), "HF_HUB_OFFLINE": "1"}
+    seed_index_copy.close()
+    env = {**os.environ, "CITEBOT_INDEX_DIR": str(seed_index_copy.directory), "HF_HUB_OFFLINE": "1"}
     for name, question in INVALID.items():
         done = _ask(question, env, tmp_path)
         assert done.returncode == 1, (name, done.stderr)

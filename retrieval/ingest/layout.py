@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..answer.render import plain_text, render_inline, render_unit
+from ..markup import plain_text, render_inline, render_unit
 from .parsers.units import ParsedDocument, Unit
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,8 @@ def order_units(units: Sequence[Unit]) -> list[Unit]:
 def lay_out(doc: ParsedDocument, chunk_chars: int) -> Layout:
     """Order ``doc``'s units and group them into chunks of one block, at most ``chunk_chars`` long.
 
-    A run grows while the next unit of the same block ends within ``chunk_chars`` of the run's start,
-    the rule segment.py always used for sentences, so a ``.txt`` is chunked as before.
+    A run grows while the next unit of the same block ends within ``chunk_chars`` of the run's start
+    (for a ``.txt``, a block is a paragraph and its units are sentences).
     """
     units = order_units(doc.units)
     chunks: list[Chunk] = []
@@ -88,7 +88,7 @@ def embedding_text(
     """The text embedded for a unit: its document's title, its lead-in or header row, itself, as read.
 
     A table row or a list item means little alone; its header row or lead-in says what it is about.
-    Markdown and reStructuredText are embedded as their readers see them (``render.py``): link words
+    Markdown and reStructuredText are embedded as their readers see them (:mod:`retrieval.markup`): link words
     without their address, no emphasis markers or roles, a table row as "Column: value" pairs. A URL
     inside a sentence pulls its embedding away from the question ("Get [LM Studio](https://…) to write
     answers" scored 0.22 against "What should I get to write answers?", 0.28 without the address).

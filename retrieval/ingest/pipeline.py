@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
-from ..answer.render import markup_of
 from ..errors import DocumentError, IndexBusyError, NoDocumentsError
 from ..index.catalog import DocumentRow, UnitRecord
 from ..index.core import SHARED_SCOPE, Index
 from ..index.store import chunk_id, sentence_id
+from ..markup import markup_of
 from .formats import describe_formats, format_for
 from .isolation import ParseLimits
 from .layout import Layout, embedding_text, lay_out

@@ -51,20 +51,10 @@ class Sentence:
 
 
 @dataclass(frozen=True, slots=True)
-class Chunk:
-    """Consecutive sentences ``[first, last]`` of one paragraph, at most about ``chunk_chars`` long."""
-
-    idx: int
-    first: int
-    last: int
-
-
-@dataclass(frozen=True, slots=True)
 class Segmented:
-    """A document cut into sentences and chunks, with the title its text suggests."""
+    """A document cut into sentences, with the title its text suggests (ingest/layout.py chunks them)."""
 
     sentences: list[Sentence]
-    chunks: list[Chunk]
     title: str | None
 
 
@@ -212,10 +202,9 @@ def _split_other_stops(text: str, start: int, end: int) -> list[tuple[int, int]]
     return spans
 
 
-def segment(text: str, *, chunk_chars: int = 600, max_sentence_chars: int = 1000) -> Segmented:
-    """Split ``text`` into prose sentences with offsets into ``text``, and chunk them by paragraph."""
+def segment(text: str, *, max_sentence_chars: int = 1000) -> Segmented:
+    """Split ``text`` into prose sentences with offsets into ``text``."""
     sentences: list[Sentence] = []
-    chunks: list[Chunk] = []
     title: str | None = None
     blocks = 0
     for b_start, b_end in paragraph_spans(text):
@@ -232,17 +221,4 @@ def segment(text: str, *, chunk_chars: int = 600, max_sentence_chars: int = 1000
                     sentences.append(Sentence(len(sentences), s2, e2, text[s2:e2], blocks))
         if len(sentences) > first:
             blocks += 1
-        chunks.extend(_chunk(sentences, first, chunk_chars, len(chunks)))
-    return Segmented(sentences, chunks, title)
-
-
-def _chunk(sentences: list[Sentence], first: int, chunk_chars: int, next_idx: int) -> list[Chunk]:
-    chunks: list[Chunk] = []
-    i = first
-    while i < len(sentences):
-        j = i
-        while j + 1 < len(sentences) and sentences[j + 1].end - sentences[i].start <= chunk_chars:
-            j += 1
-        chunks.append(Chunk(next_idx + len(chunks), i, j))
-        i = j + 1
-    return chunks
+    return Segmented(sentences, title)

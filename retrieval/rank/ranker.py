@@ -22,8 +22,8 @@ from ..errors import ConfigurationError
 from ..index.catalog import SentenceRow
 from ..index.core import Index
 from ..index.lexical import tokenize
+from ..links import citation_url
 from ..models import Evidence, Query, Retrieved, UnitKind
-from ..sources.links import citation_url
 from .blocks import (
     SHAPED_BY_RUNNER_UPS,
     RetrievedWithBlock,

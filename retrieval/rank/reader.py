@@ -48,7 +48,7 @@ _TEXT_CHARS = 1200
 _KIND_TAGS = {"list_item": "item", "table_row": "row", "code": "code", "step": "step"}
 
 
-class Unit(Protocol):
+class ReadableUnit(Protocol):
     """What the reader needs of a candidate unit (``retrieval.models.Evidence`` has all of it)."""
 
     @property
@@ -98,7 +98,7 @@ def pair_text(
     return " ".join(question.split()), " | ".join(parts)
 
 
-def unit_pair(question: str, unit: Unit) -> tuple[str, str]:
+def unit_pair(question: str, unit: ReadableUnit) -> tuple[str, str]:
     """:func:`pair_text` of an object with the unit's fields."""
     return pair_text(question, unit.text, unit.section, unit.context, unit.kind)
 
@@ -190,7 +190,7 @@ class Reader:
                     self._session = open_session(str(self._graph), self.threads)
         return self._session
 
-    def score(self, question: str, units: Sequence[Unit]) -> np.ndarray:
+    def score(self, question: str, units: Sequence[ReadableUnit]) -> np.ndarray:
         """The model's logit for each unit answering ``question`` (higher: more likely), float32."""
         return self.score_pairs([unit_pair(question, u) for u in units])
 

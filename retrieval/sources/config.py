@@ -52,8 +52,8 @@ _INTERVAL = re.compile(r"(?:\d+(?:\.\d+)?[smhd])+")
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _SCOPE = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
-Kind = Literal["folder", "file", "url", "sitemap"]
-KINDS: tuple[Kind, ...] = ("folder", "file", "url", "sitemap")
+SourceKind = Literal["folder", "file", "url", "sitemap"]
+KINDS: tuple[SourceKind, ...] = ("folder", "file", "url", "sitemap")
 
 
 def parse_interval(value: object) -> float:
@@ -138,7 +138,7 @@ class Source:
         refresh: seconds between refreshes of a URL or sitemap; None for files and folders (watched).
     """
 
-    kind: Kind
+    kind: SourceKind
     location: str
     scope: str
     refresh: float | None = None

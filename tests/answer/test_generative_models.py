@@ -25,7 +25,6 @@ from retrieval.answer.generative import GenerativeAnswerer
 from retrieval.answer.llms import bundled_gguf
 from retrieval.models import Answer, Query
 from retrieval.rank.ranker import Ranker
-from retrieval.resources import seeds_dir
 from tests.conftest import SEED_FILE, stop_process
 
 pytestmark = pytest.mark.slow
@@ -102,14 +101,10 @@ def server(gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         stop_process(proc, timeout=10)
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Iterator[Index]:
-    """The seed article in a real index, shared by the tests of this module."""
-    settings = Settings(index_dir=tmp_path_factory.mktemp("index"))
-    idx = Index(settings, embedder=real_embedder)
-    ingest(idx, [seeds_dir()])
-    yield idx
-    idx.close()
+@pytest.fixture
+def seeded(seed_index: Index) -> Index:
+    """The seed article in a real index (the session's, which these tests only read)."""
+    return seed_index
 
 
 def _ask(answerer: GenerativeAnswerer, index: Index, question: str) -> Answer:
@@ -126,6 +121,7 @@ def _assert_trustworthy(answer: Answer, text: str) -> None:
         assert answer.answer.rstrip().endswith("]")
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("output", ["json", "text"])
 def test_openai_compatible_server(server: str, seeded: Index, output: str) -> None:
     """ChatOpenAI against a real local llama.cpp server answers with only checked, verbatim citations."""

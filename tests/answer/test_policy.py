@@ -6,13 +6,12 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from retrieval import Settings, build_chain, ingest
+from retrieval import Settings, build_chain
 from retrieval.answer.extractive import REFUSAL, extractive_answer
 from retrieval.answer.generative import GenerativeAnswerer
 from retrieval.answer.policy import AnswerPolicy
 from retrieval.models import Evidence, Query, Retrieved
 from retrieval.rank.weights import Thresholds, load_weights
-from retrieval.resources import seeds_dir
 
 THRESHOLDS = Thresholds(min_support=0.45, coverage_weight=0.5)
 
@@ -129,10 +128,9 @@ def test_the_model_is_not_asked_when_the_policy_refuses():
 
 
 @pytest.mark.slow
-def test_the_chain_refuses_and_answers_on_the_seed_article(index, settings):
+def test_the_chain_refuses_and_answers_on_the_seed_article(seed_index):
     """End to end with the real model: off-topic and unknown-name questions refused, answerable ones cited."""
-    ingest(index, [seeds_dir()])
-    chain = build_chain(settings, index=index)
+    chain = build_chain(seed_index.settings, index=seed_index)
     assert chain.invoke("What is the capital of France?").refused
     assert chain.invoke("What did Gandhi say about Kim Jong Un?").refused
     answer = chain.invoke("Who is the Kremlin spokesperson?")

@@ -7,19 +7,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retrieval import Answer, Citation
-from retrieval.answer.render import (
+from retrieval.answer.render import answer_pieces, render_citation
+from retrieval.ingest.parsers.markdown import parse_markdown
+from retrieval.ingest.parsers.rst import parse_rst
+from retrieval.markup import (
     Piece,
-    answer_pieces,
     markup_of,
-    render_citation,
     render_code,
     render_inline,
     render_table_row,
     section_path,
     to_markdown,
 )
-from retrieval.ingest.parsers.markdown import parse_markdown
-from retrieval.ingest.parsers.rst import parse_rst
 
 README = """\
 # citebot

@@ -14,6 +14,7 @@ import itertools
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -25,9 +26,9 @@ from discord.webhook.async_ import AsyncWebhookAdapter
 from langchain_core.runnables import RunnableLambda
 
 from bot import BotConfig, CitebotBot, create_bot
-from retrieval import Index, Library, Settings, build_chain, ingest
+from retrieval import Index, Library, Settings, build_chain
 from retrieval.embed.embeddings import SentenceEmbedder
-from retrieval.resources import seeds_dir
+from tests.conftest import copy_seed_index
 
 APP_ID = 900000000000000001
 BOT_USER_ID = 900000000000000002
@@ -48,13 +49,15 @@ def snowflake() -> int:
 
 
 @pytest.fixture(scope="session")
-def bot_index(tmp_path_factory: pytest.TempPathFactory, real_embedder: SentenceEmbedder) -> Iterator[Index]:
+def bot_index(
+    tmp_path_factory: pytest.TempPathFactory, seed_index_dir: Path, real_embedder: SentenceEmbedder
+) -> Iterator[Index]:
     """The real index (real MiniLM, embedded Chroma) holding the seed article as shared, built once.
 
-    Tests that upload documents use servers of their own (fresh ids), so sharing it keeps them isolated.
+    A copy of the session's seed index, as uploads change it. Tests that upload documents use servers
+    of their own (fresh ids), so sharing it keeps them isolated.
     """
-    idx = Index(Settings(index_dir=tmp_path_factory.mktemp("bot") / "index"), embedder=real_embedder)
-    ingest(idx, [seeds_dir()])
+    idx = copy_seed_index(seed_index_dir, tmp_path_factory.mktemp("bot") / "index", real_embedder)
     yield idx
     idx.close()
 

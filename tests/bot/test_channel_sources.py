@@ -23,9 +23,9 @@ from discord.webhook.async_ import AsyncWebhookAdapter
 from bot import CitebotBot
 from bot.channel_sources import ChannelSources
 from bot.exts.channels import Channels
-from retrieval import SHARED_SCOPE, Index, Settings, ingest
+from retrieval import SHARED_SCOPE, Index
 from retrieval.embed.embeddings import SentenceEmbedder
-from retrieval.resources import seeds_dir
+from tests.conftest import copy_seed_index
 
 from .conftest import APP_ID, MANAGE_GUILD, PLAIN_MEMBER, FakeDiscord, snowflake
 
@@ -145,14 +145,15 @@ class Harness:
 
 
 @pytest.fixture(scope="module")
-def bot_index(tmp_path_factory: pytest.TempPathFactory, real_embedder: SentenceEmbedder) -> Iterator[Index]:
-    """This module's own index of the seed article, built once.
+def bot_index(
+    tmp_path_factory: pytest.TempPathFactory, seed_index_dir: Path, real_embedder: SentenceEmbedder
+) -> Iterator[Index]:
+    """This module's own copy of the seed index.
 
     Channel documents change the corpus statistics (BM25's word weights), which the answers of other
     modules' tests must not feel.
     """
-    idx = Index(Settings(index_dir=tmp_path_factory.mktemp("channels") / "index"), embedder=real_embedder)
-    ingest(idx, [seeds_dir()])
+    idx = copy_seed_index(seed_index_dir, tmp_path_factory.mktemp("channels") / "index", real_embedder)
     yield idx
     idx.close()
 

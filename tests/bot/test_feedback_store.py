@@ -90,6 +90,7 @@ def test_many_threads_vote_at_once(store: FeedbackStore) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_second_process_writes_beside_this_one(tmp_path: Path, store: FeedbackStore) -> None:
     """Another process voting on the same log while this one does loses nothing (WAL, busy timeout)."""
     answer_id = store.record(answer(), guild_id=GUILD, user_id=USER, latency=0.5)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from retrieval import Index, Settings, build_chain, ingest
 from retrieval.embed.embeddings import SentenceEmbedder
 from retrieval.models import Answer
 from retrieval.resources import seeds_dir
+from tests.conftest import copy_seed_index
 
 from ..index.test_concurrency import TOWNS, Corpus, _ingest_cli, questions
 from .conftest import MANAGE_GUILD, QUESTION, FakeDiscord, snowflake
@@ -24,10 +26,11 @@ from .test_documents import ARTICLE, ZORBLATT_Q
 
 
 @pytest.fixture(scope="module")
-def bot_index(tmp_path_factory: pytest.TempPathFactory, real_embedder: SentenceEmbedder) -> Iterator[Index]:
-    """This module's own index (a second process writes to it): the seed article, shared."""
-    idx = Index(Settings(index_dir=tmp_path_factory.mktemp("live") / "index"), embedder=real_embedder)
-    ingest(idx, [seeds_dir()])
+def bot_index(
+    tmp_path_factory: pytest.TempPathFactory, seed_index_dir: Path, real_embedder: SentenceEmbedder
+) -> Iterator[Index]:
+    """This module's own copy of the seed index (a second process writes to it), shared."""
+    idx = copy_seed_index(seed_index_dir, tmp_path_factory.mktemp("live") / "index", real_embedder)
     yield idx
     idx.close()
 
@@ -73,6 +76,7 @@ def _cli_ingests(index: Index, corpus: Corpus, runs: int) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 async def test_questions_are_answered_while_an_upload_and_citebot_ingest_change_the_index(
     app_factory: Any, chain_spy: AnswerSpy, bot_index: Index, tmp_path: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

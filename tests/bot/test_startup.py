@@ -59,6 +59,7 @@ def test_rejected_token_exits_with_one_line_and_is_never_logged(
     assert FAKE_TOKEN not in str(exc.value.code)
 
 
+@pytest.mark.subprocess
 def test_missing_token_is_one_clear_line_and_a_non_zero_exit(tmp_path: Path) -> None:
     """Without DISCORD_TOKEN, `python -m bot` prints one line to stderr and exits 1, no traceback."""
     env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN" and not k.startswith("CITEBOT_")}

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval import Index, Settings, ingest
+from retrieval import Index, Settings
 from retrieval.embed.embeddings import SentenceEmbedder
 from retrieval.embed.onnx_encoder import load
 from retrieval.embed.onnx_export import MIN_COSINE
@@ -72,13 +72,10 @@ def test_duplicates_are_embedded_once(real_embedder: SentenceEmbedder) -> None:
 
 
 @pytest.mark.slow
-def test_ask_does_not_import_torch(settings: Settings, real_embedder: SentenceEmbedder) -> None:
+@pytest.mark.subprocess
+def test_ask_does_not_import_torch(settings: Settings, seed_index_copy: Index) -> None:
     """`citebot ask` on an existing index answers with citations without importing torch."""
-    index = Index(settings, embedder=real_embedder)
-    try:
-        ingest(index, [SEED_FILE])
-    finally:
-        index.close()
+    seed_index_copy.close()  # the seed article, indexed in settings.index_dir
     code = (
         "import sys; from retrieval.cli import main; rc = main(['ask', '--json', sys.argv[1]]); "
         "sys.stderr.write('TORCH' if 'torch' in sys.modules else 'NO-TORCH'); sys.exit(rc)"
@@ -93,6 +90,7 @@ def test_ask_does_not_import_torch(settings: Settings, real_embedder: SentenceEm
     assert not answer["refused"] and answer["citations"]
 
 
+@pytest.mark.subprocess
 def test_a_cached_graph_answers_without_torch(real_embedder: SentenceEmbedder, graph_cache: Path) -> None:
     """A process that loads the cached graph embeds a question like this one, and never imports torch."""
     here = load(real_embedder.model_name, cache_dir=graph_cache)

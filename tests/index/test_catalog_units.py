@@ -154,6 +154,7 @@ def _open_in_child(path: str, queue: multiprocessing.Queue) -> None:
         queue.put(repr(exc))
 
 
+@pytest.mark.subprocess
 def test_concurrent_migration_under_load(tmp_path: Path) -> None:
     """Threads and processes opening one old catalog at once, beside CPU hogs and a busy writer, all succeed.
 
@@ -224,6 +225,7 @@ def _turn_held_by_another_process(path: Path, seconds: float) -> multiprocessing
     return proc
 
 
+@pytest.mark.subprocess
 def test_an_opener_waits_for_another_opener(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """While another process holds the catalog's opening turn, an opener waits (and says so), then opens."""
     path = tmp_path / "catalog.sqlite3"
@@ -236,6 +238,7 @@ def test_an_opener_waits_for_another_opener(tmp_path: Path, caplog: pytest.LogCa
     assert holder.exitcode == 0
 
 
+@pytest.mark.subprocess
 def test_an_opener_gives_up_after_its_wait(tmp_path: Path) -> None:
     """An opener whose turn never comes fails after its bounded wait, with a message that says why."""
     path = tmp_path / "catalog.sqlite3"

@@ -10,8 +10,8 @@ import numpy as np
 from retrieval import Index, Library
 from retrieval.index.catalog import Catalog, DocumentRow, UnitRecord
 from retrieval.ingest.pipeline import doc_key, ingest
+from retrieval.links import with_text_fragment
 from retrieval.rank.ranker import to_evidence
-from retrieval.sources.links import with_text_fragment
 
 from .test_catalog_units import _OLD_SCHEMA
 

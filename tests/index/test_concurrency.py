@@ -341,6 +341,7 @@ def test_threads_answer_while_another_thread_ingests(fake_index: Index, tmp_path
 
 # The real thing: a second process ingesting ---------------------------------------------------------
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_four_threads_answer_through_one_chain_while_citebot_ingest_runs(
     index: Index, settings: Settings, tmp_path: Path
 ) -> None:

@@ -25,6 +25,8 @@ from retrieval.errors import IndexBusyError
 from retrieval.ingest.pipeline import _EMBED_BATCH
 from tests.conftest import WIKI_DIR, FakeEmbedder
 
+pytestmark = pytest.mark.subprocess  # every test drives an ingest in a child process
+
 REPO = Path(__file__).resolve().parents[2]
 CITEBOT = Path(sys.executable).with_name("citebot")
 

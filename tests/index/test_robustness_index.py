@@ -147,6 +147,7 @@ print(idx.catalog.counts()["documents"], *idx.store.count())
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_really_full_disk_fails_clearly_and_ingest_resumes_after_space_is_freed(tiny_disk, tmp_path):
     """Ingest onto a full 1 MB tmpfs stops with a clear error; with space again, the rerun is a clean one."""
     docs = tmp_path / "docs"
@@ -180,6 +181,7 @@ def test_a_really_full_disk_fails_clearly_and_ingest_resumes_after_space_is_free
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_read_only_disk_is_one_clear_line(tiny_disk, tmp_path, docs):
     """An index on a file system remounted read-only: `citebot ingest` fails in one line, no traceback."""
     index_dir = tiny_disk / "index"
@@ -238,6 +240,7 @@ def _as_nobody(args: list[str], index_dir: Path, cwd: Path) -> subprocess.Comple
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching to the nobody user needs root")
 def test_an_index_folder_without_permission_is_one_clear_line(tmp_path):
     """As an unprivileged user: an unreadable index, and a read-only one, each fail in one line."""
@@ -268,6 +271,7 @@ def test_an_index_folder_without_permission_is_one_clear_line(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_cli_rebuild_recovers_a_corrupt_index(tmp_path, docs):
     """`citebot stats` on a garbage catalog says to rebuild; `citebot ingest --rebuild` then works."""
     env = {**os.environ, "CITEBOT_INDEX_DIR": str(tmp_path / "index"), "HF_HUB_OFFLINE": "1"}

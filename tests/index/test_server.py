@@ -19,7 +19,7 @@ from retrieval.cli import main
 from retrieval.embed.embeddings import SentenceEmbedder
 from tests.conftest import SEED_FILE, stop_process
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]  # a `chroma run` server, the CLI
 
 CHROMA = Path(sys.executable).with_name("chroma")
 QUESTION = "How many North Korean soldiers entered eastern Russia?"
@@ -107,6 +107,7 @@ def test_reingest_against_a_server_is_incremental(
         index.close()
 
 
+@pytest.mark.model  # main() loads the model itself
 def test_cli_ingest_and_ask_against_a_server(
     server_settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -95,6 +95,7 @@ def test_skipped_files_are_named_with_their_reason(
     _assert_good_indexed(fake_index, folder)
 
 
+@pytest.mark.slow  # a 5 MB file through the whole ingest: seconds
 def test_huge_markdown_table_is_capped(
     fake_index: Index, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

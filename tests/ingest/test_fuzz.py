@@ -324,6 +324,7 @@ def _cli_folder(tmp_path: Path) -> tuple[Path, list[str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_cli_ingest_of_a_hostile_folder_exits_0_and_names_each_skip(
     tmp_path: Path, graph_cache: Path
 ) -> None:

@@ -142,6 +142,7 @@ print(parse_isolated("tests.ingest.hostile_parsers:pid", b"", "x", "Test", Parse
 """
 
 
+@pytest.mark.subprocess
 def test_a_script_without_a_main_guard_still_ingests(tmp_path: Path) -> None:
     """A script without ``if __name__ == "__main__":`` ingests once, with its files parsed in the worker.
 

@@ -260,6 +260,7 @@ def test_removing_the_original_keeps_the_copy_searchable(fake_index, tmp_path):
     assert [Path(d.source).name for d in fake_index.catalog.documents()] == ["b.txt"]
 
 
+@pytest.mark.subprocess
 def test_stats_json_counts_aliases(fake_index, tmp_path):
     """`citebot stats --json` reports duplicates as aliases beside documents and sentences."""
     root = tmp_path / "docs"

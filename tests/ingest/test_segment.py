@@ -53,17 +53,6 @@ def test_long_sentences_are_cut_at_whitespace():
         assert text[s.start : s.end] == s.text
 
 
-def test_chunks_cover_every_sentence_once_within_paragraphs():
-    """Chunks partition the sentences, never spanning two paragraphs."""
-    text = SEED_FILE.read_text(encoding="utf-8")
-    seg = segment(text, chunk_chars=300)
-    covered = [i for c in seg.chunks for i in range(c.first, c.last + 1)]
-    assert covered == list(range(len(seg.sentences)))
-    for c in seg.chunks:
-        span = text[seg.sentences[c.first].start : seg.sentences[c.last].end]
-        assert "\n\n" not in span
-
-
 def test_prose_detection():
     """Short labels and headings are furniture; sentences and long paragraphs are prose."""
     assert not is_prose("Advertisement")

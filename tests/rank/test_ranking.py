@@ -67,12 +67,12 @@ FORMER_WEIGHTS = {
 
 
 @pytest.mark.slow
-def test_the_seed_articles_ranking_is_unchanged(index, tmp_path: Path):
+def test_the_seed_articles_ranking_is_unchanged(seed_index_copy, tmp_path: Path):
     """With the real model and the former weights, the top five and probabilities are the old ranker's."""
     path = tmp_path / "former.json"
     path.write_text(json.dumps(FORMER_WEIGHTS), encoding="utf-8")
+    index = seed_index_copy  # its settings change
     index.settings = index.settings.model_copy(update={"weights_file": path})
-    ingest(index, [seeds_dir()])
     ranker = Ranker(index)
     for question, (order, probabilities) in SEED_RANKING.items():
         got = ranker.rank(Query(question=question), limit=5)
@@ -81,9 +81,9 @@ def test_the_seed_articles_ranking_is_unchanged(index, tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_the_seed_demo_answers_the_same_with_the_bundled_weights(index, tmp_path: Path):
+def test_the_seed_demo_answers_the_same_with_the_bundled_weights(seed_index, tmp_path: Path):
     """The re-fitted weights answer the seed demo as the former ones did: same refusals, same quotes."""
-    ingest(index, [seeds_dir()])
+    index = seed_index
     path = tmp_path / "former.json"
     path.write_text(json.dumps(FORMER_WEIGHTS), encoding="utf-8")
     bundled = build_chain(index.settings, index=index)
@@ -97,10 +97,9 @@ def test_the_seed_demo_answers_the_same_with_the_bundled_weights(index, tmp_path
 
 
 @pytest.mark.slow
-def test_the_ranker_reports_the_names_the_best_document_never_mentions(index):
+def test_the_ranker_reports_the_names_the_best_document_never_mentions(seed_index):
     """unknown_names lists the question's names absent from the best document, and only those."""
-    ingest(index, [seeds_dir()])
-    ranker = Ranker(index)
+    ranker = Ranker(seed_index)
     assert ranker.rank(Query(question="What did Gandhi say about Kim Jong Un?")).unknown_names == [
         "Gandhi",
         "Kim Jong Un",

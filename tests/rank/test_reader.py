@@ -177,6 +177,8 @@ def test_load_reader_none_and_absent_bundle(tmp_path: Path, monkeypatch: pytest.
         load_reader(str(tmp_path / "missing"))
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_train_resume_export_and_read(data_dir: Path, tiny_init: Path, tmp_path: Path) -> None:
     """Stopped and resumed equals uninterrupted; the ONNX reader's logits equal torch's; threads agree."""
     import torch
@@ -263,6 +265,7 @@ def test_train_resume_export_and_read(data_dir: Path, tiny_init: Path, tmp_path:
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_kill_at_any_moment_then_resume(data_dir: Path, tiny_init: Path, tmp_path: Path) -> None:
     """A run killed with SIGKILL while checkpointing every step finishes, from its last checkpoint."""
     out = tmp_path / "killed"

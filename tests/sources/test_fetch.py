@@ -191,6 +191,7 @@ def test_settings_configure_the_fetcher() -> None:
     assert re.fullmatch(r"citebot/\S+ \(.*robots\.txt\)", fetcher._client.headers["user-agent"])
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
 def test_https_connects_to_the_checked_address_with_the_name_for_tls(tmp_path: Path) -> None:
     """Over TLS the connection goes to the checked address; the certificate is checked against the name."""

@@ -6,8 +6,8 @@ from urllib.parse import unquote
 
 from bot.formatting import citation_field
 from retrieval.cli import _format_source
+from retrieval.links import citation_url, text_fragment, with_text_fragment
 from retrieval.models import Answer, Citation
-from retrieval.sources.links import citation_url, text_fragment, with_text_fragment
 
 PAGE = "https://docs.example.org/guide.html"
 

@@ -322,6 +322,7 @@ def _cli(index_dir: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_kill_9_during_sync_then_sync_again_is_consistent_and_answers(
     tmp_path: Path, real_embedder: SentenceEmbedder
 ) -> None:

@@ -64,6 +64,8 @@ def test_a_given_folder_is_used_with_the_questions_beside_it(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
+@pytest.mark.model
 def test_bench_json_has_every_metric(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`citebot bench --sentences N --json` prints one JSON object with all the metrics, each a number."""
     docs = tmp_path / "docs"

@@ -174,6 +174,7 @@ def test_tune_scores_what_the_chain_answers(fake_index, seed_set: Path):
 
 
 @pytest.mark.slow
+@pytest.mark.model  # main() loads the model itself
 def test_tune_writes_a_weights_file_the_ranker_reads(seed_set: Path, tmp_path: Path, capsys):
     """`tune SET_DIR --out FILE` writes weights for every signal with provenance, and loads back."""
     out, report = tmp_path / "weights.json", tmp_path / "report.json"

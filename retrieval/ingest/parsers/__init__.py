@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .units import Kind, ParsedDocument, Unit
+from .units import ParsedDocument, Unit, UnitKind
 
-__all__ = ["Kind", "ParsedDocument", "Unit", "parse_file"]
+__all__ = ["ParsedDocument", "Unit", "UnitKind", "parse_file"]
 
 
 def parse_file(path: Path, max_bytes: int = 10**9) -> ParsedDocument:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...errors import DocumentError
-from .units import MONOSPACE_FONT, Kind, ParsedDocument, Series, is_how_to, lead_in_of
+from .units import MONOSPACE_FONT, ParsedDocument, Series, UnitKind, is_how_to, lead_in_of
 from .writer import TextWriter
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class _Numbering:
         last = self.series.get(self.last or "")
         return last if last is not None and last.goes_on_at(self.starts.get(key, 1)) else None
 
-    def count(self, paragraph: Paragraph, block: int, kind: Kind, lead: str | None) -> None:
+    def count(self, paragraph: Paragraph, block: int, kind: UnitKind, lead: str | None) -> None:
         """Note an ordered item written into ``block``."""
         key = self.key(paragraph)
         if key is None or key[1] != "0":
@@ -229,7 +229,7 @@ def parse_docx(data: bytes, name: str = "document") -> ParsedDocument:
         numbered = block._p.pPr is not None and block._p.pPr.numPr is not None
         if _LIST_STYLE.search(style or "") or numbered:
             ordered = numbering.ordered(block, style or "")
-            kind: Kind = "step" if ordered and is_how_to(*writer.section, lead_in or "") else "list_item"
+            kind: UnitKind = "step" if ordered and is_how_to(*writer.section, lead_in or "") else "list_item"
             earlier = numbering.goes_on(block) if ordered and not in_list else None
             if earlier is not None:  # "3." after a heading or table that broke off "1." and "2."
                 writer.resume(earlier.block)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from ...errors import DocumentError
 from ..segment import is_prose
-from .units import Kind, ParsedDocument, Series, is_how_to, last_sentence, lead_in_of
+from .units import ParsedDocument, Series, UnitKind, is_how_to, last_sentence, lead_in_of
 from .writer import TextWriter
 
 if TYPE_CHECKING:
@@ -185,11 +185,11 @@ class _HtmlWalker:
             self.title = text
         self.last_para = None
 
-    def list(self, tag: Tag, lead_in: str | None, outer: Kind | None, depth: int) -> None:
+    def list(self, tag: Tag, lead_in: str | None, outer: UnitKind | None, depth: int) -> None:
 
         if depth > MAX_DEPTH:
             return
-        kind: Kind = "list_item"
+        kind: UnitKind = "list_item"
         if tag.name == "ol" and (outer == "step" or is_how_to(*self.out.section, lead_in or "")):
             kind = "step"
         first = outer is None

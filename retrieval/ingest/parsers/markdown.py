@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..segment import paragraph_spans, sentence_spans
-from .units import Kind, ParsedDocument, Series, UnitCollector, is_how_to
+from .units import ParsedDocument, Series, UnitCollector, UnitKind, is_how_to
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -87,7 +87,7 @@ class _MarkdownWalker:
         # Per token level: the last sentence of the paragraph just before, a list's possible lead-in.
         self.last_para: dict[int, str | None] = {}
         # Open lists: (kind of their items, lead-in).
-        self.lists: list[tuple[Kind, str | None]] = []
+        self.lists: list[tuple[UnitKind, str | None]] = []
         # Open containers ("list_item", "blockquote"), innermost last.
         self.containers: list[str] = []
         # The last top-level numbered list: its block, kind, lead-in, and the number its next item would
@@ -238,7 +238,7 @@ class _MarkdownWalker:
         if not self.lists:
             self.out.new_block()
             self.after_numbered = False
-        kind: Kind = "list_item"
+        kind: UnitKind = "list_item"
         inside_step = bool(self.lists) and self.lists[-1][0] == "step"
         if ordered and (inside_step or is_how_to(*self.out.section, context or "")):
             kind = "step"

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 
 from .pdf_lines import BULLET, CHAR_WIDTH, HEADING_RATIO, Line
 from .pdf_tables import table_rows
-from .units import Kind, Series, is_how_to, lead_in_of
+from .units import Series, UnitKind, is_how_to, lead_in_of
 from .writer import TextWriter
 
 _NUMBERED = re.compile(r"^\s*\(?(\d{1,3})[.)]\s+")
@@ -40,7 +40,7 @@ _SHORT = 0.7
 
 
 @dataclass(frozen=True, slots=True)
-class Layout:
+class PageLayout:
     """What most of a document looks like: body font size, left margin, characters in a full line."""
 
     size: float = 0.0
@@ -49,7 +49,7 @@ class Layout:
     styled_headings: bool = False
 
     @classmethod
-    def of(cls, pages: list[list[Line]]) -> Layout:
+    def of(cls, pages: list[list[Line]]) -> PageLayout:
         """Measure the body text of ``pages`` (lines without layout are not counted)."""
         sizes: Counter[float] = Counter()
         for line in (x for lines in pages for x in lines):
@@ -170,11 +170,11 @@ class _Walker:
     """Reads lines in order and writes blocks; one block (paragraph, item or code) is open at a time."""
 
     writer: TextWriter
-    layout: Layout
+    layout: PageLayout
     para: list[str] = field(default_factory=list)
     item: list[str] = field(default_factory=list)
     code: list[str] = field(default_factory=list)
-    item_kind: Kind = "list_item"
+    item_kind: UnitKind = "list_item"
     lead_in: str | None = None
     in_list: bool = False
     marked: bool = False  # the current list's items start with a bullet or number
@@ -202,7 +202,7 @@ class _Walker:
     def _emit(
         self,
         text: str,
-        kind: Kind | None,
+        kind: UnitKind | None,
         context: str | None = None,
         *,
         new_block: bool = True,
@@ -428,7 +428,7 @@ class _Walker:
 
 def write_pages(writer: TextWriter, pages: list[list[Line]]) -> None:
     """Write the lines of ``pages`` (furniture already removed) as blocks, each on its first page."""
-    walker = _Walker(writer, Layout.of(pages))
+    walker = _Walker(writer, PageLayout.of(pages))
     for lines in pages:
         walker.start_page()
         rows = table_rows(lines, walker.last_row if walker.in_table else None)

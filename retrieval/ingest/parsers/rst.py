@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...errors import DocumentError
-from .units import Kind, ParsedDocument, Series, UnitCollector, is_how_to
+from .units import ParsedDocument, Series, UnitCollector, UnitKind, is_how_to
 
 if TYPE_CHECKING:
     from docutils import nodes
@@ -239,7 +239,7 @@ class _RstWalker:
     def visit(
         self,
         node: nodes.Node,
-        item: tuple[Kind, str | None] | None,
+        item: tuple[UnitKind, str | None] | None,
         depth: int = 0,
         lead_in: str | None = None,
     ) -> None:
@@ -309,7 +309,7 @@ class _RstWalker:
         self.visit(section, None, depth + 1)
         self.out.section = saved
 
-    def paragraph(self, node: nodes.paragraph, item: tuple[Kind, str | None] | None) -> str | None:
+    def paragraph(self, node: nodes.paragraph, item: tuple[UnitKind, str | None] | None) -> str | None:
         span = self.locate(node.rawsource or node.astext())
         if span is None:
             return None
@@ -320,13 +320,13 @@ class _RstWalker:
         return units[-1].text if units else None
 
     def visit_list(
-        self, node: nodes.Element, lead_in: str | None, outer: tuple[Kind, str | None] | None, depth: int
+        self, node: nodes.Element, lead_in: str | None, outer: tuple[UnitKind, str | None] | None, depth: int
     ) -> None:
         from docutils import nodes as n
 
         numbered = outer is None and isinstance(node, n.enumerated_list)
         start = int(node.get("start", 1)) if numbered else 1
-        kind: Kind = "list_item"
+        kind: UnitKind = "list_item"
         if numbered and self.numbered is not None and self.numbered.goes_on_at(start):
             # "3. Run it" after a break goes on from "2."
             kind, lead_in = self.numbered.kind, self.numbered.lead_in

@@ -11,13 +11,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Literal
 
+from ...models import UnitKind
 from ..segment import sentence_spans, split_long, trim_span
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["sentence", "list_item", "table_row", "code", "step"]
 
 _WORD = re.compile(r"\w")
 #: Font names of monospace faces (code set in a PDF, or by hand in a Word file).
@@ -56,7 +55,7 @@ class Unit:
             link); None for units of files and web pages, which are cited by their document's URL.
     """
 
-    kind: Kind
+    kind: UnitKind
     start: int
     end: int
     text: str
@@ -110,7 +109,7 @@ class Series:
     """
 
     block: int
-    kind: Kind
+    kind: UnitKind
     lead_in: str | None
     next: int
 
@@ -179,7 +178,7 @@ class UnitCollector:
         """The number of the current block."""
         return max(self._block, 0)
 
-    def add(self, kind: Kind, start: int, end: int, context: str | None = None) -> Unit | None:
+    def add(self, kind: UnitKind, start: int, end: int, context: str | None = None) -> Unit | None:
         """Add ``source[start:end]`` trimmed of surrounding whitespace; skip it if it holds no word."""
         start, end = trim_span(self.view, start, end)
         if end <= start or not _WORD.search(self.view[start:end]):
@@ -189,7 +188,7 @@ class UnitCollector:
         return unit
 
     def add_sentences(
-        self, start: int, end: int, kind: Kind = "sentence", context: str | None = None
+        self, start: int, end: int, kind: UnitKind = "sentence", context: str | None = None
     ) -> list[Unit]:
         """Split ``source[start:end]`` into sentences (segment.py's splitter) and add each one."""
         added = []
@@ -203,7 +202,9 @@ class UnitCollector:
                     added.append(unit)
         return added
 
-    def add_item(self, kind: Kind, start: int, end: int, context: str | None, max_chars: int) -> list[Unit]:
+    def add_item(
+        self, kind: UnitKind, start: int, end: int, context: str | None, max_chars: int
+    ) -> list[Unit]:
         """Add a list item whole (up to ``max_chars``), and its sentences too when it has several.
 
         An item is what a list question cites; one sentence inside a long item is what a prose question

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 
-from .units import Kind, Unit, UnitCollector
+from .units import Unit, UnitCollector, UnitKind
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ MAX_CODE_LINES = 80
 
 @dataclass(frozen=True, slots=True)
 class _Planned:
-    kind: Kind | None  # None: prose to split into sentences
+    kind: UnitKind | None  # None: prose to split into sentences
     start: int
     end: int
     section: tuple[str, ...]
@@ -43,7 +43,7 @@ class TextWriter:
     _top: int = -1  # the highest block number given out
 
     def write(
-        self, text: str, kind: Kind | None, context: str | None = None, *, new_block: bool = True
+        self, text: str, kind: UnitKind | None, context: str | None = None, *, new_block: bool = True
     ) -> None:
         """Append ``text`` as a block (or as the next line of the current one) that becomes ``kind``."""
         if new_block or self.block < 0:

@@ -2,7 +2,10 @@
 
 A citation that only named a web page would send the reader hunting; a text fragment
 (``#:~:text=``, https://wicg.github.io/scroll-to-text-fragment/) makes the browser scroll to the quote
-and highlight it. The rule lives here so the ranker, the CLI and the bot all link the same way.
+and highlight it. The rule is a pure function of a unit's stored fields, so it lives at the bottom of
+the package with the models: the ranker fills each piece of evidence's link with it (the link a
+citation carries) without depending on the web sources that fetch pages, and every front end links the
+same way.
 """
 
 from __future__ import annotations
