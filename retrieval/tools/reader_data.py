@@ -39,6 +39,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from .reader_mining import RankerMiner
 from .reader_sources import DOC_KINDS, Group, SourceContext, reader_for
 
 log = logging.getLogger(__name__)
@@ -138,9 +139,17 @@ def capped(groups: list[Group], cap: int | None, key: str, seed: int) -> list[Gr
 
 
 def build(
-    corpus: Path, seed: int = 0, limit: int | None = None, exclude: Sequence[Path] = ()
+    corpus: Path,
+    seed: int = 0,
+    limit: int | None = None,
+    exclude: Sequence[Path] = (),
+    miner: RankerMiner | None = None,
 ) -> tuple[dict[str, list[Group]], dict[str, Any]]:
-    """Read every source, split, cap and filter; the groups of each split and the run's statistics."""
+    """Read every source, split, cap and filter; the groups of each split and the run's statistics.
+
+    ``miner``: mine the documentation sources' retrieval negatives with citebot's ranker
+    (:mod:`retrieval.tools.reader_mining`) instead of BM25.
+    """
     started = time.monotonic()
     sources = manifest(corpus)
     held = held_out_projects(sources, seed)
@@ -153,7 +162,7 @@ def build(
         if reader is None or not (corpus / name).is_dir():
             skipped.append(name)
             continue
-        ctx = SourceContext(corpus / name, seed, limit)
+        ctx = SourceContext(corpus / name, seed, limit, miner=miner)
         made = reader(ctx)
         made = made[:limit] if limit is not None else made
         groups = [c for g in made if (c := eval_filter.clean(g)) is not None]
@@ -181,6 +190,7 @@ def build(
         },
         seed=seed,
         limit_per_source=limit,
+        negatives_mined_with="citebot's ranker" if miner is not None else "BM25",
         seconds=round(time.monotonic() - started, 1),
     )
     return splits, stats
@@ -279,11 +289,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="Seed of every random choice (default 0).")
     parser.add_argument("--limit-per-source", type=int, default=None, help="Stop each source after N groups.")
+    parser.add_argument(
+        "--mine-with-ranker",
+        action="store_true",
+        help="Mine the documentation sources' hard negatives with citebot's ranker over each project's "
+        "documents (indexed with the configured embedding model) instead of BM25.",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if not (args.corpus / "MANIFEST.tsv").is_file():
         parser.exit(1, f"reader_data: {args.corpus} has no MANIFEST.tsv\n")
-    splits, stats = build(args.corpus, args.seed, args.limit_per_source, args.exclude)
+    miner = RankerMiner() if args.mine_with_ranker else None
+    splits, stats = build(args.corpus, args.seed, args.limit_per_source, args.exclude, miner)
     write(args.out, splits, stats)
     print(json.dumps({k: stats[k] for k in ("total", "splits", "seconds")}))  # noqa: T201 - a script's output
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import bm25s
 
     from ..ingest.parsers.units import Unit
+    from .reader_mining import MinedPool, RankerMiner
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class SourceContext:
     seed: int
     limit: int | None = None
     held_out: list[str] = field(default_factory=list)  # filled by readers: which file split is valid
+    miner: RankerMiner | None = None  # mines documentation negatives with citebot's ranker
 
     def rng(self, *salt: object) -> random.Random:
         """A generator seeded by the run's seed, the source and ``salt``: independent of other sources."""
@@ -462,9 +464,13 @@ def doc_files(root: Path) -> list[Path]:
     )
 
 
-def read_docs(root: Path) -> list[list[Piece]]:
-    """Every document of a project as citebot parses it: one list of pieces per document."""
-    docs = []
+def read_docs(root: Path) -> tuple[list[list[Piece]], list[tuple[str, str, str]]]:
+    """Every document of a project as citebot parses it: one list of pieces per document.
+
+    Also returns the documents themselves (``(name, text, suffix)``, those that gave units), for a
+    :class:`retrieval.tools.reader_mining.RankerMiner` to index.
+    """
+    docs, raw = [], []
     for path in doc_files(root):
         for name, text, suffix in _documents(path):
             try:
@@ -474,7 +480,8 @@ def read_docs(root: Path) -> list[list[Piece]]:
                 continue
             if units:
                 docs.append([piece_of(u) for u in units])
-    return docs
+                raw.append((name, text, suffix))
+    return docs, raw
 
 
 def _is_pointer(text: str) -> bool:
@@ -483,10 +490,21 @@ def _is_pointer(text: str) -> bool:
 
 
 def docs_groups(ctx: SourceContext) -> list[Group]:
-    """Question headings (FAQ) and task headings of a documentation project, with hard negatives."""
-    docs = read_docs(ctx.root)
+    """Question headings (FAQ) and task headings of a documentation project, with hard negatives.
+
+    With a miner in ``ctx``, the retrieval negatives are citebot's own ranker's best wrong units
+    (origin ``ranker``) over the project's documents; without one, BM25's (origin ``retriever``).
+    """
+    docs, raw = read_docs(ctx.root)
+    if ctx.miner is None or not raw:
+        return _docs_groups(ctx, docs, None)
+    with ctx.miner.pool(raw) as mined:
+        return _docs_groups(ctx, docs, mined)
+
+
+def _docs_groups(ctx: SourceContext, docs: list[list[Piece]], mined: MinedPool | None) -> list[Group]:
     pool = [p for doc in docs for p in doc]
-    retriever = Retriever([p.text for p in pool])
+    retriever = Retriever([p.text for p in pool]) if mined is None else None
     rng = ctx.rng("docs")
     wanted: list[tuple[int, tuple[str, ...], str, str]] = []
     for d, doc in enumerate(docs):
@@ -515,12 +533,16 @@ def docs_groups(ctx: SourceContext) -> list[Group]:
             continue
         near = [doc[i] for i in (inside[0] - 1, inside[-1] + 1) if 0 <= i < len(doc) and i not in answer]
         elsewhere = [i for i in range(len(doc)) if i not in answer]
-        ranked = [pool[i] for i in retriever.ranked(q_tokens, 3 * GROUP_SIZE)]
+        if mined is not None:
+            origin, ranked = "ranker", mined.ranked(question, 3 * GROUP_SIZE)
+        else:
+            assert retriever is not None
+            origin, ranked = "retriever", [pool[i] for i in retriever.ranked(q_tokens, 3 * GROUP_SIZE)]
         candidates = assemble(
             [doc[lead]],
             [
                 ("neighbour", near, 2),
-                ("retriever", ranked, 3),
+                (origin, ranked, 3),
                 ("section", [doc[i] for i in sample(elsewhere, GROUP_SIZE, rng)], 1),
                 ("random", sample(pool, 2 * GROUP_SIZE, rng), GROUP_SIZE),
             ],

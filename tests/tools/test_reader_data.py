@@ -187,3 +187,37 @@ def test_question_like_statements_are_not_questions() -> None:
     assert question_of("What the URLconf searches against") is None
     assert question_of("How to filter directories") == ("faq", "How to filter directories")
     assert question_of("Installing and running mypy") == ("heading", "How do I install and run mypy?")
+
+
+def test_documentation_negatives_mined_with_citebots_ranker(tmp_path: Path) -> None:
+    """--mine-with-ranker: documentation groups' retrieval negatives are the ranker's wrong units.
+
+    The ranker runs over a real (throwaway) citebot index of each project's documents; deterministic
+    fake embeddings keep this fast, the mining path is the same with the real model.
+    """
+    import tempfile
+
+    from retrieval.settings import Settings
+    from retrieval.tools.reader_data import build
+    from retrieval.tools.reader_mining import RankerMiner
+    from retrieval.tools.reader_sources import SourceContext, docs_groups, read_docs
+    from tests.conftest import FakeEmbedder
+
+    leftovers = set(Path(tempfile.gettempdir()).glob("citebot-mine-*"))
+    miner = RankerMiner(Settings(index_dir=tmp_path / "unused"), embedder=FakeEmbedder())
+    groups = docs_groups(SourceContext(CORPUS / "alpha-docs", 0, miner=miner))
+    plain = docs_groups(SourceContext(CORPUS / "alpha-docs", 0))
+    assert [g.question for g in groups] == [g.question for g in plain] and groups
+    mined = [c for g in groups for c in g.candidates if c.origin == "ranker"]
+    assert mined and not [c for g in groups for c in g.candidates if c.origin == "retriever"]
+    assert all(c.label == 0 for c in mined)
+    faq = next(g for g in groups if g.question == "How do I reset the widget cache?")
+    texts = {c.piece.text for c in faq.candidates}
+    assert not texts & set(FAQ_ANSWER[1:]), "the rest of the answer is never a negative"
+    docs, _ = read_docs(CORPUS / "alpha-docs")
+    assert {c.piece.text for c in mined} <= {p.text for doc in docs for p in doc}, "units of its documents"
+    assert set(Path(tempfile.gettempdir()).glob("citebot-mine-*")) == leftovers, "the mining index is removed"
+
+    splits, stats = build(CORPUS, miner=miner)
+    assert stats["negatives_mined_with"] == "citebot's ranker"
+    assert any(c.origin == "ranker" for g in splits["train"] + splits["valid"] for c in g.candidates)
