@@ -23,7 +23,7 @@ from ..index.catalog import SentenceRow
 from ..index.core import Index
 from ..index.lexical import tokenize
 from ..links import citation_url
-from ..models import Evidence, Query, Retrieved, UnitKind
+from ..models import Evidence, Query, UnitKind
 from .blocks import (
     SHAPED_BY_RUNNER_UPS,
     RetrievedWithBlock,
@@ -202,12 +202,12 @@ class Ranker:
             dict(zip(top, logits.tolist(), strict=True)), len(cands.keys)
         )
 
-    def rank(self, query: Query, limit: int = 10) -> Retrieved:
+    def rank(self, query: Query, limit: int = 10) -> RetrievedWithBlock:
         """Return the best ``limit`` sentences for ``query``, best first, with their probabilities."""
         weights = self.weights.vector()
         cands = self.candidates(query)
         if cands is None:
-            return Retrieved(query=query, evidence=[])
+            return RetrievedWithBlock(query=query, evidence=[])
         fused = normalise(cands.features) @ weights
         prob = softmax(fused)
         order = np.argsort(-fused, kind="stable")[:limit]
