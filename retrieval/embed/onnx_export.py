@@ -108,7 +108,6 @@ def export(model: Path, tokenizer: Any, threads: int = 0) -> bytes:
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
-    from onnxruntime.transformers.optimizer import optimize_model
     from sentence_transformers import SentenceTransformer
 
     log.info("exporting %s to ONNX (once; the graph is cached)", model)
@@ -116,7 +115,27 @@ def export(model: Path, tokenizer: Any, threads: int = 0) -> bytes:
     st = SentenceTransformer(str(model), device="cpu", model_kwargs={"attn_implementation": "eager"})
     st.eval()
     wrapped = _normalized(st, torch).eval()
+    config: Any = getattr(st[0], "auto_model").config  # noqa: B009 - typed as Tensor | Module
+    fused = fused_graph(wrapped, ["input_ids", "attention_mask"], "embedding", config)
+    log.info("onnx export: fused operators %s", fused.get_fused_operator_statistics())
+    data: bytes = fused.model.SerializeToString()
+    _check(st, data, tokenizer, threads)
+    return data
+
+
+def fused_graph(module: Any, inputs: list[str], output: str, config: Any) -> Any:
+    """``module`` (token id tensors in, one batch-first tensor out) as a fused ONNX Runtime graph.
+
+    Shared by the sentence encoder and the reader (``tools/export_reader.py``): the TorchScript-based
+    exporter with dynamic batch and length axes, then ONNX Runtime's transformer optimizer, which fuses
+    the eager-attention MatMul/Softmax pattern, skip layer-norms and GELUs for a BERT-shaped ``config``.
+    Returns the optimizer's model (``.model`` is the ONNX proto). Imports torch.
+    """
+    import torch
+    from onnxruntime.transformers.optimizer import optimize_model
+
     sample = torch.ones((2, 8), dtype=torch.int64)
+    samples = tuple(torch.zeros_like(sample) if name == "token_type_ids" else sample for name in inputs)
     axes = {0: "batch", 1: "length"}
     with (
         tempfile.TemporaryDirectory(prefix="citebot-export-") as tmp,
@@ -127,27 +146,22 @@ def export(model: Path, tokenizer: Any, threads: int = 0) -> bytes:
         warnings.simplefilter("ignore")
         raw = Path(tmp) / "model.onnx"
         torch.onnx.export(
-            wrapped,
-            (sample, sample),
+            module,
+            samples,
             str(raw),
             dynamo=False,
-            input_names=["input_ids", "attention_mask"],
-            output_names=["embedding"],
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "embedding": {0: "batch"}},
+            input_names=inputs,
+            output_names=[output],
+            dynamic_axes={**{name: axes for name in inputs}, output: {0: "batch"}},
             opset_version=17,
         )
-        config: Any = getattr(st[0], "auto_model").config  # noqa: B009 - typed as Tensor | Module
-        fused = optimize_model(
+        return optimize_model(
             str(raw),
             model_type="bert",
             num_heads=int(getattr(config, "num_attention_heads", 0) or 0),
             hidden_size=int(getattr(config, "hidden_size", 0) or 0),
             opt_level=0,
         )
-        log.info("onnx export: fused operators %s", fused.get_fused_operator_statistics())
-        data: bytes = fused.model.SerializeToString()
-    _check(st, data, tokenizer, threads)
-    return data
 
 
 def _normalized(st: Any, torch: Any) -> Any:

@@ -26,12 +26,12 @@ import os
 import shutil
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..embed.onnx_export import fused_graph
 from ..rank.reader import (
     CONFIG_FILE,
     MODEL_FILE,
@@ -45,6 +45,7 @@ from .train_reader import (
     ARGS_FILE,
     BEST_FILE,
     LOG_FILE,
+    RECIPE,
     STATE_FILE,
     Group,
     group_metrics,
@@ -105,43 +106,13 @@ def _wrapped(model: Any, torch: Any) -> Any:
 def export_graph(model: Any, path: Path) -> dict[str, int]:
     """Write ``model``'s fused fp32 ONNX graph to ``path``; returns the fused operators' counts."""
     import torch
-    from onnxruntime.transformers.optimizer import optimize_model
 
-    sample = torch.ones((2, 8), dtype=torch.int64)
-    axes = {0: "batch", 1: "length"}
-    with (
-        tempfile.TemporaryDirectory(prefix="citebot-reader-") as tmp,
-        torch.no_grad(),
-        warnings.catch_warnings(),
-    ):
-        # The tracer warns that shape checks become constants: they hold for any batch (the probes check).
-        warnings.simplefilter("ignore")
-        raw = Path(tmp) / "raw.onnx"
-        torch.onnx.export(
-            _wrapped(model, torch),
-            (sample, sample, torch.zeros_like(sample)),
-            str(raw),
-            dynamo=False,
-            input_names=["input_ids", "attention_mask", "token_type_ids"],
-            output_names=["logit"],
-            dynamic_axes={
-                "input_ids": axes,
-                "attention_mask": axes,
-                "token_type_ids": axes,
-                "logit": {0: "batch"},
-            },
-            opset_version=17,
-        )
-        fused = optimize_model(
-            str(raw),
-            model_type="bert",
-            num_heads=int(model.config.num_attention_heads),
-            hidden_size=int(model.config.hidden_size),
-            opt_level=0,
-        )
-        fused.save_model_to_file(str(path))
-        stats: dict[str, int] = fused.get_fused_operator_statistics()
-        return stats
+    fused = fused_graph(
+        _wrapped(model, torch), ["input_ids", "attention_mask", "token_type_ids"], "logit", model.config
+    )
+    fused.save_model_to_file(str(path))
+    stats: dict[str, int] = fused.get_fused_operator_statistics()
+    return stats
 
 
 def quantize(src: Path, dst: Path) -> None:
@@ -215,23 +186,7 @@ def model_card(
     last = evals[-1] if evals else {}
     chosen = next((r for r in evals if r.get("step") == checks.get("step")), last)
     chosen_hit1 = (chosen.get("valid") or {}).get("hit1")
-    flags = " ".join(
-        f"--{k.replace('_', '-')} {recipe[k]}"
-        for k in (
-            "max_pairs",
-            "epochs",
-            "lr",
-            "batch_size",
-            "max_length",
-            "seed",
-            "neg_per_group",
-            "max_positives",
-            "loss",
-            "warmup",
-            "weight_decay",
-        )
-        if k in recipe
-    )
+    flags = " ".join(f"--{k.replace('_', '-')} {recipe[k]}" for k in RECIPE if k != "init" and k in recipe)
     quant = "dynamic int8 (onnxruntime.quantization.quantize_dynamic)" if config["quantized"] else "fp32"
 
     def fmt(v: Any) -> str:
@@ -308,7 +263,7 @@ difference| from torch on probe pairs {checks.get("probe_diff_fp32")} (fp32 ONNX
 ## Retrain
 
 ```
-python -m retrieval.tools.reader_data --corpus ../shared/reader-corpus --out DATA_DIR --exclude ../shared/eval
+python -m retrieval.tools.reader_data --corpus CORPUS_DIR --out DATA_DIR --exclude EVAL_DOCS_DIR
 python -m retrieval.tools.train_reader --data DATA_DIR --out CKPT_DIR --threads 2 {flags}
 python -m retrieval.tools.export_reader CKPT_DIR --out MODEL_DIR{" --int8" if config["quantized"] else ""}
 ```

@@ -1,9 +1,9 @@
 """Training data for citebot's reader (a cross-encoder scoring whether a unit answers a question).
 
-Turns the raw reader corpus (``shared/reader-corpus``: documentation projects, command pages,
+Turns the raw reader corpus (the shared ``reader-corpus`` folder: documentation projects, command pages,
 answer-selection and extractive QA sets; see its README) into question groups, one JSON object a line::
 
-    python -m retrieval.tools.reader_data --corpus ../shared/reader-corpus --out DIR --exclude ../shared/eval
+    python -m retrieval.tools.reader_data --corpus CORPUS_DIR --out DIR --exclude EVAL_DOCS_DIR
 
 ``DIR/train.jsonl`` and ``DIR/valid.jsonl`` hold groups ``{"group", "project", "source_kind",
 "question", "candidates": [{"text", "kind", "section", "context", "label", "origin"}]}`` (no positive:

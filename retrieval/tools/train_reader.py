@@ -62,7 +62,7 @@ ARGS_FILE = "args.json"
 LOG_FILE = "log.jsonl"
 MODEL_CONFIG_FILE = "config.json"
 # What defines a run: a resumed run must agree on all of these, or it would not continue the same run.
-_RECIPE = (
+RECIPE = (
     "init",
     "max_pairs",
     "epochs",
@@ -382,7 +382,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def _prepare(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """The run's recipe: written on the first start, checked against the arguments on a restart."""
     data = Path(args.data)
-    recipe = {k: getattr(args, k) for k in _RECIPE}
+    recipe = {k: getattr(args, k) for k in RECIPE}
     recipe["init"] = str(Path(recipe["init"]).resolve())
     recipe["data"] = str(data.resolve())
     recipe["train_sha256"] = file_digest(data / "train.jsonl")
