@@ -39,7 +39,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -55,6 +55,7 @@ from ..rank.reader import (
 )
 
 log = logging.getLogger(__name__)
+G = TypeVar("G")  # a group of any training tool (the reader's, the embedder's)
 
 STATE_FILE = "state.pt"
 BEST_FILE = "best.pt"
@@ -195,7 +196,7 @@ def hit1_by_source(groups: Sequence[Group], scores: Sequence[np.ndarray]) -> dic
     return out
 
 
-def valid_sample(groups: list[Group], limit: int, seed: int) -> list[Group]:
+def valid_sample(groups: list[G], limit: int, seed: int) -> list[G]:
     """At most ``limit`` validation groups, the same ones every evaluation (and in the exporter)."""
     if limit <= 0 or len(groups) <= limit:
         return groups
