@@ -25,8 +25,8 @@ from .answer.extractive import extractive_answer
 from .answer.policy import AnswerPolicy
 from .errors import CitebotError, ConfigurationError, InvalidQuestionError, NoDocumentsError
 from .index.core import Index, open_index
-from .models import Answer, Query, Retrieved
-from .rank.ranker import Ranker
+from .models import Answer, Query
+from .rank.ranker import Ranker, Retrieved
 from .settings import Settings
 
 if TYPE_CHECKING:

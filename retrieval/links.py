@@ -3,9 +3,9 @@
 A citation that only named a web page would send the reader hunting; a text fragment
 (``#:~:text=``, https://wicg.github.io/scroll-to-text-fragment/) makes the browser scroll to the quote
 and highlight it. The rule is a pure function of a unit's stored fields, so it lives at the bottom of
-the package with the models: the ranker fills each piece of evidence's link with it (the link a
-citation carries) without depending on the web sources that fetch pages, and every front end links the
-same way.
+the package with the models, apart from the web sources that fetch pages: the answer makes each
+citation's link with it where it makes the citation (``answer/extractive.py``), from the unit's own link
+and its document's address that the evidence carries, and every front end links the same way.
 """
 
 from __future__ import annotations

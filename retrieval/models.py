@@ -1,4 +1,10 @@
-"""The public data shapes: a question's request, the evidence found, and the cited answer."""
+"""The data shapes: a question's request, the evidence found, and the cited answer.
+
+A unit travels one way: the catalog's row becomes ``Evidence`` in the ranker (rank/ranker.py,
+``to_evidence``) and a cited ``Evidence`` becomes a ``Citation`` in the answer (answer/extractive.py,
+``to_citations``), which is also where its link is made. What the ranker returns for a query is
+``rank.ranker.Retrieved``.
+"""
 
 from __future__ import annotations
 
@@ -92,15 +98,7 @@ class Evidence(BaseModel):
     context: str | None = Field(default=None, description="A list's lead-in or a table's header row.")
     page: int | None = None
     block: int = Field(default=0, description="The paragraph, list, table or code block holding the unit.")
-    url: str | None = Field(default=None, description="A link to the unit (see ``Citation.url``).")
-
-
-class Retrieved(BaseModel):
-    """The ranked evidence for one query, with what the answer policy needs to decide (answer/policy.py)."""
-
-    query: Query
-    evidence: list[Evidence] = Field(description="Best first; empty when nothing matched at all.")
-    unknown_names: list[str] = Field(
-        default_factory=list,
-        description="Names the question asks about that the best evidence's document never mentions.",
+    url: str | None = Field(default=None, description="The unit's own link (a Discord message's), if any.")
+    doc_url: str | None = Field(
+        default=None, description="Its document's address (a web page's), if any; links.citation_url."
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from ..models import Answer, Citation, Evidence, Retrieved
+from ..links import citation_url
+from ..models import Answer, Citation, Evidence
+from ..rank.ranker import Retrieved
 from .policy import AnswerPolicy
 
 log = logging.getLogger(__name__)
@@ -19,23 +21,24 @@ def refusal(question: str) -> Answer:
     return Answer(question=question, answer=REFUSAL, refused=True)
 
 
+#: What a citation takes over from its evidence as it is: every field they share but those made here
+#: (the marker number, the score, which is the ranker's probability, and the link).
+_TAKEN = Evidence.model_fields.keys() - {"n", "score", "url"}
+_CITED_FIELDS = tuple(name for name in Citation.model_fields if name in _TAKEN)
+
+
 def to_citations(evidence: Sequence[Evidence]) -> list[Citation]:
-    """Number the chosen sentences [1], [2], ... in the order they are cited."""
+    """Number the chosen units [1], [2], ... in the order they are cited, each with its link.
+
+    A citation's score is the ranker's probability; its link is the unit's own (a message's) or its web
+    page's, pointed at the quote (``links.citation_url``).
+    """
     return [
         Citation(
             n=i,
-            doc_id=e.doc_id,
-            source=e.source,
-            title=e.title,
-            start=e.start,
-            end=e.end,
-            text=e.text,
             score=round(e.probability, 4),
-            kind=e.kind,
-            section=list(e.section),
-            page=e.page,
-            context=e.context,
-            url=e.url,
+            url=citation_url(e.url, e.doc_url, e.text, e.page),
+            **{name: getattr(e, name) for name in _CITED_FIELDS},
         )
         for i, e in enumerate(evidence, start=1)
     ]

@@ -27,7 +27,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.utils.json import parse_partial_json
 
 from ..errors import CitebotError
-from ..models import Answer, Evidence, Retrieved
+from ..models import Answer, Evidence
+from ..rank.ranker import Retrieved
 from ..settings import Settings
 from .citecheck import check_draft
 from .drafts import DRAFT_SCHEMA, Draft, parse_draft, sounds_like_refusal, strip_markers

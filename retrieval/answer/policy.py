@@ -39,9 +39,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ..models import Evidence, Retrieved
-from ..rank.blocks import SHAPED_BY_RUNNER_UPS, Block, RetrievedWithBlock, UnitLike
-from ..rank.cues import names_row_key, question_shapes, quotes, wants_code
+from ..models import Evidence
+from ..rank.blocks import SHAPED_BY_RUNNER_UPS, Block, UnitLike
+from ..rank.cues import Question
+from ..rank.ranker import Retrieved
 from ..rank.weights import Thresholds, load_weights
 from ..settings import Settings
 
@@ -138,30 +139,31 @@ class AnswerPolicy:
         if reason:
             log.debug("refusing %r: %s", retrieved.query.question, reason)
             return Decision([], reason)
-        blocks = retrieved.blocks() if isinstance(retrieved, RetrievedWithBlock) else {}
         return Decision(
             self.choose(
-                retrieved.query.question,
+                retrieved.question,
                 retrieved.evidence,
                 [e.probability for e in retrieved.evidence],
-                blocks,
+                retrieved.blocks(),
             )
         )
 
     def choose(
         self,
-        question: str,
+        question: str | Question,
         ranked: Sequence[U],
         probabilities: Sequence[float],
         blocks: Mapping[int, Block[U]],
     ) -> list[U]:
         """The units to cite for ``question``, from its ranked units (best first) and their blocks.
 
-        ``blocks`` holds the block of each ranked unit that has one, by rank (0: the best). Pure, so
-        ``tune`` scores cached candidates with the chain's own choice.
+        ``question`` is the ranker's reading of it (``Retrieved.question``), or its text. ``blocks``
+        holds the block of each ranked unit that has one, by rank (0: the best). Pure, so ``tune`` scores
+        cached candidates with the chain's own choice.
         """
         if not ranked:
             return []
+        question = Question.of(question)
         if 0 in blocks and _names_only(question, ranked[0], blocks[0]):
             # "Which headers does allow_headers let through?" asks about one item, not for the list.
             return self._as_ranked(question, ranked, probabilities)
@@ -169,11 +171,11 @@ class AnswerPolicy:
             return shaped
         # Only a question asking for a set or for steps looks past the best unit (the ranker reads the
         # runner-ups' blocks for those alone; tune, which has every block, must choose the same).
-        shapes = question_shapes(question)
+        shapes = question.shapes
         runner_ups = sorted(r for r in blocks if 0 < r < len(ranked)) if SHAPED_BY_RUNNER_UPS & shapes else []
         # "pip install dies with 'Could not build wheels', what can I try?": the code block holding the
         # pasted error ranks first, but the answer is the fix the document gives right after it.
-        symptom = "how_to" in shapes and ranked[0].kind == "code" and quotes(question, ranked[0].text)
+        symptom = "how_to" in shapes and ranked[0].kind == "code" and question.quotes(ranked[0].text)
         fix = _first_after(ranked[0], [ranked[r] for r in runner_ups]) if symptom else None
         floor = self.runner_up_share * probabilities[0]
         for rank in runner_ups:
@@ -187,27 +189,27 @@ class AnswerPolicy:
                 return shaped
         return self._as_ranked(question, ranked, probabilities)
 
-    def _as_ranked(self, question: str, ranked: Sequence[U], probabilities: Sequence[float]) -> list[U]:
+    def _as_ranked(self, question: Question, ranked: Sequence[U], probabilities: Sequence[float]) -> list[U]:
         """The best units as ranked, as many as ``citation_count`` says (an answer not shaped)."""
         n = self.citation_count(probabilities)
         if n < 2:
             return [ranked[0]]
         return _named_row_first(question, outermost(list(ranked[: n + 1]))[:n])
 
-    def shape(self, question: str, best: U, block: Block[U], *, first: bool = False) -> list[U] | None:
+    def shape(self, question: Question, best: U, block: Block[U], *, first: bool = False) -> list[U] | None:
         """A whole list or series of steps to cite, or a code block after the sentence introducing it.
 
         ``first``: ``best`` is the best unit of all, not a runner-up (only then does a lead-in bring its
         list whatever the question asks; a runner-up answers only a question asking for a set or steps).
         """
-        shapes = question_shapes(question)
+        shapes = question.shapes
         key = (best.doc_key, best.idx)
         is_lead = block.lead_in is not None and (block.lead_in.doc_key, block.lead_in.idx) == key
         if not is_lead and all((u.doc_key, u.idx) != key for u in block.units):
             return None
         if best.kind in _NAMED_KINDS:
             # "What do allow_methods, allow_credentials and max_age default to?": the items it names.
-            hits = [u for u in block.units if u.kind in _NAMED_KINDS and _named_in(question, u.text)]
+            hits = [u for u in block.units if u.kind in _NAMED_KINDS and _named_in(question.text, u.text)]
             if len(hits) >= 2:
                 return outermost(hits)[: self.max_block_citations]
         asks_set = "set" in shapes and (is_lead or best.kind in _ITEM_KINDS or best.context)
@@ -231,7 +233,7 @@ class AnswerPolicy:
             # "After that, sync the tree for each guild:" means nothing without the code it introduces.
             # Asked for code, the code is the answer (its citation carries the sentence as context).
             code = outermost(block.units)[:1]
-            return code if wants_code(question) else [block.lead_in, *code]
+            return code if question.wants_code else [block.lead_in, *code]
         return None
 
     def _whole_list(self, block: Block[U]) -> list[U] | None:
@@ -317,30 +319,22 @@ def _matching_case_first(best: U, steps: list[U]) -> list[U]:
     return [u for c in [lead, *(c for c in cases if c is not lead)] for u in c]
 
 
-# Asks for the list around a named item anyway: "list all arguments, like allow_origins", "which others".
-_WHOLE_LIST = re.compile(
-    r"^\W*list\b|\b(list|name) (all|every|the)\b|\b(all|every) (the )?\w+s\b|\bothers?\b|\bbesides\b|"
-    r"\bexcept\b|\bapart from\b|\bsuch as\b|\be\.g\.|\bfor example\b",
-    re.IGNORECASE,
-)
-
-
-def _names_only(question: str, best: U, block: Block[U]) -> bool:
+def _names_only(question: Question, best: U, block: Block[U]) -> bool:
     """True when ``best`` is a list item whose name the question gives, and no other item's.
 
     A question naming one item ("which headers get through even if I don't list them in
     allow_headers?") asks about that item: the list around it is not the answer, however it is phrased.
     """
-    if best.kind != "list_item" or _WHOLE_LIST.search(question) or not _named_in(question, best.text):
+    if best.kind != "list_item" or question.asks_whole_list or not _named_in(question.text, best.text):
         return False
     return not any(
-        _named_in(question, u.text) and not _within(best, u) and not _within(u, best)
+        _named_in(question.text, u.text) and not _within(best, u) and not _within(u, best)
         for u in block.units
         if u.kind in _NAMED_KINDS
     )
 
 
-def _named_row_first(question: str, cited: list[U]) -> list[U]:
+def _named_row_first(question: Question, cited: list[U]) -> list[U]:
     """Put first a cited table row the question names, or any row for a superlative or after its intro.
 
     "Is there a converter for forum channels?" cites a sentence about converters and the row
@@ -351,22 +345,16 @@ def _named_row_first(question: str, cited: list[U]) -> list[U]:
     An intro is a cited sentence ending in a colon before the row ("The following variables are
     needed:"): it says nothing alone.
     """
-    if cited[0].kind == "table_row" and names_row_key(question, cited[0].text):
+    if cited[0].kind == "table_row" and question.names_row_key(cited[0].text):
         return cited
     # Below a row, only a row the question names goes first ("do I have to set BOT_PREFIX?").
-    extreme = cited[0].kind != "table_row" and _SUPERLATIVE.search(question) is not None
+    extreme = cited[0].kind != "table_row" and question.superlative
     intro = cited[0].kind == "sentence" and cited[0].text.rstrip().endswith(":")
     for i, u in enumerate(cited[1:], start=1):
         introduced = intro and u.doc_key == cited[0].doc_key and u.start >= cited[0].end
-        if u.kind == "table_row" and (extreme or introduced or names_row_key(question, u.text)):
+        if u.kind == "table_row" and (extreme or introduced or question.names_row_key(u.text)):
             return [u, *cited[:i], *cited[i + 1 :]]
     return cited
-
-
-# "Which model has the best accuracy?", "what's the fastest one?": asks for the one row that stands out.
-_SUPERLATIVE = re.compile(
-    r"\b(best|worst|highest|lowest|fastest|slowest|largest|smallest|biggest|cheapest)\b", re.IGNORECASE
-)
 
 
 def outermost(units: Sequence[U]) -> list[U]:

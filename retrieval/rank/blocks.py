@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from ..index.catalog import Catalog, SentenceRow
-from ..models import Evidence, Retrieved
+from ..models import Evidence
 
 log = logging.getLogger(__name__)
 
@@ -122,29 +122,3 @@ class RunnerUpBlock(BaseModel):
     rank: int
     lead_in: Evidence | None = None
     units: list[Evidence]
-
-
-class RetrievedWithBlock(Retrieved):
-    """Ranked evidence plus the blocks of the best units, for answers shaped like the evidence.
-
-    ``lead_in`` and ``block_units`` are the best unit's block. ``runner_up_blocks`` are read only for a
-    question that asks for a set or for steps: when the best unit is a sentence about the list ("Each
-    of these use an HTTP request") and the list's lead-in ranks second, the list is still the answer.
-    The block's units that were not candidates carry no scores (probability 0).
-    """
-
-    lead_in: Evidence | None = None
-    block_units: list[Evidence] = Field(default_factory=list)
-    runner_up_blocks: list[RunnerUpBlock] = Field(default_factory=list)
-
-    def best_block(self) -> Block[Evidence] | None:
-        """The best unit's block, or None when it is plain prose."""
-        return Block(self.lead_in, self.block_units) if self.block_units else None
-
-    def blocks(self) -> dict[int, Block[Evidence]]:
-        """Every block read, by the rank of the candidate it belongs to (0: the best)."""
-        out = {b.rank: Block(b.lead_in, b.units) for b in self.runner_up_blocks if b.units}
-        best = self.best_block()
-        if best is not None:
-            out[0] = best
-        return out

@@ -1,7 +1,8 @@
 """What a question's wording says about its answer: the kind of answer wanted, and the names it asks about.
 
 These read text only (no index), so the signals can use them and the ranker can check the names a
-question asks about against the best document's vocabulary.
+question asks about against the best document's vocabulary. ``Question`` reads one question's wording
+once: the ranker builds it, its signals and the answer policy read its cues.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import cached_property
 
 from ..index.lexical import tokenize
 
@@ -106,12 +109,6 @@ def answer_type_check(question: str) -> AnswerCheck | None:
     return None
 
 
-def answer_type_match(question: str, sentence: str) -> float:
-    """1.0 when the sentence holds the kind of answer the question asks for and the question lacks."""
-    check = answer_type_check(question)
-    return check(sentence) if check is not None else 0.0
-
-
 # A yes/no question ("can I ...?", "does it need ...?", "is there ...?") is answered by a sentence that
 # says yes or no: a negation, a requirement, a permission, a restriction.
 _YES_NO_Q = re.compile(
@@ -135,11 +132,6 @@ def says_yes_or_no(sentence: str) -> bool:
     return bool(_POLAR.search(sentence))
 
 
-def polarity_match(question: str, sentence: str) -> float:
-    """1.0 when a yes/no question meets a sentence that says yes or no (a negation, a must, an only)."""
-    return 1.0 if wants_yes_no(question) and says_yes_or_no(sentence) else 0.0
-
-
 _ROLE = re.compile(r":[\w:-]+:`~?(?:[\w.]*\.)?([^`<]+?)(?:\s*<[^>]*>)?`")  # :class:`~ext.commands.Member`
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)|`([^`]*)`_?")  # [text](url), `text <url>`_, `code`
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])")
@@ -156,12 +148,6 @@ def row_key(row: str) -> str:
     cell = _ROLE.sub(r"\1", cells[0])
     cell = _LINK.sub(lambda m: m.group(1) or m.group(2) or "", cell)
     return _CAMEL.sub(" ", cell.replace("*", "").strip())
-
-
-def names_row_key(question: str, row: str) -> bool:
-    """True when the question names everything a table row's first cell names ("forum channels")."""
-    key = tokenize([row_key(row)])[0]
-    return bool(key) and set(key) <= set(tokenize([question])[0])
 
 
 def question_entities(question: str) -> list[str]:
@@ -300,23 +286,6 @@ _FAILURE = re.compile(
 )
 
 
-def quotes(question: str, text: str) -> bool:
-    """True when the question quotes, in quote marks, three words or more of an error message ``text``.
-
-    A pasted error message is the symptom the asker saw: the unit holding it matches the question best,
-    yet the answer is what the document says to do about it. Code in backticks is not a quote: "how
-    do I call `model.encode(x, batch_size=64)`" asks about that code.
-    """
-    if not _FAILURE.search(text):
-        return False
-    said = " ".join(re.findall(r"\w+", text.lower()))
-    for m in _QUOTED_MESSAGE.finditer(question):
-        words = re.findall(r"\w+", m.group(0).lower())
-        if len(words) >= 3 and f" {' '.join(words)} " in f" {said} ":
-            return True
-    return False
-
-
 def code_tokens(question: str) -> list[str]:
     """The identifiers, flags, calls and quoted snippets pasted in a question, as written."""
     out = []
@@ -328,9 +297,124 @@ def code_tokens(question: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def code_overlap(tokens: list[str], text: str) -> float:
+def code_overlap(tokens: Sequence[str], text: str) -> float:
     """The share of the question's code tokens found verbatim (case-insensitive) in ``text``."""
     if not tokens:
         return 0.0
     lowered = text.lower()
     return sum(t.lower() in lowered for t in tokens) / len(tokens)
+
+
+# Asks for the list around a named item anyway: "list all arguments, like allow_origins", "which others".
+_WHOLE_LIST = re.compile(
+    r"^\W*list\b|\b(list|name) (all|every|the)\b|\b(all|every) (the )?\w+s\b|\bothers?\b|\bbesides\b|"
+    r"\bexcept\b|\bapart from\b|\bsuch as\b|\be\.g\.|\bfor example\b",
+    re.IGNORECASE,
+)
+# "Which model has the best accuracy?", "what's the fastest one?": asks for the one row that stands out.
+_SUPERLATIVE = re.compile(
+    r"\b(best|worst|highest|lowest|fastest|slowest|largest|smallest|biggest|cheapest)\b", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question's wording, read once: what the ranker's signals and the answer policy ask of it.
+
+    The ranker builds one per query (``Question.of``) and hands it to the signals and, with the ranked
+    evidence, to the answer policy, so each cue's regular expression runs at most once per question.
+    Every cue is worked out on first use and kept (a frozen dataclass: the text never changes).
+    """
+
+    text: str
+
+    @classmethod
+    def of(cls, question: str | Question) -> Question:
+        """``question`` itself, or its text read as a ``Question`` (for callers holding only a string)."""
+        return question if isinstance(question, Question) else cls(question)
+
+    @cached_property
+    def terms(self) -> tuple[str, ...]:
+        """The question's stemmed terms, as BM25 and the coverage signals read them."""
+        return tuple(tokenize([self.text])[0])
+
+    @cached_property
+    def term_set(self) -> frozenset[str]:
+        """The question's stemmed terms as a set."""
+        return frozenset(self.terms)
+
+    @cached_property
+    def shapes(self) -> frozenset[str]:
+        """The shapes of answer it asks for (``question_shapes``)."""
+        return question_shapes(self.text)
+
+    @cached_property
+    def entities(self) -> tuple[str, ...]:
+        """The names it asks about (``question_entities``)."""
+        return tuple(question_entities(self.text))
+
+    @cached_property
+    def answer_check(self) -> AnswerCheck | None:
+        """The check of the kind of answer it asks for (``answer_type_check``)."""
+        return answer_type_check(self.text)
+
+    @cached_property
+    def yes_no(self) -> bool:
+        """It is answered by yes or no (``wants_yes_no``)."""
+        return wants_yes_no(self.text)
+
+    @cached_property
+    def wants_code(self) -> bool:
+        """It is answered by code (``wants_code``)."""
+        return wants_code(self.text)
+
+    @cached_property
+    def code_tokens(self) -> tuple[str, ...]:
+        """The identifiers, flags and snippets pasted in it (``code_tokens``)."""
+        return tuple(code_tokens(self.text))
+
+    @cached_property
+    def asks_whole_list(self) -> bool:
+        """It asks for a whole list even when it names one item ("list all arguments, like allow_origins")."""
+        return _WHOLE_LIST.search(self.text) is not None
+
+    @cached_property
+    def superlative(self) -> bool:
+        """It asks for the one that stands out: the best, the highest, the fastest."""
+        return _SUPERLATIVE.search(self.text) is not None
+
+    @cached_property
+    def _quoted_messages(self) -> tuple[str, ...]:
+        """The words of each message it quotes in quote marks (three words or more), lower case."""
+        quoted = (re.findall(r"\w+", m.group(0).lower()) for m in _QUOTED_MESSAGE.finditer(self.text))
+        return tuple(" ".join(words) for words in quoted if len(words) >= 3)
+
+    def answer_type(self, sentence: str) -> float:
+        """1.0 when ``sentence`` holds the kind of answer it asks for (``answer_type_check``)."""
+        check = self.answer_check
+        return check(sentence) if check is not None else 0.0
+
+    def polarity(self, sentence: str) -> float:
+        """1.0 when it is a yes/no question and ``sentence`` says yes or no (a negation, a must, an only)."""
+        return float(self.yes_no and says_yes_or_no(sentence))
+
+    def missing_entities(self, vocabulary: frozenset[str]) -> list[str]:
+        """The names it asks about of which no word occurs in ``vocabulary``."""
+        return missing_entities(self.entities, vocabulary) if self.entities else []
+
+    def names_row_key(self, row: str) -> bool:
+        """True when it names everything a table row's first cell names ("forum channels", ``row_key``)."""
+        key = tokenize([row_key(row)])[0]
+        return bool(key) and set(key) <= self.term_set
+
+    def quotes(self, text: str) -> bool:
+        """True when it quotes, in quote marks, three words or more of an error message ``text``.
+
+        A pasted error message is the symptom the asker saw: the unit holding it matches the question
+        best, yet the answer is what the document says to do about it. Code in backticks is not a quote:
+        "how do I call `model.encode(x, batch_size=64)`" asks about that code.
+        """
+        if not self._quoted_messages or not _FAILURE.search(text):
+            return False
+        said = " ".join(re.findall(r"\w+", text.lower()))
+        return any(f" {words} " in f" {said} " for words in self._quoted_messages)

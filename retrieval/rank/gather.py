@@ -19,6 +19,7 @@ from ..index.core import Index
 from ..index.lexical import LexicalScores, tokenize
 from ..index.store import sentence_id
 from ..models import Query
+from .cues import Question
 from .signals import FeatureInputs, Key
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,9 @@ def query_vector(index: Index, query: Query) -> np.ndarray:
     return v / (np.linalg.norm(v) or 1.0)
 
 
-def gather(index: Index, query: Query, *, k: int, tokens: Tokenizer) -> Gathered | None:
+def gather(
+    index: Index, query: Query, *, k: int, tokens: Tokenizer, question: Question | None = None
+) -> Gathered | None:
     """Candidates of ``query`` from every retriever, with their neighbours; None when there are none.
 
     Args:
@@ -52,9 +55,12 @@ def gather(index: Index, query: Query, *, k: int, tokens: Tokenizer) -> Gathered
         query: the question, its scopes and history.
         k: how many sentences each retriever returns (the chunk search returns a quarter as many chunks).
         tokens: tokenizes catalog rows (the ranker caches tokens between questions).
+        question: ``query.question`` read (the ranker's, whose cues it goes on to read); by default
+            read here.
     """
+    question = Question(query.question) if question is None else question
     qv = query_vector(index, query)
-    own = tokenize([query.question])[0]
+    own = list(question.terms)
     history = tokenize([query.history[-1]])[0] if query.history else []
     docs = query.documents
     dense = {
@@ -77,7 +83,7 @@ def gather(index: Index, query: Query, *, k: int, tokens: Tokenizer) -> Gathered
         return None
     dense.update(_similarities(index, rows, qv, skip=dense))
     inputs = FeatureInputs(
-        question=query.question,
+        question=question,
         own_tokens=own,
         history_tokens=history,
         keys=keys,

@@ -12,29 +12,21 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import TypeVar, cast, get_args
 
 import numpy as np
+from pydantic import BaseModel, Field, InstanceOf
 
 from ..errors import ConfigurationError
 from ..index.catalog import SentenceRow
 from ..index.core import Index
 from ..index.lexical import tokenize
-from ..links import citation_url
 from ..models import Evidence, Query, UnitKind
-from .blocks import (
-    SHAPED_BY_RUNNER_UPS,
-    RetrievedWithBlock,
-    RunnerUpBlock,
-    block_of,
-    is_lead_in,
-    needs_block,
-    read_block,
-)
+from .blocks import SHAPED_BY_RUNNER_UPS, Block, RunnerUpBlock, block_of, is_lead_in, needs_block, read_block
 from .caches import GenerationCache
-from .cues import missing_entities, question_entities, question_shapes
+from .cues import Question
 from .gather import gather
 from .reader import Reader, load_reader
 from .signals import FEATURES, READER, Key, compute_features, normalise, reader_column, softmax
@@ -62,6 +54,10 @@ class Candidates:
         return self.features[:, FEATURES.index(name)]
 
 
+#: What evidence takes over from its catalog row as it is: every field they share but the kind (checked).
+_ROW_FIELDS = tuple(f.name for f in fields(SentenceRow) if f.name in Evidence.model_fields.keys() - {"kind"})
+
+
 def to_evidence(
     row: SentenceRow,
     *,
@@ -72,30 +68,58 @@ def to_evidence(
     coverage_window: float = 0.0,
     reader: float = 0.0,
 ) -> Evidence:
-    """A catalog row as evidence, with the unit's kind, headings, context, page, block and link."""
+    """A catalog row as evidence, with the ranker's scores (0 for a block's unit that was no candidate)."""
     kind = cast(UnitKind, row.kind if row.kind in _KINDS else "sentence")
     return Evidence(
-        doc_key=row.doc_key,
-        idx=row.idx,
-        doc_id=row.doc_id,
-        source=row.source,
-        title=row.title,
-        start=row.start,
-        end=row.end,
-        text=row.text,
+        **{name: getattr(row, name) for name in _ROW_FIELDS},
+        kind=kind,
         score=score,
         probability=probability,
         dense=dense,
         lexical=lexical,
         coverage_window=coverage_window,
         reader=reader,
-        kind=kind,
-        section=list(row.section),
-        context=row.context,
-        page=row.page,
-        block=row.block,
-        url=citation_url(row.url, row.doc_url, row.text, row.page),
     )
+
+
+class Retrieved(BaseModel):
+    """What ``Ranker.rank`` found for one query, with all the answer policy needs to decide.
+
+    ``evidence`` is best first. ``lead_in`` and ``block_units`` are the best unit's block (a list with
+    its lead-in, steps with their commands, a table); ``runner_up_blocks`` are read only for a question
+    that asks for a set or for steps: when the best unit is a sentence about the list ("Each of these
+    use an HTTP request") and the list's lead-in ranks second, the list is still the answer. A block's
+    units that were not candidates carry no scores (probability 0). ``question`` is the question's
+    wording as the ranker read it, so the policy reads the same cues without reading them again.
+    """
+
+    query: Query
+    question: InstanceOf[Question] = Field(
+        default_factory=lambda data: Question(data["query"].question),
+        exclude=True,
+        repr=False,
+        description="``query.question`` read once (cues.Question); by default read from the query.",
+    )
+    evidence: list[Evidence] = Field(description="Best first; empty when nothing matched at all.")
+    unknown_names: list[str] = Field(
+        default_factory=list,
+        description="Names the question asks about that the best evidence's document never mentions.",
+    )
+    lead_in: Evidence | None = None
+    block_units: list[Evidence] = Field(default_factory=list)
+    runner_up_blocks: list[RunnerUpBlock] = Field(default_factory=list)
+
+    def best_block(self) -> Block[Evidence] | None:
+        """The best unit's block, or None when it is plain prose."""
+        return Block(self.lead_in, self.block_units) if self.block_units else None
+
+    def blocks(self) -> dict[int, Block[Evidence]]:
+        """Every block read, by the rank of the candidate it belongs to (0: the best)."""
+        out = {b.rank: Block(b.lead_in, b.units) for b in self.runner_up_blocks if b.units}
+        best = self.best_block()
+        if best is not None:
+            out[0] = best
+        return out
 
 
 T = TypeVar("T")
@@ -176,9 +200,13 @@ class Ranker:
                 "'none' or a folder written by `python -m retrieval.tools.export_reader`"
             ) from exc
 
-    def candidates(self, query: Query) -> Candidates | None:
-        """Gather candidate sentences from all retrievers and compute their signals, the reader's last."""
-        got = gather(self.index, query, k=self.k, tokens=self._tokenize)
+    def candidates(self, query: Query, question: Question | None = None) -> Candidates | None:
+        """Gather candidate sentences from all retrievers and compute their signals, the reader's last.
+
+        ``question`` is ``query.question`` read (``rank`` reads it once for the signals and the policy);
+        by default it is read here.
+        """
+        got = gather(self.index, query, k=self.k, tokens=self._tokenize, question=question)
         if got is None:
             return None
         cands = Candidates(list(got.inputs.keys), got.rows, compute_features(got.inputs))
@@ -202,12 +230,13 @@ class Ranker:
             dict(zip(top, logits.tolist(), strict=True)), len(cands.keys)
         )
 
-    def rank(self, query: Query, limit: int = 10) -> RetrievedWithBlock:
+    def rank(self, query: Query, limit: int = 10) -> Retrieved:
         """Return the best ``limit`` sentences for ``query``, best first, with their probabilities."""
         weights = self.weights.vector()
-        cands = self.candidates(query)
+        question = Question(query.question)
+        cands = self.candidates(query, question)
         if cands is None:
-            return RetrievedWithBlock(query=query, evidence=[])
+            return Retrieved(query=query, question=question, evidence=[])
         fused = normalise(cands.features) @ weights
         prob = softmax(fused)
         order = np.argsort(-fused, kind="stable")[:limit]
@@ -226,19 +255,18 @@ class Ranker:
             )
             for i in order
         ]
+
         # The best document's vocabulary (a whole document tokenised on a cache miss) is read only when
         # the question names something to look for in it.
-        names = question_entities(query.question) if evidence else []
-
         @functools.cache
         def unknown_in(doc_key: str) -> tuple[str, ...]:
-            return tuple(missing_entities(names, self.vocabulary(doc_key))) if names else ()
+            return tuple(question.missing_entities(self.vocabulary(doc_key))) if question.entities else ()
 
         first = naming_first(evidence, lambda e: e.doc_key, unknown_in)
         if first:
             evidence = [evidence[first], *evidence[:first], *evidence[first + 1 :]]
         unknown = list(unknown_in(evidence[0].doc_key)) if evidence else []
-        depth = RUNNER_UP_DEPTH if question_shapes(query.question) & SHAPED_BY_RUNNER_UPS else 1
+        depth = RUNNER_UP_DEPTH if question.shapes & SHAPED_BY_RUNNER_UPS else 1
         blocks = self._blocks(cands, evidence, depth)
         lead_in, units = blocks.get(0, (None, []))
         runner_ups = [
@@ -246,8 +274,9 @@ class Ranker:
             for rank, (lead, members) in sorted(blocks.items())
             if rank > 0
         ]
-        return RetrievedWithBlock(
+        return Retrieved(
             query=query,
+            question=question,
             evidence=evidence,
             unknown_names=unknown,
             lead_in=lead_in,

@@ -21,16 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from .cues import (
-    AnswerCheck,
-    answer_type_check,
-    code_overlap,
-    code_tokens,
-    question_shapes,
-    says_yes_or_no,
-    shape_match,
-    wants_yes_no,
-)
+from .cues import Question, code_overlap, shape_match
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +34,7 @@ class FeatureInputs:
     """What the signals of one question's candidates are computed from; no I/O beyond this point.
 
     Attributes:
-        question: the question as asked (answer-type cues read its wording).
+        question: the question as asked, read once (answer-type, shape and code cues read its wording).
         own_tokens: the question's stemmed terms.
         history_tokens: the previous question's terms, for a follow-up; empty otherwise.
         keys: the candidates, in the order of the feature rows.
@@ -58,7 +49,7 @@ class FeatureInputs:
         sections: the stemmed terms of each unit's heading path.
     """
 
-    question: str
+    question: Question
     own_tokens: Sequence[str]
     history_tokens: Sequence[str]
     keys: Sequence[Key]
@@ -122,30 +113,10 @@ class Context:
         """Consecutive term pairs of the question."""
         return set(itertools.pairwise(self.q_tokens))
 
-    @cached_property
-    def shapes(self) -> frozenset[str]:
-        """The shapes of answer the question asks for (cues.question_shapes)."""
-        return question_shapes(self.inputs.question)
-
-    @cached_property
-    def answer_check(self) -> AnswerCheck | None:
-        """The check of the kind of answer the question asks for (cues.answer_type_check)."""
-        return answer_type_check(self.inputs.question)
-
-    @cached_property
-    def yes_no(self) -> bool:
-        """The question is answered by yes or no."""
-        return wants_yes_no(self.inputs.question)
-
-    def answer_type(self, key: Key) -> float:
-        """1.0 when the unit holds the kind of answer the question asks for."""
-        check = self.answer_check
-        return check(self.inputs.texts[key]) if check is not None else 0.0
-
-    @cached_property
-    def code_tokens(self) -> list[str]:
-        """Identifiers, flags and snippets pasted in the question."""
-        return code_tokens(self.inputs.question)
+    @property
+    def question(self) -> Question:
+        """The question, its wording's cues read once (shape, answer type, yes/no, pasted code)."""
+        return self.inputs.question
 
     @cached_property
     def doc_best(self) -> dict[str, float]:
@@ -257,7 +228,7 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("lexical_window", lambda c, k: window(c.inputs.lexical, k), "standardised"),
     Signal("coverage", lambda c, k: c.unit_coverage(k), "unit"),
     Signal("coverage_window", lambda c, k: c.coverage(c.window_terms(k)), "unit"),
-    Signal("answer_type", lambda c, k: c.answer_type(k), "unit"),
+    Signal("answer_type", lambda c, k: c.question.answer_type(c.inputs.texts[k]), "unit"),
     Signal("dense_prev", _dense_of(_prev), "standardised"),
     Signal("dense_next", _dense_of(_next), "standardised"),
     Signal("coverage_prev", _coverage_of(_prev), "unit"),
@@ -266,15 +237,15 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("novelty", _novelty, "unit"),
     Signal("length", lambda c, k: float(np.log1p(len(c.inputs.tokens[k]))), "standardised"),
     # Documentation: the unit's kind against the question's shape, headings, pasted code.
-    Signal("shape", lambda c, k: shape_match(c.shapes, unit_kind(c.inputs, k)), "unit"),
+    Signal("shape", lambda c, k: shape_match(c.question.shapes, unit_kind(c.inputs, k)), "unit"),
     Signal("section", lambda c, k: c.section_coverage(k), "unit"),
-    Signal("code_overlap", lambda c, k: code_overlap(c.code_tokens, c.inputs.texts[k]), "unit"),
+    Signal("code_overlap", lambda c, k: code_overlap(c.question.code_tokens, c.inputs.texts[k]), "unit"),
     Signal("prose", lambda c, k: float(c.inputs.kinds.get(k, "sentence") == "sentence"), "unit"),
     # Both at once: the unit's own words and its headings answer the question. Fitted alone, neither
     # tells a section's right sentence from its neighbours, which share the headings.
     Signal("section_coverage", lambda c, k: c.section_coverage(k) * c.unit_coverage(k), "unit"),
     # A yes/no question against a sentence that says yes or no ("don't allow", "all of them must").
-    Signal("polarity", lambda c, k: float(c.yes_no and says_yes_or_no(c.inputs.texts[k])), "unit"),
+    Signal("polarity", lambda c, k: c.question.polarity(c.inputs.texts[k]), "unit"),
     # The reader model (rank/reader.py): a cross-encoder's judgement that the unit answers the question.
     # 0 here: the ranker fills the column (``reader_column``), since the model reads only the candidates
     # the other signals rank best.

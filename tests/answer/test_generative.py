@@ -20,7 +20,8 @@ from retrieval.answer.drafts import Draft, DraftSentence, parse_draft, parse_mar
 from retrieval.answer.generative import GenerativeAnswerer, format_sentences
 from retrieval.answer.llms import build_chat_model
 from retrieval.answer.prompts import load_prompt
-from retrieval.models import Evidence, Query, Retrieved
+from retrieval.models import Evidence, Query
+from retrieval.rank.ranker import Retrieved
 
 SENTENCES = [
     "The Panthers defense gave up just 308 points, ranking sixth in the league.",

@@ -10,7 +10,8 @@ from retrieval import Settings, build_chain
 from retrieval.answer.extractive import REFUSAL, extractive_answer
 from retrieval.answer.generative import GenerativeAnswerer
 from retrieval.answer.policy import AnswerPolicy
-from retrieval.models import Evidence, Query, Retrieved
+from retrieval.models import Evidence, Query
+from retrieval.rank.ranker import Retrieved
 from retrieval.rank.weights import Thresholds, load_weights
 
 THRESHOLDS = Thresholds(min_support=0.45, coverage_weight=0.5)

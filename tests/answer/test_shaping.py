@@ -15,7 +15,8 @@ from retrieval.answer.extractive import extractive_answer
 from retrieval.answer.generative import GenerativeAnswerer
 from retrieval.answer.policy import AnswerPolicy, outermost
 from retrieval.models import Evidence, Query, UnitKind
-from retrieval.rank.blocks import Block, RetrievedWithBlock, block_of, needs_block
+from retrieval.rank.blocks import Block, block_of, needs_block
+from retrieval.rank.ranker import Retrieved
 from retrieval.rank.weights import Thresholds
 
 POLICY = AnswerPolicy(Thresholds(min_support=0.45, coverage_weight=0.5), max_block_citations=12)
@@ -76,7 +77,7 @@ def _answer(question: str, best: int, runner_up: int = 0) -> list[str]:
     ]
     block = block_of(ROWS, best)
     assert block is not None
-    retrieved = RetrievedWithBlock(
+    retrieved = Retrieved(
         query=Query(question=question),
         evidence=ranked,
         lead_in=block.lead_in,
@@ -204,7 +205,7 @@ def test_a_plain_question_keeps_todays_answer_and_drops_a_nested_runner_up():
 
 def test_citations_carry_the_units_kind_and_context():
     """A cited list item says it is one, and carries its lead-in as context."""
-    retrieved = RetrievedWithBlock(query=Query(question="Is OpenAI there?"), evidence=[UNITS[2]])
+    retrieved = Retrieved(query=Query(question="Is OpenAI there?"), evidence=[UNITS[2]])
     [citation] = extractive_answer(retrieved, POLICY).citations
     assert (citation.kind, citation.context) == ("list_item", LEAD)
 
@@ -333,7 +334,7 @@ def test_the_language_model_sees_the_whole_shaped_block_with_kinds_and_context()
     nested = UNITS[4].model_copy(update={"probability": 0.4})
     block = block_of(ROWS, 3)
     assert block is not None
-    retrieved = RetrievedWithBlock(
+    retrieved = Retrieved(
         query=Query(question="Which providers are supported?"),
         evidence=[best, nested],
         lead_in=block.lead_in,

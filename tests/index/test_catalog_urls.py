@@ -1,4 +1,4 @@
-"""URLs on documents and units: stored by ingest, migrated into old catalogs, carried to evidence."""
+"""URLs on documents and units: stored by ingest, migrated into old catalogs, carried to citations."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval import Index, Library
+from retrieval.answer.extractive import to_citations
 from retrieval.index.catalog import Catalog, DocumentRow, UnitRecord
 from retrieval.ingest.pipeline import doc_key, ingest
 from retrieval.links import with_text_fragment
@@ -35,7 +36,7 @@ def test_an_old_catalog_gains_url_columns_and_its_rows_read_none(tmp_path: Path)
 
 
 def test_document_and_unit_urls_round_trip_and_the_unit_link_wins(tmp_path: Path) -> None:
-    """A unit's own url is its evidence's url; a unit without one links to its page at the quote."""
+    """A unit's own url is its citation's url; a unit without one links to its page at the quote."""
     catalog = Catalog(tmp_path / "catalog.sqlite3")
     row = DocumentRow(
         "d1", "s", "/r", "#general", "general", "General", "h", 1, 1, "complete", None, 2, 1, PAGE
@@ -47,8 +48,8 @@ def test_document_and_unit_urls_round_trip_and_the_unit_link_wins(tmp_path: Path
     assert catalog.document("d1") == row
     units = catalog.sentences_by_key([("d1", 0), ("d1", 1)])
     assert (units[("d1", 0)].url, units[("d1", 0)].doc_url) == (JUMP, PAGE)
-    assert to_evidence(units[("d1", 0)]).url == JUMP
-    assert to_evidence(units[("d1", 1)]).url == PAGE + "#:~:text=World."
+    cited = to_citations([to_evidence(units[("d1", 0)]), to_evidence(units[("d1", 1)])])
+    assert [c.url for c in cited] == [JUMP, PAGE + "#:~:text=World."]
 
 
 def test_ingest_stores_a_files_url_and_its_citations_link_to_it(fake_index: Index, tmp_path: Path) -> None:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import pytest
 
 from retrieval.rank.cues import (
-    answer_type_match,
-    names_row_key,
-    polarity_match,
-    quotes,
+    Question,
     row_key,
     wants_code,
     wants_quantity,
@@ -47,8 +44,8 @@ def test_when_asks_for_a_date_only_as_the_question_word(question: str, wanted: b
 )
 def test_where_a_file_is_kept_is_answered_by_a_path(sentence: str, holds: bool) -> None:
     """ "Where's the data folder?" wants a path or a file name; "Where did they live?" no such thing."""
-    assert answer_type_match("where's llm's data folder on a mac?", sentence) == float(holds)
-    assert answer_type_match("where do I find the client id?", sentence) == 0.0
+    assert Question("where's llm's data folder on a mac?").answer_type(sentence) == float(holds)
+    assert Question("where do I find the client id?").answer_type(sentence) == 0.0
 
 
 @pytest.mark.parametrize(
@@ -134,9 +131,9 @@ def test_other_questions_are_not_yes_no(question: str) -> None:
 def test_polarity_marks_sentences_that_say_yes_or_no() -> None:
     """Negations, musts and onlies answer a yes/no question; a plain statement does not."""
     question = "can I tweak the SPANN settings?"
-    assert polarity_match(question, "We currently don't allow customization of SPANN.") == 1.0
-    assert polarity_match(question, "The SPANN index parameters include:") == 0.0
-    assert polarity_match("what are the SPANN settings?", "We don't allow it.") == 0.0
+    assert Question(question).polarity("We currently don't allow customization of SPANN.") == 1.0
+    assert Question(question).polarity("The SPANN index parameters include:") == 0.0
+    assert Question("what are the SPANN settings?").polarity("We don't allow it.") == 0.0
 
 
 @pytest.mark.parametrize(
@@ -157,8 +154,8 @@ def test_a_rows_key_is_its_first_cell_as_plain_words(row: str, key: str) -> None
 def test_a_question_names_a_row_when_it_names_every_word_of_its_key() -> None:
     """ "forum channels" names the ForumChannel row; "channels" alone does not."""
     row = "| :class:`ForumChannel`    | :class:`~ext.commands.ForumChannelConverter`    |"
-    assert names_row_key("is there a converter for forum channels?", row)
-    assert not names_row_key("is there a converter for channels?", row)
+    assert Question("is there a converter for forum channels?").names_row_key(row)
+    assert not Question("is there a converter for channels?").names_row_key(row)
 
 
 @pytest.mark.parametrize(
@@ -174,15 +171,15 @@ def test_a_question_names_a_row_when_it_names_every_word_of_its_key() -> None:
 )
 def test_a_question_quotes_a_passage_of_three_words_or_more(question: str, expected: bool) -> None:
     text = "ERROR: Could not build wheels for hnswlib, which is required"
-    assert quotes(question, text) is expected
+    assert Question(question).quotes(text) is expected
 
 
 def test_a_quoted_message_may_hold_an_apostrophe_and_must_be_an_error():
     error = "ERROR: Can't find a version that satisfies the requirement"
-    assert quotes("pip fails with 'Can't find a version that satisfies', what do I do?", error)
+    assert Question("pip fails with 'Can't find a version that satisfies', what do I do?").quotes(error)
     # The same words quoted from a line that reports no failure are a quote, not a symptom.
-    assert not quotes(
-        "what does 'find a version that satisfies' mean?", "We find a version that satisfies it."
+    assert not Question("what does 'find a version that satisfies' mean?").quotes(
+        "We find a version that satisfies it."
     )
 
 

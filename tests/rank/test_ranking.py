@@ -13,7 +13,7 @@ import pytest
 from retrieval import build_chain, ingest
 from retrieval.models import Query
 from retrieval.rank.caches import GenerationCache
-from retrieval.rank.cues import answer_type_match, missing_entities, question_entities
+from retrieval.rank.cues import Question, missing_entities, question_entities
 from retrieval.rank.ranker import Ranker, naming_first
 from retrieval.resources import seeds_dir
 
@@ -179,24 +179,25 @@ def test_the_generation_cache_is_bounded_and_drops_stale_writes():
 
 def test_answer_type_cues():
     """Quantity questions want numbers or dates; who-questions want a name the question lacks."""
-    assert answer_type_match("How many troops were sent?", "North Korea sent 1,500 troops.") == 1.0
-    assert answer_type_match("How many troops were sent?", "Troops were sent to Russia.") == 0.0
-    assert answer_type_match("When was the treaty signed?", "It was signed in June.") == 1.0
-    assert answer_type_match("Who is the Kremlin spokesperson?", "The spokesperson is Dmitry Peskov.") == 1.0
-    assert answer_type_match("Who is the Kremlin spokesperson?", "The Kremlin has a spokesperson.") == 0.0
-    assert answer_type_match("Why did they go?", "Because 3 of them wanted to.") == 0.0
+    assert Question("How many troops were sent?").answer_type("North Korea sent 1,500 troops.") == 1.0
+    assert Question("How many troops were sent?").answer_type("Troops were sent to Russia.") == 0.0
+    assert Question("When was the treaty signed?").answer_type("It was signed in June.") == 1.0
+    who = Question("Who is the Kremlin spokesperson?")
+    assert who.answer_type("The spokesperson is Dmitry Peskov.") == 1.0
+    assert who.answer_type("The Kremlin has a spokesperson.") == 0.0
+    assert Question("Why did they go?").answer_type("Because 3 of them wanted to.") == 0.0
 
 
 def test_documentation_answer_type_cues():
     """Error questions want an exception's name, version questions a version, status questions a code."""
     err = "What error is raised when the file is missing?"
-    assert answer_type_match(err, "Then :exc:`MissingRequiredAttachment` is raised.") == 1.0
-    assert answer_type_match(err, "The user must upload a file.") == 0.0
-    assert answer_type_match("What's the minimum Python version?", "We recommend Python 3.10+.") == 1.0
-    assert answer_type_match("What's the minimum Python version?", "Python is a language.") == 0.0
+    assert Question(err).answer_type("Then :exc:`MissingRequiredAttachment` is raised.") == 1.0
+    assert Question(err).answer_type("The user must upload a file.") == 0.0
+    assert Question("What's the minimum Python version?").answer_type("We recommend Python 3.10+.") == 1.0
+    assert Question("What's the minimum Python version?").answer_type("Python is a language.") == 0.0
     status = "What status code does a preflight get?"
-    assert answer_type_match(status, "It answers with a 400 response.") == 1.0
-    assert answer_type_match(status, "It answers with an error.") == 0.0
+    assert Question(status).answer_type("It answers with a 400 response.") == 1.0
+    assert Question(status).answer_type("It answers with an error.") == 0.0
 
 
 def test_names_the_documents_never_mention_are_found():

@@ -8,6 +8,7 @@ import statistics
 import numpy as np
 import pytest
 
+from retrieval.rank.cues import Question
 from retrieval.rank.signals import FEATURES, SIGNALS, FeatureInputs, compute_features, normalise, softmax
 
 # Two documents: "a" has four sentences, "b" two. The candidates are a1, a2 and b0; a0, a3 and b1 are
@@ -49,7 +50,7 @@ SECTIONS = {("b", 0): ["seoul", "troop"]}
 
 def inputs(own: list[str], history: list[str] | None = None, question: str = "") -> FeatureInputs:
     return FeatureInputs(
-        question=question or "How many troops did Korea send?",
+        question=Question(question or "How many troops did Korea send?"),
         own_tokens=own,
         history_tokens=history or [],
         keys=KEYS,
@@ -201,10 +202,9 @@ def test_a_yes_no_question_favours_sentences_that_say_yes_or_no():
     """ "Will the troops ...?" marks the sentence with "only" (a yes or no), not the plain statements."""
     texts = dict(TEXTS)
     texts[("a", 2)] = "The troops will only train for weeks."
-    inp = FeatureInputs(
-        **{**inputs(["troop", "korea"]).__dict__, "texts": texts, "question": "Will the troops train?"}
-    )
+    will = Question("Will the troops train?")
+    inp = FeatureInputs(**{**inputs(["troop", "korea"]).__dict__, "texts": texts, "question": will})
     expected = oracle(inp, NONE, polar={("a", 1): 0.0, ("a", 2): 1.0, ("b", 0): 0.0})
     assert compute_features(inp) == pytest.approx(expected, abs=1e-12)
-    how = FeatureInputs(**{**inp.__dict__, "question": "How do the troops train?"})
+    how = FeatureInputs(**{**inp.__dict__, "question": Question("How do the troops train?")})
     assert not compute_features(how)[:, FEATURES.index("polarity")].any()
