@@ -139,7 +139,6 @@ class CheckReport:
     """What the check kept and dropped, for the logs and the fallback decision."""
 
     answer: Answer | None = None
-    kept_sentences: int = 0
     dropped_sentences: list[str] = field(default_factory=list)
     dropped_citations: list[int] = field(default_factory=list)
 
@@ -185,6 +184,5 @@ def check_draft(
     new_number = {old: new for new, old in enumerate(order, start=1)}
     citations = to_citations([numbered[old - 1] for old in order])
     body = " ".join(f"{text} " + "".join(f"[{new_number[n]}]" for n in valid) for text, valid in kept)
-    report.kept_sentences = len(kept)
     report.answer = Answer(question=question, answer=body, refused=False, citations=citations)
     return report

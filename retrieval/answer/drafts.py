@@ -18,9 +18,6 @@ from pydantic import BaseModel, Field
 
 log = logging.getLogger(__name__)
 
-#: What a model that says the documents don't answer replies (the prompts ask for exactly this).
-NOT_ANSWERED = "NOT IN DOCUMENTS"
-
 #: The JSON shape asked for by schema-constrained providers; flat, so every grammar converter takes it.
 DRAFT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -45,6 +42,7 @@ DRAFT_SCHEMA: dict[str, Any] = {
 _MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _LEADING_MARKERS = re.compile(r"^((?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])+)\s*")
+# What a model that says the documents don't answer replies: the prompts ask for "NOT IN DOCUMENTS".
 _NOT_ANSWERED = re.compile(r"\bnot\s+in\s+(?:the\s+)?documents\b", re.IGNORECASE)
 _REFUSING = re.compile(
     r"\bnot\s+in\s+(?:the\s+)?documents\b|\b(?:documents?|sentences?|text|context|passages?)\s+"
