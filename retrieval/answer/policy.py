@@ -144,7 +144,7 @@ class AnswerPolicy:
                 retrieved.question,
                 retrieved.evidence,
                 [e.probability for e in retrieved.evidence],
-                retrieved.blocks(),
+                retrieved.blocks,
             )
         )
 

@@ -14,10 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Generic, Protocol, TypeVar
 
-from pydantic import BaseModel
-
 from ..index.catalog import Catalog, SentenceRow
-from ..models import Evidence
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +111,3 @@ def read_block(catalog: Catalog, doc_key: str, idx: int) -> dict[int, SentenceRo
     first = min(rows)
     rows.update({i: r for (_, i), r in catalog.sentences_by_key([(doc_key, first - 1)]).items()})
     return {i: replace(r, vector=None) for i, r in rows.items()}
-
-
-class RunnerUpBlock(BaseModel):
-    """The block of a candidate ranked below the best one (``rank`` counts from 0, the best)."""
-
-    rank: int
-    lead_in: Evidence | None = None
-    units: list[Evidence]

@@ -24,7 +24,7 @@ from ..index.catalog import SentenceRow
 from ..index.core import Index
 from ..index.lexical import tokenize
 from ..models import Evidence, Query, UnitKind
-from .blocks import SHAPED_BY_RUNNER_UPS, Block, RunnerUpBlock, block_of, is_lead_in, needs_block, read_block
+from .blocks import SHAPED_BY_RUNNER_UPS, Block, block_of, is_lead_in, needs_block, read_block
 from .caches import GenerationCache
 from .cues import Question
 from .gather import gather
@@ -85,12 +85,12 @@ def to_evidence(
 class Retrieved(BaseModel):
     """What ``Ranker.rank`` found for one query, with all the answer policy needs to decide.
 
-    ``evidence`` is best first. ``lead_in`` and ``block_units`` are the best unit's block (a list with
-    its lead-in, steps with their commands, a table); ``runner_up_blocks`` are read only for a question
-    that asks for a set or for steps: when the best unit is a sentence about the list ("Each of these
-    use an HTTP request") and the list's lead-in ranks second, the list is still the answer. A block's
-    units that were not candidates carry no scores (probability 0). ``question`` is the question's
-    wording as the ranker read it, so the policy reads the same cues without reading them again.
+    ``evidence`` is best first. ``blocks`` holds the block (a list with its lead-in, steps with their
+    commands, a table) of the best unit and, only for a question that asks for a set or for steps, of
+    the next few: when the best unit is a sentence about the list ("Each of these use an HTTP request")
+    and the list's lead-in ranks second, the list is still the answer. A block's units that were not
+    candidates carry no scores (probability 0). ``question`` is the question's wording as the ranker
+    read it, so the policy reads the same cues without reading them again.
     """
 
     query: Query
@@ -105,21 +105,10 @@ class Retrieved(BaseModel):
         default_factory=list,
         description="Names the question asks about that the best evidence's document never mentions.",
     )
-    lead_in: Evidence | None = None
-    block_units: list[Evidence] = Field(default_factory=list)
-    runner_up_blocks: list[RunnerUpBlock] = Field(default_factory=list)
-
-    def best_block(self) -> Block[Evidence] | None:
-        """The best unit's block, or None when it is plain prose."""
-        return Block(self.lead_in, self.block_units) if self.block_units else None
-
-    def blocks(self) -> dict[int, Block[Evidence]]:
-        """Every block read, by the rank of the candidate it belongs to (0: the best)."""
-        out = {b.rank: Block(b.lead_in, b.units) for b in self.runner_up_blocks if b.units}
-        best = self.best_block()
-        if best is not None:
-            out[0] = best
-        return out
+    blocks: dict[int, InstanceOf[Block[Evidence]]] = Field(
+        default_factory=dict,
+        description="The blocks read, by the rank of the unit they hold or precede (0: the best).",
+    )
 
 
 T = TypeVar("T")
@@ -267,38 +256,27 @@ class Ranker:
             evidence = [evidence[first], *evidence[:first], *evidence[first + 1 :]]
         unknown = list(unknown_in(evidence[0].doc_key)) if evidence else []
         depth = RUNNER_UP_DEPTH if question.shapes & SHAPED_BY_RUNNER_UPS else 1
-        blocks = self._blocks(cands, evidence, depth)
-        lead_in, units = blocks.get(0, (None, []))
-        runner_ups = [
-            RunnerUpBlock(rank=rank, lead_in=lead, units=members)
-            for rank, (lead, members) in sorted(blocks.items())
-            if rank > 0
-        ]
         return Retrieved(
             query=query,
             question=question,
             evidence=evidence,
             unknown_names=unknown,
-            lead_in=lead_in,
-            block_units=units,
-            runner_up_blocks=runner_ups,
+            blocks=self._blocks(cands, evidence, depth),
         )
 
-    def _blocks(
-        self, cands: Candidates, evidence: list[Evidence], depth: int
-    ) -> dict[int, tuple[Evidence | None, list[Evidence]]]:
+    def _blocks(self, cands: Candidates, evidence: list[Evidence], depth: int) -> dict[int, Block[Evidence]]:
         """The blocks (a list, steps, a table) of the first ``depth`` ranked units, by rank, as evidence.
 
         Prose has none. Units of one block (two items of a list, a lead-in and its items) share one
         catalog read.
         """
         known = {(e.doc_key, e.idx): e for e in evidence}
-        read: dict[tuple[str, int], tuple[Evidence | None, list[Evidence]] | None] = {}
+        read: dict[tuple[str, int], Block[Evidence] | None] = {}
 
         def as_evidence(row: SentenceRow) -> Evidence:
             return known.get((row.doc_key, row.idx)) or to_evidence(row)
 
-        out: dict[int, tuple[Evidence | None, list[Evidence]]] = {}
+        out: dict[int, Block[Evidence]] = {}
         for rank, e in enumerate(evidence[:depth]):
             unit = cands.rows[(e.doc_key, e.idx)]
             following = cands.rows.get((unit.doc_key, unit.idx + 1))
@@ -311,13 +289,13 @@ class Ranker:
                 read[key] = (
                     None
                     if block is None
-                    else (
+                    else Block(
                         as_evidence(block.lead_in) if block.lead_in is not None else None,
                         [as_evidence(r) for r in block.units],
                     )
                 )
             got = read[key]
-            if got is not None and got[1]:
+            if got is not None and got.units:
                 out[rank] = got
         return out
 

@@ -80,8 +80,7 @@ def _answer(question: str, best: int, runner_up: int = 0) -> list[str]:
     retrieved = Retrieved(
         query=Query(question=question),
         evidence=ranked,
-        lead_in=block.lead_in,
-        block_units=block.units,
+        blocks={0: block},
     )
     answer = extractive_answer(retrieved, POLICY)
     for c in answer.citations:
@@ -337,8 +336,7 @@ def test_the_language_model_sees_the_whole_shaped_block_with_kinds_and_context()
     retrieved = Retrieved(
         query=Query(question="Which providers are supported?"),
         evidence=[best, nested],
-        lead_in=block.lead_in,
-        block_units=block.units,
+        blocks={0: block},
     )
     model = _Recorder(reply="OpenAI is supported [2].")
     answer = GenerativeAnswerer(Settings(llm="openai", llm_output="text"), model=model, policy=POLICY)(

@@ -232,10 +232,11 @@ def test_runner_up_blocks_are_read_only_for_questions_asking_for_a_set_or_steps(
     ranker = Ranker(fake_index)
     shaped = ranker.rank(Query(question="Which lookups make a request?"))
     plain = ranker.rank(Query(question="Is a lookup free?"))
-    assert shaped.runner_up_blocks and not plain.runner_up_blocks
-    for block in shaped.runner_up_blocks:
-        assert 0 < block.rank < 5
-        unit = shaped.evidence[block.rank]
+    runner_ups = {rank: block for rank, block in shaped.blocks.items() if rank > 0}
+    assert runner_ups and not any(rank > 0 for rank in plain.blocks)
+    for rank, block in runner_ups.items():
+        assert 0 < rank < 5
+        unit = shaped.evidence[rank]
         members = [block.lead_in, *block.units]
         assert any(m is not None and (m.doc_key, m.idx) == (unit.doc_key, unit.idx) for m in members)
         assert all(u.kind == "list_item" for u in block.units)
