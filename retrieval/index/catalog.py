@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS documents (
     n_chunks INTEGER NOT NULL DEFAULT 0,
     updated REAL NOT NULL,
     url TEXT,
-    units_version INTEGER NOT NULL DEFAULT 0
+    units_version INTEGER NOT NULL DEFAULT 0,
+    language TEXT
 );
 CREATE INDEX IF NOT EXISTS documents_root ON documents(scope, root);
 CREATE INDEX IF NOT EXISTS documents_hash ON documents(scope, content_hash);
@@ -88,6 +89,7 @@ _ADDED_COLUMNS = (
     ("sentences", "url", "TEXT"),
     ("documents", "url", "TEXT"),
     ("documents", "units_version", "INTEGER NOT NULL DEFAULT 0"),
+    ("documents", "language", "TEXT"),
 )
 
 
@@ -110,6 +112,7 @@ class DocumentRow:
     n_chunks: int
     url: str | None = None  # where the document came from on the web (a page), None for files
     units_version: int = 0  # the ingest.pipeline.UNITS_VERSION that made its units (0: before versions)
+    language: str | None = None  # ISO 639-1 code detected at ingest (index/language.py); None: unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +174,7 @@ class SentenceRow:
 
 _DOC_COLUMNS = (
     "doc_key, scope, root, source, doc_id, title, content_hash, size, mtime_ns, state, alias_of, "
-    "n_sentences, n_chunks, url, units_version"
+    "n_sentences, n_chunks, url, units_version, language"
 )
 _SENT_SELECT = (
     "SELECT s.rowid, s.doc_key, s.idx, s.start, s.end, s.chunk, s.text, "
@@ -338,7 +341,7 @@ class Catalog:
         with self.transaction() as db:
             db.execute("DELETE FROM sentences WHERE doc_key = ?", (row.doc_key,))
             db.execute(
-                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 16)})",
+                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 17)})",
                 (*_values(row, state="pending"), time.time()),
             )
             _bump(db)
@@ -381,7 +384,7 @@ class Catalog:
             )
             _bump(db)
             db.execute(
-                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 16)})",
+                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 17)})",
                 (*_values(row, state=row.state), time.time()),
             )
 
@@ -401,7 +404,7 @@ class Catalog:
         with self.transaction() as db:
             db.execute("DELETE FROM sentences WHERE doc_key = ?", (row.doc_key,))
             db.execute(
-                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 16)})",
+                f"INSERT OR REPLACE INTO documents({_DOC_COLUMNS}, updated) VALUES ({', '.join('?' * 17)})",
                 (*_values(row, state="alias"), time.time()),
             )
 
@@ -465,6 +468,34 @@ class Catalog:
             "SELECT s.rowid, d.scope, s.text FROM sentences s JOIN documents d ON d.doc_key = s.doc_key "
             "WHERE d.state = 'complete' ORDER BY s.rowid"
         )
+
+    def lexical_rows(self) -> list[tuple[int, str, str, str | None]]:
+        """Every complete sentence as ``(rowid, scope, text, language)`` in rowid order, for BM25."""
+        return self._query(
+            "SELECT s.rowid, d.scope, s.text, d.language FROM sentences s "
+            "JOIN documents d ON d.doc_key = s.doc_key WHERE d.state = 'complete' ORDER BY s.rowid"
+        )
+
+    def languages(self) -> dict[str, int]:
+        """How many complete documents are in each language (``unknown`` for none detected)."""
+        rows = self._query(
+            "SELECT COALESCE(language, 'unknown'), COUNT(*) FROM documents WHERE state = 'complete' "
+            "GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+        return {str(lang): int(n) for lang, n in rows}
+
+    def languages_of(self, sources: Sequence[str]) -> dict[str, str | None]:
+        """The detected language of each complete document (or its alias) among ``sources``, by source."""
+        out: dict[str, str | None] = {}
+        wanted = sorted(set(sources))
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            sql = (
+                f"SELECT source, language FROM documents WHERE source IN ({', '.join('?' * len(part))}) "
+                "AND state IN ('complete', 'alias')"
+            )
+            out.update({str(source): language for source, language in self._query(sql, part)})
+        return out
 
     def rowids_of(self, doc_keys: Sequence[str]) -> list[int]:
         """The rowids of every sentence of these documents (to limit BM25 to them)."""
@@ -626,11 +657,39 @@ def _migrate(db: sqlite3.Connection) -> None:
     for table, name, decl in _ADDED_COLUMNS:
         if name in columns[table]:
             continue
+        # The language column and its values arrive together: a crash between the two would leave
+        # documents that never get a language.
+        db.execute("BEGIN IMMEDIATE")
         try:
             db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+            if (table, name) == ("documents", "language"):
+                _detect_languages(db)
+            db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
+            db.execute("ROLLBACK")
             if "duplicate column" not in str(exc):
                 raise
+
+
+def _detect_languages(db: sqlite3.Connection) -> None:
+    """Give each document of a catalog written before languages were detected the language of its units.
+
+    The units were split by English rules, which stay until the next ``citebot ingest --rebuild``; the
+    language read here already decides how BM25 tokenises them and what ``citebot stats`` shows.
+    """
+    from .language import detect_document
+
+    keys = [r[0] for r in db.execute("SELECT doc_key FROM documents WHERE state = 'complete'")]
+    for key in keys:
+        texts = db.execute(
+            "SELECT text FROM sentences WHERE doc_key = ? ORDER BY idx LIMIT 200", (key,)
+        ).fetchall()
+        language = detect_document("\n".join(t[0] for t in texts))
+        db.execute("UPDATE documents SET language = ? WHERE doc_key = ?", (language, key))
+    db.execute(
+        "UPDATE documents SET language = (SELECT d.language FROM documents d "
+        "WHERE d.doc_key = documents.alias_of) WHERE state = 'alias'"
+    )
 
 
 def _unavailable(exc: sqlite3.Error, path: Path) -> IndexUnavailableError:
@@ -674,6 +733,7 @@ def _values(row: DocumentRow, *, state: str) -> tuple:
         row.n_chunks,
         row.url,
         row.units_version,
+        row.language,
     )
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from ..embed.embeddings import SentenceEmbedder
+from ..embed import multilingual
+from ..embed.embeddings import SentenceEmbedder, resolve_model
 from ..errors import ConfigurationError, IndexUnavailableError
-from ..settings import Settings
+from ..settings import Settings, default_model
 from .catalog import Catalog
 from .lexical import LexicalIndex
 from .store import VectorStore, open_client, server_address
@@ -32,6 +33,7 @@ class IndexStats:
     sentences: int
     chunks: int
     pending: int
+    languages: dict[str, int] = field(default_factory=dict)  # documents per detected language
 
 
 class Index:
@@ -47,10 +49,24 @@ class Index:
 
     @cached_property
     def embedder(self) -> SentenceEmbedder:
-        """The sentence embedder (the model itself loads on first use)."""
+        """The sentence embedder (the model itself loads on first use).
+
+        Raises:
+            ConfigurationError: the index was built with another embedding model (vectors of two models
+                never meet in one index: a question's vector would be compared with the other model's).
+        """
+        embedder = (
+            self._embedder if self._embedder is not None else SentenceEmbedder.from_settings(self.settings)
+        )
+        self._refuse_other_model(embedder.model_name)
+        return embedder
+
+    @property
+    def model_name(self) -> str:
+        """The embedding model this index is opened with (the preset's folder is built if it isn't yet)."""
         if self._embedder is not None:
-            return self._embedder
-        return SentenceEmbedder.from_settings(self.settings)
+            return self._embedder.model_name
+        return resolve_model(self.settings)
 
     @cached_property
     def store(self) -> VectorStore:
@@ -62,20 +78,24 @@ class Index:
             return VectorStore(open_client(self.settings), self.settings.collection, where=where)
 
     def check_model(self) -> None:
-        """Refuse to mix vectors of two models in one index.
+        """Record the embedding model in a new index; refuse to mix vectors of two models in one.
 
         Raises:
             ConfigurationError: the index was built with another embedding model.
         """
-        built = self.catalog.get_meta("embedding_model")
-        wanted = self.embedder.model_name
-        if built is None:
+        wanted = self.embedder.model_name  # raises when another model built the index
+        if self.catalog.get_meta("embedding_model") is None:
             self.catalog.set_meta("embedding_model", wanted)
-        elif built != wanted:
-            raise ConfigurationError(
-                f"the index in {self.directory} was built with the embedding model {built!r}, "
-                f"not {wanted!r}. Run `citebot ingest --rebuild` to rebuild it with the new model."
-            )
+
+    def _refuse_other_model(self, wanted: str) -> None:
+        built = self.catalog.get_meta("embedding_model")
+        if built is None or built == wanted:
+            return
+        raise ConfigurationError(
+            f"the index in {self.directory} was built with the embedding model {describe_model(built)}, "
+            f"but citebot is set to use {describe_model(wanted)}. Run `citebot ingest PATH ... --rebuild` "
+            f"to rebuild it with the new model, or {_setting_for(built)} to use the index as it is."
+        )
 
     def publish_lexical(self) -> bool:
         """Build and publish the BM25 index if the catalog changed since the published one; the writer's step.
@@ -87,7 +107,8 @@ class Index:
         gen = self.catalog.generation()  # read before the rows: a later change makes it look stale, not fresh
         if self.lexical.generation() == gen:
             return False
-        self.lexical.publish(self.catalog.all_sentences(), gen, catalog_id)
+        rows = self.catalog.lexical_rows()
+        self.lexical.publish([r[:3] for r in rows], gen, catalog_id, languages=[r[3] for r in rows])
         return True
 
     def is_empty(self) -> bool:
@@ -102,12 +123,15 @@ class Index:
             chroma=server_address(self.settings)
             if self.settings.chroma_host
             else str(self.directory / "chroma"),
-            embedding_model=self.catalog.get_meta("embedding_model") or self.embedder.model_name,
+            embedding_model=describe_model(
+                self.catalog.get_meta("embedding_model") or self.settings.embedding_model or default_model()
+            ),
             documents=c["documents"],
             aliases=c["aliases"],
             sentences=c["sentences"],
             chunks=c["chunks"],
             pending=c["pending"],
+            languages=self.catalog.languages(),
         )
 
     def close(self) -> None:
@@ -116,6 +140,26 @@ class Index:
             self.catalog.close()
         except Exception as exc:
             log.debug("closing the catalog failed: %s", exc)
+
+
+def describe_model(model: str) -> str:
+    """Name an embedding model for people: the default and the preset by name, any other by its path."""
+    name = model.rstrip("/").rsplit("/", 1)[-1]
+    if model.strip().lower() == multilingual.PRESET or name.startswith(multilingual.FOLDER_PREFIX):
+        return f"'{multilingual.PRESET}' ({multilingual.DESCRIPTION})"
+    if model == default_model():
+        return "all-MiniLM-L6-v2 (the default)"
+    return repr(model)
+
+
+def _setting_for(model: str) -> str:
+    """How to select ``model`` again."""
+    name = model.rstrip("/").rsplit("/", 1)[-1]
+    if model.strip().lower() == multilingual.PRESET or name.startswith(multilingual.FOLDER_PREFIX):
+        return f"set CITEBOT_EMBEDDING_MODEL={multilingual.PRESET}"
+    if model == default_model():
+        return "unset CITEBOT_EMBEDDING_MODEL"
+    return f"set CITEBOT_EMBEDDING_MODEL={model}"
 
 
 def open_index(settings: Settings | None = None) -> Index:

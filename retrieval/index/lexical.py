@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import tempfile
 import threading
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     import bm25s
 
 log = logging.getLogger(__name__)
+
+#: The language of text whose language is not known (documents indexed before detection).
+DEFAULT_LANGUAGE = "en"
 
 _POINTER = "current.json"
 _FORMAT = 2  # pointers without it (or older) were written by builders that readers must not trust
@@ -58,13 +62,175 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
-def tokenize(texts: list[str]) -> list[list[str]]:
-    """Lower-case, drop English stop words, and stem: the same for sentences and questions."""
+#: Snowball stemmers (PyStemmer) by ISO 639-1 code.
+_STEMMERS = {
+    "ar": "arabic",
+    "ca": "catalan",
+    "cs": "czech",
+    "da": "danish",
+    "de": "german",
+    "el": "greek",
+    "es": "spanish",
+    "eu": "basque",
+    "fa": "persian",
+    "fi": "finnish",
+    "fr": "french",
+    "ga": "irish",
+    "hi": "hindi",
+    "hu": "hungarian",
+    "hy": "armenian",
+    "id": "indonesian",
+    "it": "italian",
+    "lt": "lithuanian",
+    "ne": "nepali",
+    "nl": "dutch",
+    "no": "norwegian",
+    "pl": "polish",
+    "pt": "portuguese",
+    "ro": "romanian",
+    "ru": "russian",
+    "sr": "serbian",
+    "sv": "swedish",
+    "ta": "tamil",
+    "tr": "turkish",
+}
+#: bm25s's stop-word lists by ISO 639-1 code (English's is applied only to English).
+_STOPWORDS = {
+    "da": "STOPWORDS_DANISH",
+    "de": "STOPWORDS_GERMAN",
+    "es": "STOPWORDS_SPANISH",
+    "fr": "STOPWORDS_FRENCH",
+    "it": "STOPWORDS_ITALIAN",
+    "nl": "STOPWORDS_DUTCH",
+    "no": "STOPWORDS_NORWEGIAN",
+    "pt": "STOPWORDS_PORTUGUESE",
+    "ru": "STOPWORDS_RUSSIAN",
+    "sv": "STOPWORDS_SWEDISH",
+    "tr": "STOPWORDS_TURKISH",
+}
+#: Languages in the Latin script with an analyser here: their tokens carry English stems as well.
+_LATIN_SCRIPT = frozenset(
+    {"ca", "cs", "da", "de", "es", "eu", "fi", "fr", "ga", "hu", "id", "it", "lt", "nl", "no", "pl", "pt"}
+    | {"ro", "sv", "tr"}
+)
+#: Languages written without spaces between words: cut into overlapping pairs of characters.
+_PAIRED = frozenset({"zh", "ja"})
+# A word: letters and digits with the combining marks that \w leaves out (Devanagari vowel signs and
+# virama, Arabic harakat, Latin accents typed as marks), so that "हिन्दी" stays one word.
+_WORD = re.compile(
+    r"(?:[^\W_]|[\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"
+    r"\u0900-\u0903\u093a-\u094f\u0951-\u0957\u0962\u0963])+"
+)
+_HAN_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+@lru_cache(maxsize=16)
+def _stemmer_for(language: str) -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer(_STEMMERS[language])
+
+
+@lru_cache(maxsize=16)
+def _stopwords_for(language: str) -> frozenset[str]:
+    import bm25s.stopwords
+
+    from .language import QUESTION_WORDS
+
+    name = _STOPWORDS.get(language)
+    listed = frozenset(getattr(bm25s.stopwords, name)) if name else frozenset()
+    return listed | QUESTION_WORDS.get(language, frozenset())
+
+
+def _english(texts: list[str]) -> list[list[str]]:
+    """Lower-case, drop English stop words, and stem: exactly the tokens before languages were known."""
     import bm25s
 
     _quiet_bm25s()
     out = bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
     return [list(t) for t in out]
+
+
+def _pairs(text: str) -> list[str]:
+    """Han and kana runs as overlapping character pairs (a lone character as itself); other words whole.
+
+    Pairs find Chinese words without a dictionary: a two-character word is one pair, a longer one
+    several, and a question's pairs meet the document's wherever they share words.
+    """
+    out: list[str] = []
+    pos = 0
+    for m in _HAN_RUN.finditer(text):
+        out += [w.lower() for w in _WORD.findall(text, pos, m.start())]
+        run = m.group()
+        out += [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
+        pos = m.end()
+    out += [w.lower() for w in _WORD.findall(text, pos)]
+    return out
+
+
+def _analyse(texts: list[str], language: str) -> list[list[str]]:
+    """Tokens of ``texts`` in ``language``: its stop words out, its stemmer, or pairs for Chinese."""
+    if language == DEFAULT_LANGUAGE:
+        return _english(texts)
+    if language in _PAIRED:
+        return [_pairs(t) for t in texts]
+    stop = _stopwords_for(language)
+    stemmer = _stemmer_for(language) if language in _STEMMERS else None
+    latin = language in _LATIN_SCRIPT
+    out = []
+    for text in texts:
+        words = [w for w in (m.lower() for m in _WORD.findall(text)) if w not in stop]
+        stems = list(stemmer.stemWords(words)) if stemmer is not None else words
+        out.append(_with_english_stems(words, stems) if latin else stems)
+    return out
+
+
+def _with_english_stems(words: list[str], stems: list[str]) -> list[str]:
+    """Each word's stem in its language, followed by its English stem where that differs.
+
+    Names and borrowed words are written alike across Latin-script languages, but a short text (a name
+    the question mentions, a question too short to tell) is tokenised as English: "Panthers" must meet
+    the "panth" of a German sentence as "panther". English stop words add nothing.
+    """
+    english = _stemmer().stemWords(words)
+    out = []
+    for word, own, en in zip(words, stems, english, strict=True):
+        out.append(own)
+        if en != own and len(word) > 1 and word not in _english_stopwords():
+            out.append(en)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _english_stopwords() -> frozenset[str]:
+    import bm25s.stopwords
+
+    return frozenset(bm25s.stopwords.STOPWORDS_EN)
+
+
+def tokenize(texts: list[str], language: str | None = None) -> list[list[str]]:
+    """BM25 tokens of ``texts``, the same for sentences and questions.
+
+    Args:
+        texts: what to tokenise.
+        language: the language of every text (a document's, from the catalog); None: each text's own,
+            guessed from its script and wording (questions; see ``index.language.guess_short``).
+            English, and any text not surely in another language, is lower-cased, stripped of English
+            stop words and stemmed, exactly as before languages were detected.
+    """
+    if language is not None:
+        return _analyse(texts, language)
+    from .language import guess_short
+
+    languages = [guess_short(t) for t in texts]
+    if all(lang == DEFAULT_LANGUAGE for lang in languages):
+        return _english(texts)
+    out: list[list[str]] = [[] for _ in texts]
+    for lang in set(languages):
+        where = [i for i, got in enumerate(languages) if got == lang]
+        for i, tokens in zip(where, _analyse([texts[i] for i in where], lang), strict=True):
+            out[i] = tokens
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +305,17 @@ class LexicalIndex:
         return pointer.generation if pointer is not None else -1
 
     # writer ------------------------------------------------------------------------------------
-    def publish(self, rows: Sequence[tuple[int, str, str]], generation: int, catalog_id: str | None) -> None:
+    def publish(
+        self,
+        rows: Sequence[tuple[int, str, str]],
+        generation: int,
+        catalog_id: str | None,
+        languages: Sequence[str | None] | None = None,
+    ) -> None:
         """Index ``(rowid, scope, text)`` rows (in rowid order) and make them the published generation.
+
+        ``languages`` gives each row's document language (None, or no list: English), which decides
+        how its text is tokenised.
 
         Only a writer holding the index's ingest lock may call this: it also deletes the folders of
         generations that are no longer kept, and of builds a crash left unpublished.
@@ -160,7 +335,7 @@ class LexicalIndex:
             if rows:
                 _quiet_bm25s()
                 retriever = bm25s.BM25()
-                retriever.index(tokenize([r[2] for r in rows]), show_progress=False)
+                retriever.index(_tokenize_rows(rows, languages), show_progress=False)
                 retriever.save(str(folder / "bm25"), show_progress=False)
             _fsync_tree(folder)
         except BaseException:
@@ -266,6 +441,19 @@ class LexicalIndex:
             df = float(indptr[j + 1] - indptr[j]) if j is not None else 0.0
             out[t] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
         return out
+
+
+def _tokenize_rows(
+    rows: Sequence[tuple[int, str, str]], languages: Sequence[str | None] | None
+) -> list[list[str]]:
+    """Each row's tokens in its document's language, in row order."""
+    langs = [lang or DEFAULT_LANGUAGE for lang in languages] if languages else [DEFAULT_LANGUAGE] * len(rows)
+    out: list[list[str]] = [[] for _ in rows]
+    for lang in sorted(set(langs)):
+        where = [i for i, got in enumerate(langs) if got == lang]
+        for i, tokens in zip(where, tokenize([rows[i][2] for i in where], lang), strict=True):
+            out[i] = tokens
+    return out
 
 
 def _read(folder: Path) -> _Loaded:

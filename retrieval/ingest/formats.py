@@ -75,12 +75,15 @@ class Format:
         """The suffix messages show for this format."""
         return self.suffixes[0]
 
-    def parse(self, data: bytes, name: str, limits: ParseLimits | None = None) -> ParsedDocument:
+    def parse(
+        self, data: bytes, name: str, limits: ParseLimits | None = None, *, language: str | None = None
+    ) -> ParsedDocument:
         """Parse ``data`` with this format's parser, keeping at most ``MAX_UNITS`` units.
 
         This is the one place a parser runs (:mod:`.isolation`): whatever goes wrong inside it, a
         hostile or broken file ends as a ``DocumentError`` that says why, within ``limits`` of time and
-        memory (the settings' when None), and never as another exception.
+        memory (the settings' when None), and never as another exception. Sentences are split by
+        ``language``'s rules (English's when None).
 
         Raises:
             DocumentError: the bytes are not a readable document of this format.
@@ -88,7 +91,9 @@ class Format:
         from ..settings import Settings
         from .isolation import parse_isolated
 
-        return parse_isolated(self.parser, data, name, self.name, limits or Settings().parse_limits())
+        return parse_isolated(
+            self.parser, data, name, self.name, limits or Settings().parse_limits(), language=language
+        )
 
 
 _ENTRY = "retrieval.ingest.parsers.entry"

@@ -104,24 +104,33 @@ def reason_for(exc: BaseException, format_name: str) -> str:
     return f"the {format_name} reader failed on it ({kind}{detail})"
 
 
-def guarded_parse(target: str, data: bytes, name: str, format_name: str) -> ParsedDocument:
+def guarded_parse(
+    target: str, data: bytes, name: str, format_name: str, language: str | None = None
+) -> ParsedDocument:
     """Parse ``data`` with the parser at ``target`` (``"module:function"``), keeping at most MAX_UNITS units.
 
     Raises:
         DocumentError: the file can't be read; the message names it and says why.
     """
-    outcome = _parse_outcome(target, data, name, format_name, records=None)
+    outcome = _parse_outcome(target, data, name, format_name, records=None, language=language)
     return _unwrap(outcome, name)
 
 
 def _parse_outcome(
-    target: str, data: bytes, name: str, format_name: str, records: _Records | None
+    target: str,
+    data: bytes,
+    name: str,
+    format_name: str,
+    records: _Records | None,
+    language: str | None = None,
 ) -> _Outcome:
     from .formats import resolve_parser
     from .parsers.units import limit_units
+    from .segment import splitting_in
 
     try:
-        parsed = limit_units(resolve_parser(target)(data, name), name)
+        with splitting_in(language):
+            parsed = limit_units(resolve_parser(target)(data, name), name)
         return _Outcome(_without_surrogates(parsed), None, None, records or [])
     except DocumentError as exc:
         return _Outcome(None, str(exc), None, records or [])
@@ -188,7 +197,9 @@ class _Collect(logging.Handler):
         self.records.append(record)
 
 
-def _worker_parse(target: str, data: bytes, name: str, format_name: str, level: int) -> _Outcome:
+def _worker_parse(
+    target: str, data: bytes, name: str, format_name: str, level: int, language: str | None = None
+) -> _Outcome:
     """The worker's side: parse, keeping what was logged at ``level`` (the parent's) or above.
 
     Only what the parent would show is kept: markdown-it alone logs ~80,000 debug lines for a long
@@ -199,7 +210,7 @@ def _worker_parse(target: str, data: bytes, name: str, format_name: str, level: 
     root.setLevel(level)
     root.addHandler(handler)
     try:
-        return _parse_outcome(target, data, name, format_name, records=handler.records)
+        return _parse_outcome(target, data, name, format_name, records=handler.records, language=language)
     finally:
         root.removeHandler(handler)
 
@@ -231,7 +242,13 @@ class _Pool:
         self._broken = False
 
     def run(
-        self, target: str, data: bytes, name: str, format_name: str, limits: ParseLimits
+        self,
+        target: str,
+        data: bytes,
+        name: str,
+        format_name: str,
+        limits: ParseLimits,
+        language: str | None = None,
     ) -> _Outcome | None:
         """Parse in the worker; None when no worker can run here (the caller then parses inline)."""
         from pebble import ProcessExpired
@@ -241,7 +258,7 @@ class _Pool:
         try:
             future = self._get(limits.memory_mb).schedule(
                 _worker_parse,
-                args=(target, data, name, format_name, logging.getLogger().getEffectiveLevel()),
+                args=(target, data, name, format_name, logging.getLogger().getEffectiveLevel(), language),
                 timeout=limits.seconds,
             )
             return cast(_Outcome, future.result())
@@ -350,18 +367,26 @@ atexit.register(_POOL.stop)
 
 
 def parse_isolated(
-    target: str, data: bytes, name: str, format_name: str, limits: ParseLimits
+    target: str,
+    data: bytes,
+    name: str,
+    format_name: str,
+    limits: ParseLimits,
+    *,
+    language: str | None = None,
 ) -> ParsedDocument:
     """Parse with ``limits``: in the worker process, or here when isolation is ``"inline"``.
+
+    ``language`` picks the sentence rules the parser splits with (English's when None).
 
     Raises:
         DocumentError: the file can't be read within the limits; the message says why.
     """
     if limits.isolation == "inline" or _IN_WORKER:
-        return guarded_parse(target, data, name, format_name)
-    outcome = _POOL.run(target, data, name, format_name, limits)
+        return guarded_parse(target, data, name, format_name, language)
+    outcome = _POOL.run(target, data, name, format_name, limits, language)
     if outcome is None:
-        return guarded_parse(target, data, name, format_name)
+        return guarded_parse(target, data, name, format_name, language)
     return _unwrap(outcome, name)
 
 

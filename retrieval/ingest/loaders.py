@@ -165,10 +165,13 @@ def _unsupported(name: str, suffix: str) -> DocumentError:
     )
 
 
-def parse(data: bytes, name: str, suffix: str, limits: ParseLimits | None = None) -> ParsedDocument:
+def parse(
+    data: bytes, name: str, suffix: str, limits: ParseLimits | None = None, *, language: str | None = None
+) -> ParsedDocument:
     """Parse a file's bytes with the parser its format registers (no I/O: ingest reads once).
 
     Whatever the parser does, the outcome is units or a ``DocumentError`` (see ``Format.parse``).
+    ``language`` picks the sentence rules (``segment.splitting_in``); None means English's.
 
     Raises:
         DocumentError: unsupported, binary, undecodable or unparsable.
@@ -176,7 +179,7 @@ def parse(data: bytes, name: str, suffix: str, limits: ParseLimits | None = None
     fmt = format_for(suffix)
     if fmt is None:
         raise _unsupported(name, suffix.lower())
-    return fmt.parse(data, name, limits)
+    return fmt.parse(data, name, limits, language=language)
 
 
 def load_file(path: Path, max_bytes: int, limits: ParseLimits | None = None) -> ParsedDocument:

@@ -23,12 +23,16 @@ from filelock import FileLock, Timeout
 from ..errors import DocumentError, IndexBusyError, NoDocumentsError
 from ..index.catalog import DocumentRow, UnitRecord
 from ..index.core import SHARED_SCOPE, Index
+from ..index.language import DEFAULT as DEFAULT_LANGUAGE
+from ..index.language import detect_document
 from ..index.store import chunk_id, sentence_id
 from ..markup import markup_of
 from .formats import describe_formats, format_for
 from .isolation import ParseLimits
 from .layout import Layout, embedding_text, lay_out
 from .loaders import parse, read_limited
+from .parsers.units import ParsedDocument
+from .segment import SPLIT_LANGUAGES
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +105,24 @@ _Plan = _Work | _Unchanged | _Skip | _Alias
 def doc_key(scope: str, source: str) -> str:
     """A stable key for one file in one scope: its Chroma ids derive from it."""
     return hashlib.sha1(f"{scope}\0{source}".encode()).hexdigest()[:20]
+
+
+def parse_in_language(
+    data: bytes, source: str, suffix: str, limits: ParseLimits
+) -> tuple[ParsedDocument, str]:
+    """Parse a file and detect its language; a file in another language pysbd knows is split again.
+
+    The language shows only in the parsed text, so a file is first read with English sentence rules.
+    An English file (most) is read once, exactly as before languages were detected.
+
+    Raises:
+        DocumentError: the file can't be read.
+    """
+    parsed = parse(data, source, suffix, limits)
+    language = detect_document(parsed.text)
+    if language != DEFAULT_LANGUAGE and language in SPLIT_LANGUAGES:
+        parsed = parse(data, source, suffix, limits, language=language)
+    return parsed, language
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -214,7 +236,7 @@ def _ingest_locked(
         log.info("rebuilding the index in %s", index.directory)
         index.store.reset()
         index.catalog.delete([d.doc_key for d in index.catalog.documents()])
-        index.catalog.set_meta("embedding_model", index.embedder.model_name)
+        index.catalog.set_meta("embedding_model", index.model_name)
     index.check_model()
     _recover(index)
     present: dict[str, tuple[Path, Path]] = {}
@@ -335,7 +357,7 @@ class _Reader:
             content_hash = hashlib.sha256(data).hexdigest()
             if current is not None and current.content_hash == content_hash:
                 return _Unchanged(touch=(key, st.st_size, st.st_mtime_ns))
-            parsed = parse(data, source, path.suffix, self.limits)
+            parsed, language = parse_in_language(data, source, path.suffix, self.limits)
         except (DocumentError, OSError) as exc:
             reason = str(exc) if isinstance(exc, DocumentError) else f"cannot be read ({exc})"
             # A file that turned bad: its old content must not answer questions any more.
@@ -362,6 +384,7 @@ class _Reader:
             n_chunks=len(layout.chunks),
             url=url,
             units_version=UNITS_VERSION,
+            language=language,
         )
         twin = self.index.catalog.find_complete_by_hash(self.scope, content_hash)
         if twin is not None and twin.doc_key != key:
@@ -428,7 +451,7 @@ def _index_documents(index: Index, work: Iterable[_Work], report: IngestReport, 
             for markup in (markup_of(w.row.source),)  # once per document
             for u in w.layout.units
         ]
-        return batch, index.embedder.encode(texts)
+        return batch, index.embedder.encode(texts, role="passage")
 
     batches = _batches(work)  # pulling a batch reads and segments its files, on this thread
     first = next(batches, None)

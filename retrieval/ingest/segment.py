@@ -3,6 +3,11 @@
 Only prose is citable. Page furniture (a lone "Advertisement", "Published", a menu label, a headline)
 sits in blocks of its own without sentence punctuation; such blocks are skipped, and the first
 headline-like one becomes the document's title when the file gave none.
+
+Sentences are split by pysbd's rules for the document's language (:func:`splitting_in`, set while a
+file is parsed once its language is known): German "z. B." and "am 3. Oktober" don't end a sentence,
+Greek ends a question with ";", Arabic and Hindi have stops of their own. English, and any language
+pysbd has no rules for, use the English rules, exactly as before languages were detected.
 """
 
 from __future__ import annotations
@@ -10,6 +15,9 @@ from __future__ import annotations
 import bisect
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -58,11 +66,29 @@ class Segmented:
     title: str | None
 
 
-@lru_cache(maxsize=1)
-def _segmenter() -> pysbd.Segmenter:
+#: Languages pysbd has sentence rules for (ISO 639-1 codes), English included.
+SPLIT_LANGUAGES = frozenset(
+    {"en", "am", "ar", "bg", "da", "de", "el", "es", "fa", "fr", "hi", "hy", "it", "ja", "kk", "mr", "my"}
+    | {"nl", "pl", "ru", "sk", "ur", "zh"}
+)
+_LANGUAGE: ContextVar[str] = ContextVar("citebot_split_language", default="en")
+
+
+@contextmanager
+def splitting_in(language: str | None) -> Iterator[None]:
+    """Split sentences by ``language``'s rules inside this block (English's for one pysbd lacks)."""
+    token = _LANGUAGE.set(language if language in SPLIT_LANGUAGES else "en")
+    try:
+        yield
+    finally:
+        _LANGUAGE.reset(token)
+
+
+@lru_cache(maxsize=8)
+def _segmenter(language: str = "en") -> pysbd.Segmenter:
     import pysbd
 
-    return pysbd.Segmenter(language="en", clean=False, char_span=False)
+    return pysbd.Segmenter(language=language, clean=False, char_span=False)
 
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:
@@ -144,7 +170,7 @@ def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
         # pysbd's processor alone: Segmenter.segment would also locate each sentence with a regex
         # compiled from the sentence itself, which floods the re module's cache so that pysbd's own
         # patterns are compiled again and again (a third of the time). The find() below locates them.
-        for seg in _segmenter().processor(piece).process():
+        for seg in _segmenter(_LANGUAGE.get()).processor(piece).process():
             needle = seg.strip()
             if not needle:
                 continue

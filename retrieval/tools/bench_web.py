@@ -19,6 +19,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..embed.embeddings import Role
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +110,9 @@ def run(pages: int, workdir: Path) -> dict[str, object]:
     embedded: list[int] = []
     encode = index.embedder.encode
 
-    def counting(texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+    def counting(texts: list[str], *, role: Role = "query", show_progress: bool = False) -> np.ndarray:
         embedded.append(len(texts))
-        return encode(texts, show_progress=show_progress)
+        return encode(texts, role=role, show_progress=show_progress)
 
     index.embedder.encode = counting  # type: ignore[method-assign]
     out: dict[str, object] = {"pages": pages}

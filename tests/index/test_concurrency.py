@@ -171,10 +171,14 @@ def test_ingest_publishes_the_lexical_index_once_however_many_batches(
     real_publish = LexicalIndex.publish
 
     def counting(
-        self: LexicalIndex, rows: list[tuple[int, str, str]], generation: int, cid: str | None
+        self: LexicalIndex,
+        rows: list[tuple[int, str, str]],
+        generation: int,
+        cid: str | None,
+        languages: list[str | None] | None = None,
     ) -> None:
         published.append(generation)
-        real_publish(self, rows, generation, cid)
+        real_publish(self, rows, generation, cid, languages)
 
     monkeypatch.setattr(LexicalIndex, "publish", counting)
     corpus = _seeded(fake_index, tmp_path, TOWNS[:8])

@@ -39,7 +39,7 @@ from retrieval import Index, Settings, ingest
 from tests.conftest import FakeEmbedder
 
 class Slow(FakeEmbedder):
-    def encode(self, texts, *, show_progress=False):
+    def encode(self, texts, *, role="query", show_progress=False):
         time.sleep(float(os.environ.get("DRIVER_SLOW", "0")))
         return super().encode(texts)
 
