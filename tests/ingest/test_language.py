@@ -1,11 +1,13 @@
 """Languages at ingest: each document's is detected, stored, shown, and splits its sentences."""
 
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from retrieval import ingest
+from retrieval.cli import main
 from retrieval.index.catalog import Catalog
 from retrieval.index.language import detect_document, guess_short, script_language
 from retrieval.ingest.segment import segment, splitting_in
@@ -95,3 +97,35 @@ def test_split_offsets_stay_exact_in_every_language(text):
         with splitting_in(language):
             for s in segment(text).sentences:
                 assert text[s.start : s.end] == s.text
+
+
+def test_stats_json_lists_languages_and_each_document(fake_index, tmp_path, capsys):
+    """`citebot stats --json --documents`: documents per language, and each document's language."""
+    docs = tmp_path / "docs"
+    _write(docs / "leuchtturm.txt", GERMAN)
+    _write(docs / "lighthouse.txt", ENGLISH)
+    ingest(fake_index, [docs])
+    fake_index.close()
+    assert main(["--index", str(fake_index.directory), "stats", "--json", "--documents"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["languages"] == {"de": 1, "en": 1}
+    assert stats["document_languages"] == {
+        str(docs / "leuchtturm.txt"): "de",
+        str(docs / "lighthouse.txt"): "en",
+    }
+
+
+@pytest.mark.model
+def test_a_german_document_answers_a_german_question_with_the_default_model(index, tmp_path, capsys):
+    """German stems and stop words let the default model's ranker find the sentence; --json says "de"."""
+    docs = tmp_path / "docs"
+    _write(docs / "leuchtturm.txt", GERMAN)
+    ingest(index, [docs])
+    index.close()
+    question = "Wann rudert der Leuchtturmwärter zur Insel?"
+    assert main(["--index", str(index.directory), "ask", "--json", question]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert not answer["refused"]
+    first = answer["citations"][0]
+    assert first["text"].startswith("Der Leuchtturmwärter rudert jeden Dienstag")
+    assert first["language"] == "de"
