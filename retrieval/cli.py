@@ -468,6 +468,11 @@ def stats_cmd(ctx: click.Context, as_json: bool, usage: bool, documents: bool) -
     help="Where the temporary indexes go (default: the system temp folder).",
 )
 @click.option("--keep", is_flag=True, help="Keep the temporary indexes and corpus.")
+@click.option(
+    "--multilingual",
+    is_flag=True,
+    help="Also time the multilingual preset on the small folder, as ratios to the configured model.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @click.pass_context
 def bench_cmd(
@@ -477,13 +482,20 @@ def bench_cmd(
     questions: int,
     workdir: Path | None,
     keep: bool,
+    multilingual: bool,
     as_json: bool,
 ) -> None:
     """Measure ingestion and query speed, memory and disk on this machine (see BENCHMARKS.md)."""
     from .tools.bench import format_table, run_bench
 
     res = run_bench(
-        _settings(ctx), sentences=sentences, docs=docs, questions=questions, workdir=workdir, keep=keep
+        _settings(ctx),
+        sentences=sentences,
+        docs=docs,
+        questions=questions,
+        workdir=workdir,
+        keep=keep,
+        multilingual=multilingual,
     )
     click.echo(json.dumps(res) if as_json else format_table(res))
 

@@ -234,6 +234,47 @@ def _ingest_timed(settings: Settings, embedder: Any, docs: Path) -> tuple[Any, f
     )
 
 
+def _multilingual_ratios(
+    small: Settings, docs: Path, questions: Sequence[str], measured: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``multilingual`` preset on the small folder: ingest speed and query p95 as ratios.
+
+    Ratios to the configured model's figures, measured just before in this run (ingest: medians of
+    ``_SMALL_RUNS``), because absolute speeds depend on the machine. ``multilingual_ingest_ratio`` is
+    its sentences per second over the configured model's (below 1: slower);
+    ``multilingual_query_p95_ratio`` its p95 over the configured model's (above 1: slower).
+    """
+    from ..chain import build_chain
+    from ..embed.embeddings import SentenceEmbedder
+
+    settings = small.model_copy(
+        update={"embedding_model": "multilingual", "index_dir": small.index_dir.with_name("multilingual")}
+    )
+    embedder = SentenceEmbedder.from_settings(settings)
+    embedder.encode([f"warm up {i}" for i in range(40)], role="passage")
+    times, index, n = [], None, 0
+    for run in range(_SMALL_RUNS):
+        if index is not None:
+            index.close()
+        log.info("bench: ingesting %s with the multilingual model (run %d of %d)", docs, run + 1, _SMALL_RUNS)
+        index, secs, n = _ingest_timed(settings, embedder, docs)
+        times.append(secs)
+    assert index is not None
+    lat = _latencies_ms(build_chain(settings, index=index).invoke, questions)
+    index.close()
+    out: dict[str, Any] = {
+        "multilingual_engine": embedder.active_engine,
+        "multilingual_ingest_sentences_per_s": n / statistics.median(times),
+        "multilingual_query_p50_ms": statistics.median(lat),
+        "multilingual_query_p95_ms": _percentile(lat, 0.95),
+    }
+    out["multilingual_ingest_ratio"] = (
+        out["multilingual_ingest_sentences_per_s"] / measured["ingest_sentences_per_s"]
+    )
+    out["multilingual_query_p95_ratio"] = out["multilingual_query_p95_ms"] / measured["query_p95_ms"]
+    return out
+
+
 def _plain_encode(model: Any, texts: list[str]) -> tuple[float, Any]:
     """Seconds for a plain ``SentenceTransformer.encode`` of ``texts``, and its vectors."""
     t = time.perf_counter()
@@ -349,21 +390,23 @@ def run_bench(
     questions: int = 800,
     workdir: Path | None = None,
     keep: bool = False,
+    multilingual: bool = False,
 ) -> dict[str, Any]:
     """Run every measurement and return one flat dict of results (see ``TARGETS`` for the goals).
 
     ``docs`` is a folder of real documents for the small measurements; without it a generated one
-    stands in (:func:`small_folder`).
+    stands in (:func:`small_folder`). ``multilingual`` also times the ``multilingual`` preset on that
+    folder (:func:`_multilingual_ratios`).
     """
     from ..chain import build_chain
-    from ..embed.embeddings import SentenceEmbedder
+    from ..embed.embeddings import SentenceEmbedder, resolve_model
 
     SentenceTransformer = require("sentence_transformers").SentenceTransformer
     root = Path(tempfile.mkdtemp(prefix="citebot-bench-", dir=workdir))
     res: dict[str, Any] = {"machine": _machine(), "sentences": sentences}
     try:
         docs, given_questions, res["docs"] = small_folder(root, docs, questions)
-        model_path = settings.resolved_model()
+        model_path = resolve_model(settings)
         import chromadb  # noqa: F401 - imported before any timing: the pipelines share this process
 
         plain = SentenceTransformer(model_path, device="cpu")
@@ -397,7 +440,9 @@ def run_bench(
         res["ingest_overhead"] = secs / statistics.median(plains)
         res["embedding_engine"] = embedder.active_engine
         # The engines must agree, or the speed would be bought with different vectors.
-        res["engine_min_cosine"] = float((embedder.encode(texts) * plain_vectors).sum(axis=1).min())
+        res["engine_min_cosine"] = float(
+            (embedder.encode(texts, role="passage") * plain_vectors).sum(axis=1).min()
+        )
         res["langchain_chunks"] = lc.chunks
         res["ingest_vs_langchain"] = secs / statistics.median(tutorials)
         qs = given_questions or [t.split(". ", 1)[-1] for t in texts[:questions]]
@@ -413,6 +458,8 @@ def run_bench(
         res["langchain_query_p50_ms"] = statistics.median(lc_lat)
         res["query_vs_langchain"] = res["query_p50_ms"] / res["langchain_query_p50_ms"]
         index.close()
+        if multilingual:
+            res.update(_multilingual_ratios(small, docs, qs, res))
         log.info("bench: cold `citebot ask`")
         res["cold_ask_s"], res["cold_ask_rss_mb"] = _cold_ask(root / "small", qs[0])
 
@@ -456,7 +503,7 @@ def format_table(res: dict[str, Any]) -> str:
     """Render results as a Markdown table with targets, then the machine line."""
     lines = ["| metric | value | target |", "|---|---:|---|"]
     for key, value in res.items():
-        if key in ("machine", "docs", "bot_rss_process", "embedding_engine"):
+        if key in ("machine", "docs", "bot_rss_process", "embedding_engine", "multilingual_engine"):
             continue
         target = TARGETS.get(key)
         shown = _shown(key, value)
@@ -467,6 +514,8 @@ def format_table(res: dict[str, Any]) -> str:
         lines.append(f"| {key} | {shown} | {goal} |")
     if "embedding_engine" in res:
         lines.append(f"| embedding_engine | {res['embedding_engine']} | |")
+    if "multilingual_engine" in res:
+        lines.append(f"| multilingual_engine | {res['multilingual_engine']} | |")
     if "bot_rss_process" in res:
         lines.append(f"| bot_rss_process | {res['bot_rss_process']} | |")
     m = res.get("machine", {})
