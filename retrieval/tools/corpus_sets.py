@@ -81,8 +81,20 @@ class QASet:
     docs: dict[str, tuple[str, str]] = field(default_factory=dict)
     questions: list[dict[str, Any]] = field(default_factory=list)
 
-    def add_question(self, doc_id: str, question: str, spans: Sequence[tuple[int, int]], kind: str) -> None:
-        """A question about ``doc_id``; no ``spans``: unanswerable."""
+    def add_question(
+        self,
+        doc_id: str,
+        question: str,
+        spans: Sequence[tuple[int, int]],
+        kind: str,
+        answer_end: int | None = None,
+    ) -> None:
+        """A question about ``doc_id``; no ``spans``: unanswerable.
+
+        ``answer_end``: where the whole answer ends (an FAQ answer or a section runs past its first unit);
+        the units between the evidence and it also answer, so a tool mining negatives must skip them.
+        The scorer ignores the field.
+        """
         text = self.docs[doc_id][0]
         evidence = [{"start": s, "end": e, "text": text[s:e]} for s, e in spans]
         self.questions.append(
@@ -94,6 +106,7 @@ class QASet:
                 "answerable": bool(spans),
                 "kind": kind,
                 "evidence": evidence,
+                **({"answer_end": answer_end} if answer_end is not None else {}),
             }
         )
 
@@ -177,7 +190,7 @@ def faq_document(text: str, suffix: str) -> tuple[str, list[tuple[int, int, str]
 
 def docs_set(job: Job, qa: QASet) -> None:
     """A documentation project: FAQ headings removed and asked; task headings asked; distractors."""
-    asked: list[tuple[str, str, tuple[int, int], str]] = []
+    asked: list[tuple[str, str, tuple[int, int, int], str]] = []
     spare: list[tuple[str, str, str]] = []
     for path in doc_files(job.root):
         for name, raw, suffix in _documents(path):
@@ -190,11 +203,11 @@ def docs_set(job: Job, qa: QASet) -> None:
                 log.info("%s", exc)
                 continue
             doc_id = re.sub(r"[^\w.-]+", "_", str(Path(name).relative_to(job.root)))[:120]
-            found: list[tuple[str, tuple[int, int], str]] = []
+            found: list[tuple[str, tuple[int, int, int], str]] = []
             for offset, nxt, question in removed:
                 lead = next((u for u in units if offset <= u.start < nxt and not _is_pointer(u.text)), None)
                 if lead is not None:
-                    found.append((question, (lead.start, lead.end), "faq"))
+                    found.append((question, (lead.start, lead.end, nxt), "faq"))
             seen: set[tuple[str, ...]] = set()
             for u in units:
                 if not u.section or u.section in seen:
@@ -202,7 +215,8 @@ def docs_set(job: Job, qa: QASet) -> None:
                 seen.add(u.section)
                 q = question_of(u.section[-1])
                 if q is not None and q[0] == "heading" and not _is_pointer(u.text):
-                    found.append((q[1], (u.start, u.end), "heading"))
+                    end = max(v.end for v in units if v.section[: len(u.section)] == u.section)
+                    found.append((q[1], (u.start, u.end, end), "heading"))
             if found:
                 asked += [(doc_id, q, span, kind) for q, span, kind in found]
                 qa.docs[doc_id] = (text, suffix)
@@ -216,8 +230,9 @@ def docs_set(job: Job, qa: QASet) -> None:
     qa.docs = {d: v for d, v in qa.docs.items() if d in used}
     for doc_id, text, suffix in _sample(spare, DISTRACTORS, job.rng):
         qa.docs.setdefault(doc_id, (text, suffix))
-    for doc_id, question, span, kind in chosen:
-        qa.add_question(doc_id, question, [span], "heading" if kind == "heading" else "prose")
+    for doc_id, question, (start, end, answer_end), kind in chosen:
+        shape = "heading" if kind == "heading" else "prose"
+        qa.add_question(doc_id, question, [(start, end)], shape, answer_end)
 
 
 def _sample(items: Sequence[Any], n: int, rng: random.Random) -> list[Any]:
