@@ -6,7 +6,10 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from retrieval import ingest
+from retrieval.index.core import Index
 from retrieval.rank.ranker import Ranker
 from retrieval.rank.weights import load_weights
 from retrieval.tools.metrics import SetDocuments
@@ -39,7 +42,7 @@ def _set(root: Path) -> list[dict]:
     return rows
 
 
-def test_groups_hold_gold_first_and_the_rankers_wrong_units(fake_index, tmp_path: Path) -> None:
+def test_groups_hold_gold_first_and_the_rankers_wrong_units(fake_index: Index, tmp_path: Path) -> None:
     sets = tmp_path / "sets"
     rows = _set(sets / "seed")
     ingest(fake_index, [sets / "seed" / "docs"])
@@ -79,7 +82,9 @@ def test_groups_hold_gold_first_and_the_rankers_wrong_units(fake_index, tmp_path
     assert not negatives & later
 
 
-def test_main_writes_reader_data_lines(fake_index, tmp_path: Path, capsys) -> None:
+def test_main_writes_reader_data_lines(
+    fake_index: Index, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import pickle
 
     sets = tmp_path / "sets"
