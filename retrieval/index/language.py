@@ -102,9 +102,14 @@ def detect_document(text: str) -> str:
     sample = _CODE_NOISE.sub(" ", text[:_SAMPLE_CHARS])
     if sum(ch.isalpha() for ch in sample) < _MIN_DOCUMENT_LETTERS:
         return script_language(sample) or DEFAULT  # a few words of Chinese still say Chinese
-    label, probability = _identifier().classify(sample)
-    code = _code(str(label))
-    return code if code == DEFAULT or probability >= _SURE_DOCUMENT else DEFAULT
+    totals: dict[str, float] = {}
+    for label, probability in _identifier().rank(sample):  # close relatives count as one language
+        code = _code(str(label))
+        totals[code] = totals.get(code, 0.0) + float(probability)
+    code, probability = max(totals.items(), key=lambda kv: kv[1])
+    if code == DEFAULT or probability >= _SURE_DOCUMENT:
+        return code
+    return script_language(sample) or DEFAULT  # unsure between languages of one script: the script's
 
 
 def guess_short(text: str) -> str:
