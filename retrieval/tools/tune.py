@@ -435,4 +435,8 @@ def _run(
 
 
 if __name__ == "__main__":
-    main()
+    # Run through the module's own name: a --cache pickle then refers to retrieval.tools.tune.Case, which
+    # any other program (ranker_groups, a notebook) can load, not to this script's __main__.Case.
+    from retrieval.tools import tune
+
+    tune.main()
