@@ -44,7 +44,7 @@ Remote = Literal["all", "due", "none"]
 
 
 @dataclass
-class Outcome:
+class SyncOutcome:
     """What a pass did to one source."""
 
     source: Source
@@ -78,7 +78,7 @@ class Outcome:
 class SyncReport:
     """What one pass did: an outcome per source it looked at, and the entries no longer listed."""
 
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[SyncOutcome] = field(default_factory=list)
     dropped: list[tuple[str, int]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -88,7 +88,7 @@ class SyncReport:
         return any(o.changed for o in self.outcomes) or any(n for _, n in self.dropped)
 
     @property
-    def errors(self) -> list[Outcome]:
+    def errors(self) -> list[SyncOutcome]:
         """The sources that could not be synced."""
         return [o for o in self.outcomes if o.error]
 
@@ -149,7 +149,7 @@ class Syncer:
             for source in self.sources.sources if only is None else only:
                 if not source.is_local and not _wanted(remote, source, ledger):
                     continue
-                outcome = Outcome(source)
+                outcome = SyncOutcome(source)
                 try:
                     if source.is_local:
                         self._sync_local(source, ledger, outcome)
@@ -221,7 +221,7 @@ class Syncer:
             report.dropped.append((str(was), removed))
             log.info("%s is no longer listed: %d document(s) removed", was, removed)
 
-    def _sync_local(self, source: Source, ledger: Ledger, outcome: Outcome) -> None:
+    def _sync_local(self, source: Source, ledger: Ledger, outcome: SyncOutcome) -> None:
         """Ingest a folder or file; remove its documents whose files are gone."""
         ledger.begin(source.key, source.kind, source.location, source.scope)
         try:
@@ -252,7 +252,7 @@ class Syncer:
         finally:
             ledger.finish(source.key, sorted(self._found(source)), refreshed=True)
 
-    def _sync_remote(self, source: Source, ledger: Ledger, outcome: Outcome) -> None:
+    def _sync_remote(self, source: Source, ledger: Ledger, outcome: SyncOutcome) -> None:
         """Fetch a URL or sitemap again: validators make an unchanged page cost one request, no embedding.
 
         The interval restarts even when the fetch fails, so an unreachable site is tried once per

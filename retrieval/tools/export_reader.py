@@ -47,7 +47,7 @@ from .train_reader import (
     LOG_FILE,
     RECIPE,
     STATE_FILE,
-    Group,
+    TrainingGroup,
     group_metrics,
     load_model,
     read_groups,
@@ -137,7 +137,7 @@ def _folder(path: Path, graph: Path, tokenizer: Path, config: dict[str, Any]) ->
     (path / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
-def _onnx_scores(reader: Reader, groups: list[Group]) -> list[np.ndarray]:
+def _onnx_scores(reader: Reader, groups: list[TrainingGroup]) -> list[np.ndarray]:
     """``reader``'s logits for every candidate of each group."""
     return [reader.score_pairs([(g.question, s) for s in g.seconds]) for g in groups]
 

@@ -31,7 +31,7 @@ from ..settings import Settings
 
 if TYPE_CHECKING:
     from ..embed.embeddings import SentenceEmbedder
-    from .reader_sources import Piece
+    from .reader_sources import ReaderPiece
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +42,12 @@ class MinedPool:
     def __init__(self, index: Index, candidates: int) -> None:
         self._ranker = Ranker(index, candidates=candidates, reader="none")
 
-    def ranked(self, question: str, k: int) -> list[Piece]:
+    def ranked(self, question: str, k: int) -> list[ReaderPiece]:
         """The ranker's ``k`` best units for ``question``, best first, as reader pieces."""
-        from .reader_sources import Piece
+        from .reader_sources import ReaderPiece
 
         got = self._ranker.rank(Query(question=question), limit=k)
-        return [Piece(e.text, e.kind, tuple(e.section), e.context) for e in got.evidence]
+        return [ReaderPiece(e.text, e.kind, tuple(e.section), e.context) for e in got.evidence]
 
 
 class RankerMiner:

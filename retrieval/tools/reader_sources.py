@@ -46,7 +46,7 @@ _WS = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
-class Piece:
+class ReaderPiece:
     """A unit's fields that the reader sees (``kind``, ``text``, heading path, lead-in or header row)."""
 
     text: str
@@ -59,7 +59,7 @@ class Piece:
 class Candidate:
     """A piece with its label (1: answers the question) and where it came from (``origin``)."""
 
-    piece: Piece
+    piece: ReaderPiece
     label: int
     origin: str
 
@@ -104,9 +104,9 @@ def norm(text: str) -> str:
     return _WS.sub(" ", text).strip().lower()
 
 
-def piece_of(unit: Unit) -> Piece:
+def piece_of(unit: Unit) -> ReaderPiece:
     """The reader-facing fields of a citebot unit."""
-    return Piece(unit.text, unit.kind, tuple(unit.section), unit.context)
+    return ReaderPiece(unit.text, unit.kind, tuple(unit.section), unit.context)
 
 
 class Retriever:
@@ -134,8 +134,8 @@ class Retriever:
 
 
 def assemble(
-    positives: Sequence[Piece],
-    pools: Sequence[tuple[str, Sequence[Piece], int]],
+    positives: Sequence[ReaderPiece],
+    pools: Sequence[tuple[str, Sequence[ReaderPiece], int]],
     banned: set[str] | None = None,
     size: int = GROUP_SIZE,
 ) -> list[Candidate]:
@@ -464,7 +464,7 @@ def doc_files(root: Path) -> list[Path]:
     )
 
 
-def read_docs(root: Path) -> tuple[list[list[Piece]], list[tuple[str, str, str]]]:
+def read_docs(root: Path) -> tuple[list[list[ReaderPiece]], list[tuple[str, str, str]]]:
     """Every document of a project as citebot parses it: one list of pieces per document.
 
     Also returns the documents themselves (``(name, text, suffix)``, those that gave units), for a
@@ -502,7 +502,7 @@ def docs_groups(ctx: SourceContext) -> list[Group]:
         return _docs_groups(ctx, docs, mined)
 
 
-def _docs_groups(ctx: SourceContext, docs: list[list[Piece]], mined: MinedPool | None) -> list[Group]:
+def _docs_groups(ctx: SourceContext, docs: list[list[ReaderPiece]], mined: MinedPool | None) -> list[Group]:
     pool = [p for doc in docs for p in doc]
     retriever = Retriever([p.text for p in pool]) if mined is None else None
     rng = ctx.rng("docs")
@@ -575,7 +575,7 @@ def detokenize(text: str) -> str:
 
 
 def selection_group(
-    project: str, kind: str, question: str, sentences: Sequence[Piece], labels: Sequence[int],
+    project: str, kind: str, question: str, sentences: Sequence[ReaderPiece], labels: Sequence[int],
     rng: random.Random, valid: bool,
 ) -> Group | None:  # fmt: skip
     """An answer-selection question: labelled sentences positive, neighbours and BM25's best negative."""
@@ -608,7 +608,9 @@ def selqa_groups(ctx: SourceContext) -> list[Group]:
         rng = ctx.rng(split)
         for row in json.loads(path.read_text(encoding="utf-8"))[: ctx.limit]:
             section = (str(row.get("article", "")), str(row.get("section", "")))
-            sentences = [Piece(str(c), "sentence", tuple(s for s in section if s)) for c in row["candidates"]]
+            sentences = [
+                ReaderPiece(str(c), "sentence", tuple(s for s in section if s)) for c in row["candidates"]
+            ]
             answers = set(row.get("answers", []))
             labels = [int(i in answers) for i in range(len(sentences))]
             group = selection_group(
@@ -631,10 +633,10 @@ def wikiqa_trecqa_groups(ctx: SourceContext) -> list[Group]:
             (folder / n).read_text(encoding="utf-8").splitlines()
             for n in ("a.toks", "b.toks", "sim.txt", "id.txt")
         ]
-        by_id: dict[str, tuple[str, list[Piece], list[int]]] = {}
+        by_id: dict[str, tuple[str, list[ReaderPiece], list[int]]] = {}
         for q, s, label, qid in zip(*read, strict=False):
             entry = by_id.setdefault(qid, (detokenize(q), [], []))
-            entry[1].append(Piece(detokenize(s)))
+            entry[1].append(ReaderPiece(detokenize(s)))
             entry[2].append(int(float(label) > 0))
         rng = ctx.rng("wikiqa", split)
         for question, sentences, labels in list(by_id.values())[: ctx.limit]:
@@ -656,7 +658,7 @@ def wikiqa_trecqa_groups(ctx: SourceContext) -> list[Group]:
 _TREC_BLOCK = re.compile(r"<(question|positive|negative)>\s*\n([^\n]*)")
 
 
-def trec_pairs(text: str) -> list[tuple[str, list[Piece], list[int]]]:
+def trec_pairs(text: str) -> list[tuple[str, list[ReaderPiece], list[int]]]:
     """TrecQA's ``<QApairs>`` blocks as (question, sentences, labels); each block's first line only."""
     out = []
     for block in text.split("<QApairs")[1:]:
@@ -666,7 +668,7 @@ def trec_pairs(text: str) -> list[tuple[str, list[Piece], list[int]]]:
             if tag == "question":
                 question = text_line
             else:
-                sentences.append(Piece(text_line))
+                sentences.append(ReaderPiece(text_line))
                 labels.append(int(tag == "positive"))
         if question and sentences:
             out.append((question, sentences, labels))
@@ -832,7 +834,7 @@ def emanual_groups(ctx: SourceContext) -> list[Group]:
         if not c_path.exists():
             continue
         manual = json.loads(c_path.read_text(encoding="utf-8"))
-        pool = [Piece(_WS.sub(" ", str(t)).strip(), "sentence", (str(s.get("title", "")),))
+        pool = [ReaderPiece(_WS.sub(" ", str(t)).strip(), "sentence", (str(s.get("title", "")),))
                 for s in manual.values() for t in s.get("text", []) if len(str(t).split()) >= 4]  # fmt: skip
         retriever = Retriever([p.text for p in pool])
         rng = ctx.rng(stem)
@@ -848,7 +850,7 @@ def emanual_groups(ctx: SourceContext) -> list[Group]:
                     continue
                 q_words = set(tokenize([question])[0])
                 best = max(units, key=lambda u: len(set(tokenize([u.text])[0]) & q_words))
-                positive = Piece(best.text, "sentence", (section.split(">")[-1],))
+                positive = ReaderPiece(best.text, "sentence", (section.split(">")[-1],))
             ranked = [pool[i] for i in retriever.ranked(tokenize([question])[0], 4 * GROUP_SIZE)]
             candidates = assemble(
                 [positive],
@@ -935,10 +937,10 @@ def tldr_groups(ctx: SourceContext) -> list[Group]:
     ctx.held_out.append("tldr: ~10% of pages chosen by seeded hash")
     rng = ctx.rng("tldr")
     parsed = [(path, *tldr_page(path.read_text(encoding="utf-8"))) for path in pages]
-    every = [Piece(cmd, "code", (tool,)) for _, tool, pairs in parsed for _, cmd in pairs]
+    every = [ReaderPiece(cmd, "code", (tool,)) for _, tool, pairs in parsed for _, cmd in pairs]
     groups = []
     for path, tool, pairs in parsed:
-        commands = [Piece(cmd, "code", (tool,)) for _, cmd in pairs]
+        commands = [ReaderPiece(cmd, "code", (tool,)) for _, cmd in pairs]
         held = ctx.hashed(f"{path.parent.name}/{path.stem}") < 0.1
         for n, (description, _) in enumerate(pairs):
             others = commands[:n] + commands[n + 1 :]
@@ -979,12 +981,12 @@ def nl2bash_groups(ctx: SourceContext) -> list[Group]:
     groups = []
     for nl, cm in pairs:
         tool = utility(cm)
-        same = [Piece(c, "code") for c in sample(by_tool[tool], 3 * GROUP_SIZE, rng) if c != cm]
+        same = [ReaderPiece(c, "code") for c in sample(by_tool[tool], 3 * GROUP_SIZE, rng) if c != cm]
         candidates = assemble(
-            [Piece(cm, "code")],
+            [ReaderPiece(cm, "code")],
             [
                 ("section", same, 5),
-                ("random", [Piece(c, "code") for c in sample(everything, GROUP_SIZE, rng)], 8),
+                ("random", [ReaderPiece(c, "code") for c in sample(everything, GROUP_SIZE, rng)], 8),
             ],
         )
         if len(candidates) >= 2:

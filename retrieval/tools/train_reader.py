@@ -84,7 +84,7 @@ BATCH_TOKENS = 512
 
 
 @dataclass
-class Group:
+class TrainingGroup:
     """One question with its candidate units rendered by :func:`pair_text` and labelled."""
 
     group: str
@@ -104,7 +104,7 @@ class Group:
         return np.flatnonzero(self.labels <= 0)
 
 
-def read_groups(path: Path) -> list[Group]:
+def read_groups(path: Path) -> list[TrainingGroup]:
     """The groups of a ``reader_data`` JSONL file, each candidate rendered as the model will read it."""
     groups = []
     with path.open(encoding="utf-8") as fh:
@@ -128,7 +128,7 @@ def read_groups(path: Path) -> list[Group]:
                 origins.append(str(cand.get("origin") or ""))
             if seconds:
                 groups.append(
-                    Group(
+                    TrainingGroup(
                         group=str(row.get("group") or n),
                         project=str(row.get("project") or ""),
                         source_kind=str(row.get("source_kind") or ""),
@@ -187,7 +187,7 @@ def group_metrics(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray]) ->
     }
 
 
-def hit1_by_source(groups: Sequence[Group], scores: Sequence[np.ndarray]) -> dict[str, float | None]:
+def hit1_by_source(groups: Sequence[TrainingGroup], scores: Sequence[np.ndarray]) -> dict[str, float | None]:
     """hit@1 per kind of source: which kinds of question the reader has learnt, which not yet."""
     out = {}
     for kind in sorted({g.source_kind for g in groups}):
@@ -208,12 +208,14 @@ def valid_sample(groups: list[G], limit: int, seed: int) -> list[G]:
 # The data plan: which pairs each step trains on, a pure function of (data, seed, epoch)
 
 
-def group_size(g: Group, neg_per_group: int, max_positives: int) -> int:
+def group_size(g: TrainingGroup, neg_per_group: int, max_positives: int) -> int:
     """How many pairs a group contributes to each epoch."""
     return min(len(g.positives), max_positives) + min(len(g.negatives), neg_per_group)
 
 
-def training_groups(groups: list[Group], max_pairs: int, neg: int, max_pos: int, seed: int) -> list[int]:
+def training_groups(
+    groups: list[TrainingGroup], max_pairs: int, neg: int, max_pos: int, seed: int
+) -> list[int]:
     """The groups trained on: in a seeded order, taken until they hold ``max_pairs`` pairs (0: all)."""
     order = np.random.default_rng([seed, 0x5EED]).permutation(len(groups))
     chosen, total = [], 0
@@ -231,7 +233,9 @@ def training_groups(groups: list[Group], max_pairs: int, neg: int, max_pos: int,
 Step = list[tuple[int, list[int]]]  # (group index, candidate indices) per group in the step
 
 
-def epoch_plan(groups: list[Group], chosen: list[int], args: argparse.Namespace, epoch: int) -> list[Step]:
+def epoch_plan(
+    groups: list[TrainingGroup], chosen: list[int], args: argparse.Namespace, epoch: int
+) -> list[Step]:
     """Epoch ``epoch``'s steps: the chosen groups shuffled, negatives sampled, packed into batches."""
     rng = np.random.default_rng([args.seed, epoch])
     steps: list[Step] = []
@@ -331,7 +335,7 @@ def torch_scores(
 
 
 def score_groups(
-    model: Any, tok: Any, groups: list[Group], batch_tokens: int = BATCH_TOKENS
+    model: Any, tok: Any, groups: list[TrainingGroup], batch_tokens: int = BATCH_TOKENS
 ) -> list[np.ndarray]:
     """The model's logits for every candidate of each group."""
     flat = torch_scores(model, tok, [(g.question, s) for g in groups for s in g.seconds], batch_tokens)
