@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import cached_property
 
+from ..index.language import guess_short
 from ..index.lexical import tokenize
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,10 @@ _ACRONYM = re.compile(r"^[A-Z0-9]{2,6}s?$")
 _MARKS = r"\"[^\"]*\"|“[^”]*”|‘[^’]*’"  # double and curly quotes, shared by the two patterns below
 _QUOTED = re.compile(rf"`[^`]*`|(?<!\w)'[^']*'(?!\w)|{_MARKS}")
 _SENTENCE_END = re.compile(r"[.!?:;]\s*$")
+# Spanish opens a question or an exclamation with "¿" or "¡": a word after it starts a sentence too.
+_SENTENCE_OPEN = re.compile(r"(?:^|[.!?:;]\s*)\s*[¿¡]+\s*$")
+# Languages that capitalise every noun, not only names: a capital says nothing of a name in them.
+NOUNS_CAPITALISED = frozenset({"de"})
 _PRONOUN_I = re.compile(r"^I(?:['’](?:ve|m|d|ll))?$")
 
 
@@ -163,7 +168,8 @@ def question_entities(question: str) -> list[str]:
     text = _QUOTED.sub(lambda m: " " * len(m.group(0)), question.strip())
     out = []
     for m in _ENTITY.finditer(text):
-        if m.start() == 0 or _SENTENCE_END.search(text[: m.start()]):
+        before = text[: m.start()]
+        if m.start() == 0 or _SENTENCE_END.search(before) or _SENTENCE_OPEN.search(before):
             continue
         words = m.group(0).split()
         while words and _PRONOUN_I.match(words[0]):
@@ -349,9 +355,19 @@ class Question:
         return question_shapes(self.text)
 
     @cached_property
+    def language(self) -> str:
+        """The language it is written in, guessed from its script and wording (``guess_short``)."""
+        return guess_short(self.text)
+
+    @cached_property
     def entities(self) -> tuple[str, ...]:
-        """The names it asks about (``question_entities``)."""
-        return tuple(question_entities(self.text))
+        """The names it asks about (``question_entities``); none in a language that capitalises nouns.
+
+        German capitalises every noun ("Wie viele Bälle ..."), so there a capital marks no name. The
+        language is guessed only when a capitalised word is found (English questions stay cheap).
+        """
+        found = tuple(question_entities(self.text))
+        return () if found and self.language in NOUNS_CAPITALISED else found
 
     @cached_property
     def answer_check(self) -> AnswerCheck | None:
@@ -398,9 +414,20 @@ class Question:
         """1.0 when it is a yes/no question and ``sentence`` says yes or no (a negation, a must, an only)."""
         return float(self.yes_no and says_yes_or_no(sentence))
 
-    def missing_entities(self, vocabulary: frozenset[str]) -> list[str]:
-        """The names it asks about of which no word occurs in ``vocabulary``."""
-        return missing_entities(self.entities, vocabulary) if self.entities else []
+    def missing_entities(self, vocabulary: frozenset[str], language: str | None = None) -> list[str]:
+        """The names it asks about of which no word occurs in ``vocabulary``, a document's in ``language``.
+
+        Names are checked only in a document of the question's own language: across languages a name
+        is spelled differently ("Warsaw", "Warschau"), so its absence says nothing. An unknown
+        document language (``None``) counts as the question's.
+        """
+        if not self.entities or not self.same_language(language):
+            return []
+        return missing_entities(self.entities, vocabulary)
+
+    def same_language(self, language: str | None) -> bool:
+        """True when a document in ``language`` (None: unknown) is in the question's language."""
+        return language is None or language == self.language
 
     def names_row_key(self, row: str) -> bool:
         """True when it names everything a table row's first cell names ("forum channels", ``row_key``)."""

@@ -246,10 +246,17 @@ class Ranker:
         ]
 
         # The best document's vocabulary (a whole document tokenised on a cache miss) is read only when
-        # the question names something to look for in it.
+        # the question names something to look for in it, and the document is in the question's
+        # language (across languages names are spelled differently: "Warsaw", "Warschau").
         @functools.cache
         def unknown_in(doc_key: str) -> tuple[str, ...]:
-            return tuple(question.missing_entities(self.vocabulary(doc_key))) if question.entities else ()
+            if not question.entities:
+                return ()
+            document = self.index.catalog.document(doc_key)
+            language = document.language if document is not None else None
+            if not question.same_language(language):
+                return ()
+            return tuple(question.missing_entities(self.vocabulary(doc_key), language))
 
         first = naming_first(evidence, lambda e: e.doc_key, unknown_in)
         if first:
