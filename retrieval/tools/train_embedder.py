@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import random
 import sys
 import time
@@ -47,8 +46,11 @@ from .train_reader import (
     file_digest,
     group_metrics,
     rng_state,
+    saved_recipe,
     set_rng_state,
+    start_torch,
     valid_sample,
+    warmup_then_linear,
     write_log,
 )
 
@@ -56,7 +58,6 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = "state.pt"
 BEST_FILE = "best.pt"
-ARGS_FILE = "args.json"
 MODEL_DIR = "model"
 #: Arguments that define a run: a restart with other values is refused.
 RECIPE = ("init", "max_groups", "epochs", "lr", "questions_per_step", "max_length", "seed", "scale", "warmup")
@@ -196,27 +197,15 @@ def _prepare(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     recipe = {k: getattr(args, k) for k in RECIPE}
     recipe["init"] = str(Path(recipe["init"]).resolve())
     recipe["train_sha256"] = file_digest(Path(args.data) / "train.jsonl")
-    saved_path = out / ARGS_FILE
-    if saved_path.is_file():
-        saved = json.loads(saved_path.read_text())
-        diff = {k: (saved.get(k), v) for k, v in recipe.items() if saved.get(k) != v}
-        if diff:
-            raise SystemExit(f"{out} holds a run with another recipe (saved, given): {diff}; use a new --out")
-        return saved
-    out.mkdir(parents=True, exist_ok=True)
-    saved_path.write_text(json.dumps(recipe, indent=2) + "\n")
-    return recipe
+    return saved_recipe(out, recipe) or recipe
 
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Train (or continue) into ``args.out``; the last evaluation. Writes ``out/model`` when done."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    start_torch(args.threads)
     import torch
     from sentence_transformers import SentenceTransformer
 
-    torch.set_num_threads(args.threads)
     out = Path(args.out)
     recipe = _prepare(args, out)
     data = Path(args.data)
@@ -238,14 +227,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warmup = max(1, int(args.warmup * len(steps)))
 
-    def lr_at(step: int) -> float:
-        return (
-            (step + 1) / warmup
-            if step < warmup
-            else max(0.0, (len(steps) - step) / max(1, len(steps) - warmup))
-        )
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_linear(len(steps), warmup))
     step, seen, seconds, best, last_eval = 0, 0, 0.0, None, {}
     window = [0.0, 0]
     state_path = out / STATE_FILE

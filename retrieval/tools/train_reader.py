@@ -36,7 +36,7 @@ import random
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -392,9 +392,22 @@ def _prepare(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     recipe["data"] = str(data.resolve())
     recipe["train_sha256"] = file_digest(data / "train.jsonl")
     recipe["pair_text_version"] = PAIR_TEXT_VERSION
-    saved_path = out / ARGS_FILE
-    if saved_path.is_file():
-        saved = json.loads(saved_path.read_text())
+    saved = saved_recipe(out, recipe)
+    if saved is not None:
+        return saved
+    shutil.copyfile(Path(args.init) / TOKENIZER_FILE, out / TOKENIZER_FILE)
+    return recipe
+
+
+def saved_recipe(out: Path, recipe: dict[str, Any]) -> dict[str, Any] | None:
+    """The recipe a run in ``out`` was started with (None: a new run, whose recipe is written now).
+
+    A restart must continue the same run: any argument that defines it (``recipe``) differing from the
+    saved one stops the program rather than mixing two runs in one checkpoint.
+    """
+    path = out / ARGS_FILE
+    if path.is_file():
+        saved: dict[str, Any] = json.loads(path.read_text())
         diff = {k: (saved.get(k), v) for k, v in recipe.items() if saved.get(k) != v}
         if diff:
             raise SystemExit(
@@ -402,24 +415,41 @@ def _prepare(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             )
         return saved
     out.mkdir(parents=True, exist_ok=True)
-    init = Path(args.init)
-    shutil.copyfile(init / TOKENIZER_FILE, out / TOKENIZER_FILE)
-    tmp = out / f".{ARGS_FILE}.tmp"
-    tmp.write_text(json.dumps(recipe, indent=2) + "\n")
-    os.replace(tmp, saved_path)
-    return recipe
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(recipe, indent=2) + "\n")
+    return None
+
+
+def start_torch(threads: int) -> None:
+    """Offline, quiet tokenizers, ``threads`` intra-op threads, and OpenMP workers that don't spin.
+
+    OpenMP's workers spin between ops by default: on cores shared with other work that spinning made
+    2 threads slower than 1; passive waiting keeps 2 threads at least as fast.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def warmup_then_linear(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """The learning-rate factor of a step: rising over the warm-up, then falling linearly to 0."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return factor
 
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Train (or continue training) into ``args.out``; returns the last evaluation."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # OpenMP's workers spin between ops by default: on cores shared with other work that spinning made
-    # 2 threads slower than 1; passive waiting keeps 2 threads at least as fast.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    start_torch(args.threads)
     import torch
 
-    torch.set_num_threads(args.threads)
     out = Path(args.out)
     recipe = _prepare(args, out)
     data = Path(args.data)
@@ -452,13 +482,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         lr=args.lr,
     )
     warmup = max(1, int(args.warmup * total_steps))
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_linear(total_steps, warmup))
     step, pairs_seen, train_seconds, best = 0, 0, 0.0, None
     window_loss, window_steps = 0.0, 0  # the loss since the last evaluation
     last_eval: dict[str, Any] = {}
