@@ -142,10 +142,15 @@ class Index:
             log.debug("closing the catalog failed: %s", exc)
 
 
+def _is_multilingual(model: str) -> bool:
+    """The ``multilingual`` preset, by its name or by the folder it builds."""
+    name = model.rstrip("/").rsplit("/", 1)[-1]
+    return model.strip().lower() == multilingual.PRESET or name.startswith(multilingual.FOLDER_PREFIX)
+
+
 def describe_model(model: str) -> str:
     """Name an embedding model for people: the default and the preset by name, any other by its path."""
-    name = model.rstrip("/").rsplit("/", 1)[-1]
-    if model.strip().lower() == multilingual.PRESET or name.startswith(multilingual.FOLDER_PREFIX):
+    if _is_multilingual(model):
         return f"'{multilingual.PRESET}' ({multilingual.DESCRIPTION})"
     if model == default_model():
         return "all-MiniLM-L6-v2 (the default)"
@@ -154,8 +159,7 @@ def describe_model(model: str) -> str:
 
 def _setting_for(model: str) -> str:
     """How to select ``model`` again."""
-    name = model.rstrip("/").rsplit("/", 1)[-1]
-    if model.strip().lower() == multilingual.PRESET or name.startswith(multilingual.FOLDER_PREFIX):
+    if _is_multilingual(model):
         return f"set CITEBOT_EMBEDDING_MODEL={multilingual.PRESET}"
     if model == default_model():
         return "unset CITEBOT_EMBEDDING_MODEL"

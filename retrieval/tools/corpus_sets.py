@@ -50,11 +50,12 @@ from ..ingest.loaders import parse
 from .reader_data import EvalFilter, held_out_projects, manifest
 from .reader_sources import (
     DOC_KINDS,
-    _documents,
-    _is_pointer,
     clean_heading,
     doc_files,
+    documents_in,
+    is_pointer,
     question_of,
+    subjqa_answer,
     tldr_page,
 )
 
@@ -70,7 +71,6 @@ DISTRACTORS = 8
 HEADING_SHARE = 0.2
 _MD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$", re.MULTILINE)
 _RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}\s*$")
-_SPAN = re.compile(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)")
 
 
 @dataclass
@@ -160,7 +160,7 @@ def faq_document(text: str, suffix: str) -> tuple[str, list[tuple[int, int, str]
     Returns the new text and ``(offset, next_heading_offset, question)`` per removed heading, offsets
     into the new text: the answer is the first unit between the two.
     """
-    found = [(s, e, t) for s, e, t in _headings(text, suffix)]
+    found = list(_headings(text, suffix))
     keep: list[str] = []
     removed: list[tuple[int, str]] = []
     starts: list[int] = []
@@ -193,7 +193,7 @@ def docs_set(job: Job, qa: QASet) -> None:
     asked: list[tuple[str, str, tuple[int, int, int], str]] = []
     spare: list[tuple[str, str, str]] = []
     for path in doc_files(job.root):
-        for name, raw, suffix in _documents(path):
+        for name, raw, suffix in documents_in(path):
             if job.evalfilter.overlaps(raw):
                 continue
             text, removed = faq_document(raw, suffix)
@@ -205,7 +205,7 @@ def docs_set(job: Job, qa: QASet) -> None:
             doc_id = re.sub(r"[^\w.-]+", "_", str(Path(name).relative_to(job.root)))[:120]
             found: list[tuple[str, tuple[int, int, int], str]] = []
             for offset, nxt, question in removed:
-                lead = next((u for u in units if offset <= u.start < nxt and not _is_pointer(u.text)), None)
+                lead = next((u for u in units if offset <= u.start < nxt and not is_pointer(u.text)), None)
                 if lead is not None:
                     found.append((question, (lead.start, lead.end, nxt), "faq"))
             seen: set[tuple[str, ...]] = set()
@@ -214,7 +214,7 @@ def docs_set(job: Job, qa: QASet) -> None:
                     continue
                 seen.add(u.section)
                 q = question_of(u.section[-1])
-                if q is not None and q[0] == "heading" and not _is_pointer(u.text):
+                if q is not None and q[0] == "heading" and not is_pointer(u.text):
                     end = max(v.end for v in units if v.section[: len(u.section)] == u.section)
                     found.append((q[1], (u.start, u.end, end), "heading"))
             if found:
@@ -312,16 +312,14 @@ def subjqa_set(job: Job) -> QASet:
         with path.open(encoding="utf-8", newline="") as f:
             rows += list(csv.DictReader(f))
     for n, row in enumerate(_sample(rows, job.questions, job.rng)):
-        review = row["review"].removesuffix("ANSWERNOTFOUND").rstrip()
+        review, span = subjqa_answer(row)
         if not review or job.evalfilter.overlaps(review):
             continue
         doc_id = f"subjqa-{n:04d}"
         qa.docs[doc_id] = (review, ".txt")
         spans: list[tuple[int, int]] = []
-        if row.get("human_ans_spans") != "ANSWERNOTFOUND" and (
-            m := _SPAN.search(row.get("human_ans_indices", ""))
-        ):
-            start, end = int(m.group(1)), min(int(m.group(2)), len(review))
+        if span is not None:
+            start, end = span[0], min(span[1], len(review))
             if end <= start:
                 continue
             spans = [(start, end)]

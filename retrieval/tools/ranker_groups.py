@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ import numpy as np
 
 from ..rank.weights import load_weights
 from ..settings import Settings
+from .reader_sources import norm
 from .tune import Case, ranked_order
 
 #: The corpus sets' folder names as ``reader_data``'s source kinds (documentation projects: faq/heading).
@@ -44,11 +44,6 @@ SOURCE_KINDS = {
     "subjqa": "subjqa",
     "tldr": "tldr",
 }
-_WS = re.compile(r"\s+")
-
-
-def _norm(text: str) -> str:
-    return _WS.sub(" ", text).strip().lower()
 
 
 def group_of(case: Case, question: Mapping[str, Any], w: np.ndarray, per_group: int) -> dict[str, Any] | None:
@@ -66,10 +61,10 @@ def group_of(case: Case, question: Mapping[str, Any], w: np.ndarray, per_group: 
         return u.doc_id == question["doc_id"] and any(s <= u.start < e for s, e in spans)
 
     positives = gold[:2]
-    seen = {_norm(case.units[j].text) for j in positives}
+    seen = {norm(case.units[j].text) for j in positives}
     negatives = []
     for j in order:
-        text = _norm(case.units[j].text)
+        text = norm(case.units[j].text)
         if case.gold[j] or also_answers(j) or text in seen:
             continue
         seen.add(text)

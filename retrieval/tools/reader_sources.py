@@ -440,7 +440,7 @@ def po_documents(text: str) -> dict[str, str]:
     return {ref: "\n\n".join(parts) for ref, parts in docs.items()}
 
 
-def _documents(path: Path) -> Iterator[tuple[str, str, str]]:
+def documents_in(path: Path) -> Iterator[tuple[str, str, str]]:
     """``(name, text, suffix to parse as)`` for one file; a gettext file gives one per page."""
     text = path.read_text(encoding="utf-8", errors="replace")
     suffix = path.suffix.lower()
@@ -472,7 +472,7 @@ def read_docs(root: Path) -> tuple[list[list[ReaderPiece]], list[tuple[str, str,
     """
     docs, raw = [], []
     for path in doc_files(root):
-        for name, text, suffix in _documents(path):
+        for name, text, suffix in documents_in(path):
             try:
                 units = parse(text.encode("utf-8"), name, suffix).units
             except DocumentError as exc:
@@ -484,7 +484,7 @@ def read_docs(root: Path) -> tuple[list[list[ReaderPiece]], list[tuple[str, str,
     return docs, raw
 
 
-def _is_pointer(text: str) -> bool:
+def is_pointer(text: str) -> bool:
     """A unit that only sends the reader elsewhere ("See `issue 414`_."), no answer in itself."""
     return bool(_POINTER.match(text)) and len(text.split()) <= 8
 
@@ -528,7 +528,7 @@ def _docs_groups(ctx: SourceContext, docs: list[list[ReaderPiece]], mined: Mined
         if not inside:
             continue
         answer = set(inside)
-        lead = next((i for i in inside if not _is_pointer(doc[i].text)), None)
+        lead = next((i for i in inside if not is_pointer(doc[i].text)), None)
         if lead is None:
             continue
         near = [doc[i] for i in (inside[0] - 1, inside[-1] + 1) if 0 <= i < len(doc) and i not in answer]
@@ -767,6 +767,15 @@ def covidqa_groups(ctx: SourceContext) -> list[Group]:
 _SPAN = re.compile(r"\(\s*(\d+)\s*,\s*(\d+)\s*\)")
 
 
+def subjqa_answer(row: dict[str, str]) -> tuple[str, tuple[int, int] | None]:
+    """A SubjQA row's review (its "ANSWERNOTFOUND" marker cut) and answer span; None: unanswerable."""
+    review = row["review"].removesuffix("ANSWERNOTFOUND").rstrip()
+    if row.get("human_ans_spans", "") == "ANSWERNOTFOUND":
+        return review, None
+    m = _SPAN.search(row.get("human_ans_indices", ""))
+    return review, (int(m.group(1)), int(m.group(2))) if m else None
+
+
 def subjqa_groups(ctx: SourceContext) -> list[Group]:
     """SubjQA review QA: sentence holding the span positive; ANSWERNOTFOUND means unanswerable."""
     ctx.held_out.append("subjqa: SubjQA/*/splits/dev.csv")
@@ -777,13 +786,12 @@ def subjqa_groups(ctx: SourceContext) -> list[Group]:
         with path.open(encoding="utf-8", newline="") as f:
             rows = list(csv.DictReader(f))
         for row in sample(rows, ctx.limit, rng) if ctx.limit else rows:
-            review = row["review"].removesuffix("ANSWERNOTFOUND").rstrip()
+            review, span = subjqa_answer(row)
             units = text_units(review, "review")
-            spans = row.get("human_ans_spans", "")
             pos: list[int] = []
             banned: list[int] = []
-            if spans != "ANSWERNOTFOUND" and (m := _SPAN.search(row.get("human_ans_indices", ""))):
-                hit = holding(units, int(m.group(1)), int(m.group(2)))
+            if span is not None:
+                hit = holding(units, *span)
                 pos, banned = hit[:1], hit[1:]
                 if not pos:
                     continue

@@ -45,6 +45,7 @@ from .train_reader import (
     atomic_save,
     file_digest,
     group_metrics,
+    hit1_by_source,
     rng_state,
     saved_recipe,
     set_rng_state,
@@ -183,11 +184,7 @@ def evaluate_groups(model: Any, groups: list[Pairs]) -> dict[str, Any]:
         scores.append(u[at : at + len(g.texts)] @ q[i])
         at += len(g.texts)
     metrics = group_metrics([g.labels for g in groups], scores)
-    by_kind: dict[str, Any] = {}
-    for kind in sorted({g.source_kind for g in groups}):
-        idx = [i for i, g in enumerate(groups) if g.source_kind == kind]
-        by_kind[kind] = group_metrics([groups[i].labels for i in idx], [scores[i] for i in idx])["hit1"]
-    metrics["hit1_by_source"] = by_kind
+    metrics["hit1_by_source"] = hit1_by_source(groups, scores)
     model.train(was_training)
     return metrics
 

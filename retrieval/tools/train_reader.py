@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -187,7 +187,14 @@ def group_metrics(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray]) ->
     }
 
 
-def hit1_by_source(groups: Sequence[TrainingGroup], scores: Sequence[np.ndarray]) -> dict[str, float | None]:
+class Labelled(Protocol):
+    """A group of any training tool: the kind of source it came from and its candidates' labels."""
+
+    source_kind: str
+    labels: np.ndarray
+
+
+def hit1_by_source(groups: Sequence[Labelled], scores: Sequence[np.ndarray]) -> dict[str, float | None]:
     """hit@1 per kind of source: which kinds of question the reader has learnt, which not yet."""
     out = {}
     for kind in sorted({g.source_kind for g in groups}):
