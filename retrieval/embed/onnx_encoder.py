@@ -25,12 +25,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_FIRST = "sentence_transformers.models.Transformer"
-_THEN = {
-    "sentence_transformers.models.Pooling",
-    "sentence_transformers.models.Dense",
-    "sentence_transformers.models.Normalize",
-}
+# Module classes by name: sentence-transformers 6 saves them under new module paths
+# (``sentence_transformers.base.modules.transformer.Transformer``), older folders under
+# ``sentence_transformers.models``; both load as the same classes.
+_FIRST = "Transformer"
+_THEN = {"Pooling", "Dense", "Normalize"}
+
+
+def _class_name(kind: object) -> str | None:
+    """``Pooling`` for any of sentence-transformers' own module paths of it; None for other code."""
+    if not isinstance(kind, str) or not kind.startswith("sentence_transformers."):
+        return None
+    return kind.rsplit(".", 1)[-1]
 
 
 class OnnxEncoder:
@@ -92,7 +98,8 @@ def _max_length(path: Path) -> int | None:
     """The model's max sequence length if its pipeline is one the graph reproduces, else None."""
     modules = json.loads((path / "modules.json").read_text())
     kinds = [m.get("type") for m in modules]
-    if not kinds or kinds[0] != _FIRST or not set(kinds[1:]) <= _THEN:
+    names = [_class_name(k) for k in kinds]
+    if not names or names[0] != _FIRST or not set(names[1:]) <= _THEN:
         log.info("onnx encoder: %s has modules %s; using torch", path, kinds)
         return None
     st_config = json.loads((path / "sentence_bert_config.json").read_text())
@@ -106,7 +113,10 @@ def _max_length(path: Path) -> int | None:
         log.info("onnx encoder: %s has no tokenizer.json; using torch", path)
         return None
     config = json.loads((path / "config.json").read_text())
-    limits = [int(st_config.get("max_seq_length") or 512)]
+    # Without its own max_seq_length, sentence-transformers takes the tokenizer's model_max_length.
+    tok_config = path / "tokenizer_config.json"
+    tok_max = json.loads(tok_config.read_text()).get("model_max_length") if tok_config.is_file() else None
+    limits = [int(st_config.get("max_seq_length") or tok_max or 512)]
     if config.get("max_position_embeddings"):
         limits.append(int(config["max_position_embeddings"]))
     return min(limits)

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from ..embed import multilingual
-from ..embed.embeddings import SentenceEmbedder, resolve_model
+from ..embed import bundled
+from ..embed.embeddings import SentenceEmbedder
+from ..embed.presets import describe_model, preset_of, resolve_model, same_model, setting_for
 from ..errors import ConfigurationError, IndexUnavailableError
-from ..settings import Settings, default_model
+from ..settings import Settings
 from .catalog import Catalog
 from .lexical import LexicalIndex
 from .store import VectorStore, open_client, server_address
@@ -89,12 +90,18 @@ class Index:
 
     def _refuse_other_model(self, wanted: str) -> None:
         built = self.catalog.get_meta("embedding_model")
-        if built is None or built == wanted:
+        if built is None or same_model(built, wanted):
             return
+        if preset_of(built) is not None and preset_of(built) == preset_of(wanted):
+            raise ConfigurationError(
+                f"the index in {self.directory} was built with another version of the embedding model "
+                f"{describe_model(built)}. Run `citebot ingest PATH ... --rebuild` to rebuild it with "
+                "this version."
+            )
         raise ConfigurationError(
             f"the index in {self.directory} was built with the embedding model {describe_model(built)}, "
             f"but citebot is set to use {describe_model(wanted)}. Run `citebot ingest PATH ... --rebuild` "
-            f"to rebuild it with the new model, or {_setting_for(built)} to use the index as it is."
+            f"to rebuild it with the new model, or {setting_for(built)} to use the index as it is."
         )
 
     def publish_lexical(self) -> bool:
@@ -124,7 +131,7 @@ class Index:
             if self.settings.chroma_host
             else str(self.directory / "chroma"),
             embedding_model=describe_model(
-                self.catalog.get_meta("embedding_model") or self.settings.embedding_model or default_model()
+                self.catalog.get_meta("embedding_model") or self.settings.embedding_model or bundled.PRESET
             ),
             documents=c["documents"],
             aliases=c["aliases"],
@@ -140,30 +147,6 @@ class Index:
             self.catalog.close()
         except Exception as exc:
             log.debug("closing the catalog failed: %s", exc)
-
-
-def _is_multilingual(model: str) -> bool:
-    """The ``multilingual`` preset, by its name or by the folder it builds."""
-    name = model.rstrip("/").rsplit("/", 1)[-1]
-    return model.strip().lower() == multilingual.PRESET or name.startswith(multilingual.FOLDER_PREFIX)
-
-
-def describe_model(model: str) -> str:
-    """Name an embedding model for people: the default and the preset by name, any other by its path."""
-    if _is_multilingual(model):
-        return f"'{multilingual.PRESET}' ({multilingual.DESCRIPTION})"
-    if model == default_model():
-        return "all-MiniLM-L6-v2 (the default)"
-    return repr(model)
-
-
-def _setting_for(model: str) -> str:
-    """How to select ``model`` again."""
-    if _is_multilingual(model):
-        return f"set CITEBOT_EMBEDDING_MODEL={multilingual.PRESET}"
-    if model == default_model():
-        return "unset CITEBOT_EMBEDDING_MODEL"
-    return f"set CITEBOT_EMBEDDING_MODEL={model}"
 
 
 def open_index(settings: Settings | None = None) -> Index:

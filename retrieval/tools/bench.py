@@ -399,7 +399,8 @@ def run_bench(
     folder (:func:`_multilingual_ratios`).
     """
     from ..chain import build_chain
-    from ..embed.embeddings import SentenceEmbedder, resolve_model
+    from ..embed.embeddings import SentenceEmbedder
+    from ..embed.presets import resolve_model
 
     SentenceTransformer = require("sentence_transformers").SentenceTransformer
     root = Path(tempfile.mkdtemp(prefix="citebot-bench-", dir=workdir))

