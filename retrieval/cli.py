@@ -469,10 +469,14 @@ def stats_cmd(ctx: click.Context, as_json: bool, usage: bool, documents: bool) -
 )
 @click.option("--keep", is_flag=True, help="Keep the temporary indexes and corpus.")
 @click.option(
-    "--multilingual",
-    is_flag=True,
-    help="Also time the multilingual preset on the small folder, as ratios to the configured model.",
+    "--compare",
+    "compare",
+    multiple=True,
+    metavar="MODEL",
+    help="Also time another embedding model (a preset: minilm, multilingual; or a folder) on the small "
+    "folder, as ratios to the configured model. Repeatable.",
 )
+@click.option("--multilingual", is_flag=True, help="Same as --compare multilingual.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @click.pass_context
 def bench_cmd(
@@ -482,6 +486,7 @@ def bench_cmd(
     questions: int,
     workdir: Path | None,
     keep: bool,
+    compare: tuple[str, ...],
     multilingual: bool,
     as_json: bool,
 ) -> None:
@@ -495,7 +500,7 @@ def bench_cmd(
         questions=questions,
         workdir=workdir,
         keep=keep,
-        multilingual=multilingual,
+        compare=list(compare) + (["multilingual"] if multilingual and "multilingual" not in compare else []),
     )
     click.echo(json.dumps(res) if as_json else format_table(res))
 

@@ -234,21 +234,30 @@ def _ingest_timed(settings: Settings, embedder: Any, docs: Path) -> tuple[Any, f
     )
 
 
-def _multilingual_ratios(
-    small: Settings, docs: Path, questions: Sequence[str], measured: dict[str, Any]
+def compare_key(model: str) -> str:
+    """The prefix of a compared model's figures: a preset's name, else ``model`` (a folder)."""
+    from ..embed.presets import preset_of
+
+    preset = preset_of(model)
+    return preset.name if preset is not None else "model"
+
+
+def _model_ratios(
+    small: Settings, docs: Path, questions: Sequence[str], measured: dict[str, Any], model: str
 ) -> dict[str, Any]:
-    """The ``multilingual`` preset on the small folder: ingest speed and query p95 as ratios.
+    """Another embedding model (a preset or a folder) on the small folder: ingest and query p95 as ratios.
 
     Ratios to the configured model's figures, measured just before in this run (ingest: medians of
-    ``_SMALL_RUNS``), because absolute speeds depend on the machine. ``multilingual_ingest_ratio`` is
-    its sentences per second over the configured model's (below 1: slower);
-    ``multilingual_query_p95_ratio`` its p95 over the configured model's (above 1: slower).
+    ``_SMALL_RUNS``), because absolute speeds depend on the machine. ``<key>_ingest_ratio`` is its
+    sentences per second over the configured model's (below 1: slower); ``<key>_query_p95_ratio`` its
+    p95 over the configured model's (above 1: slower). ``<key>`` is :func:`compare_key`.
     """
     from ..chain import build_chain
     from ..embed.embeddings import SentenceEmbedder
 
+    key = compare_key(model)
     settings = small.model_copy(
-        update={"embedding_model": "multilingual", "index_dir": small.index_dir.with_name("multilingual")}
+        update={"embedding_model": model, "index_dir": small.index_dir.with_name(f"compare-{key}")}
     )
     embedder = SentenceEmbedder.from_settings(settings)
     embedder.encode([f"warm up {i}" for i in range(40)], role="passage")
@@ -256,22 +265,20 @@ def _multilingual_ratios(
     for run in range(_SMALL_RUNS):
         if index is not None:
             index.close()
-        log.info("bench: ingesting %s with the multilingual model (run %d of %d)", docs, run + 1, _SMALL_RUNS)
+        log.info("bench: ingesting %s with the %s model (run %d of %d)", docs, key, run + 1, _SMALL_RUNS)
         index, secs, n = _ingest_timed(settings, embedder, docs)
         times.append(secs)
     assert index is not None
     lat = _latencies_ms(build_chain(settings, index=index).invoke, questions)
     index.close()
     out: dict[str, Any] = {
-        "multilingual_engine": embedder.active_engine,
-        "multilingual_ingest_sentences_per_s": n / statistics.median(times),
-        "multilingual_query_p50_ms": statistics.median(lat),
-        "multilingual_query_p95_ms": _percentile(lat, 0.95),
+        f"{key}_engine": embedder.active_engine,
+        f"{key}_ingest_sentences_per_s": n / statistics.median(times),
+        f"{key}_query_p50_ms": statistics.median(lat),
+        f"{key}_query_p95_ms": _percentile(lat, 0.95),
     }
-    out["multilingual_ingest_ratio"] = (
-        out["multilingual_ingest_sentences_per_s"] / measured["ingest_sentences_per_s"]
-    )
-    out["multilingual_query_p95_ratio"] = out["multilingual_query_p95_ms"] / measured["query_p95_ms"]
+    out[f"{key}_ingest_ratio"] = out[f"{key}_ingest_sentences_per_s"] / measured["ingest_sentences_per_s"]
+    out[f"{key}_query_p95_ratio"] = out[f"{key}_query_p95_ms"] / measured["query_p95_ms"]
     return out
 
 
@@ -390,13 +397,13 @@ def run_bench(
     questions: int = 800,
     workdir: Path | None = None,
     keep: bool = False,
-    multilingual: bool = False,
+    compare: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Run every measurement and return one flat dict of results (see ``TARGETS`` for the goals).
 
     ``docs`` is a folder of real documents for the small measurements; without it a generated one
-    stands in (:func:`small_folder`). ``multilingual`` also times the ``multilingual`` preset on that
-    folder (:func:`_multilingual_ratios`).
+    stands in (:func:`small_folder`). Each model in ``compare`` (a preset such as ``minilm`` or
+    ``multilingual``, or a folder) is also timed on that folder (:func:`_model_ratios`).
     """
     from ..chain import build_chain
     from ..embed.embeddings import SentenceEmbedder
@@ -459,8 +466,8 @@ def run_bench(
         res["langchain_query_p50_ms"] = statistics.median(lc_lat)
         res["query_vs_langchain"] = res["query_p50_ms"] / res["langchain_query_p50_ms"]
         index.close()
-        if multilingual:
-            res.update(_multilingual_ratios(small, docs, qs, res))
+        for model in compare:
+            res.update(_model_ratios(small, docs, qs, res, model))
         log.info("bench: cold `citebot ask`")
         res["cold_ask_s"], res["cold_ask_rss_mb"] = _cold_ask(root / "small", qs[0])
 
@@ -504,7 +511,7 @@ def format_table(res: dict[str, Any]) -> str:
     """Render results as a Markdown table with targets, then the machine line."""
     lines = ["| metric | value | target |", "|---|---:|---|"]
     for key, value in res.items():
-        if key in ("machine", "docs", "bot_rss_process", "embedding_engine", "multilingual_engine"):
+        if key in ("machine", "docs", "bot_rss_process") or key.endswith("_engine"):
             continue
         target = TARGETS.get(key)
         shown = _shown(key, value)
@@ -513,10 +520,7 @@ def format_table(res: dict[str, Any]) -> str:
             ok = value <= target[0] if target[1] else value >= target[0]
             goal = f"<= {target[0]:g} {'ok' if ok else 'MISSED'}"
         lines.append(f"| {key} | {shown} | {goal} |")
-    if "embedding_engine" in res:
-        lines.append(f"| embedding_engine | {res['embedding_engine']} | |")
-    if "multilingual_engine" in res:
-        lines.append(f"| multilingual_engine | {res['multilingual_engine']} | |")
+    lines += [f"| {key} | {value} | |" for key, value in res.items() if key.endswith("_engine")]
     if "bot_rss_process" in res:
         lines.append(f"| bot_rss_process | {res['bot_rss_process']} | |")
     m = res.get("machine", {})

