@@ -238,13 +238,6 @@ _CODE_TOKEN = re.compile(
     r"`([^`]+)`|(?:(?<=\s)|^)(--?[a-z][\w-]+)|\b(\w+(?:\.\w+)+\(?\)?|\w+\(\)|[a-z]+_[\w]+|[A-Z][a-z]+[A-Z]\w*)",
 )
 
-#: The unit kinds that answer each shape of question.
-SHAPE_KINDS: dict[str, frozenset[str]] = {
-    "set": frozenset({"list_item", "lead_in"}),
-    "how_to": frozenset({"step", "code", "code_lead_in"}),
-    "setting": frozenset({"table_row"}),
-}
-
 
 def wants_set(question: str) -> bool:
     """True for questions asking for several things: "which ...", "what ... are supported", "list ..."."""
@@ -276,11 +269,6 @@ def question_shapes(question: str) -> frozenset[str]:
     if wants_setting(question):
         shapes.add("setting")
     return frozenset(shapes)
-
-
-def shape_match(shapes: frozenset[str], kind: str) -> float:
-    """1.0 when a unit of ``kind`` ("lead_in" for a list's lead-in) is what a question of ``shapes`` wants."""
-    return 1.0 if any(kind in SHAPE_KINDS[s] for s in shapes) else 0.0
 
 
 # A message quoted in quote marks (not code in backticks); "can't" inside it closes nothing.

@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from .cues import Question, code_overlap, shape_match
+from .cues import Question, code_overlap
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +62,6 @@ class FeatureInputs:
     kinds: Mapping[Key, str] = field(default_factory=dict)
     contexts: Mapping[Key, str | None] = field(default_factory=dict)
     sections: Mapping[Key, Sequence[str]] = field(default_factory=dict)
-
-
-def unit_kind(inputs: FeatureInputs, key: Key) -> str:
-    """The unit's kind, or what a sentence introducing the block right after it leads into.
-
-    ``"lead_in"`` introduces a list or a table; ``"code_lead_in"`` a code block ("To install it, run:").
-    """
-    kind = inputs.kinds.get(key, "sentence")
-    if kind == "sentence" and inputs.contexts.get(_next(key)) == inputs.texts.get(key):
-        return "code_lead_in" if inputs.kinds.get(_next(key)) == "code" else "lead_in"
-    return kind
 
 
 @dataclass
@@ -236,14 +225,12 @@ SIGNALS: tuple[Signal, ...] = (
     Signal("bigram", _bigram, "unit"),
     Signal("novelty", _novelty, "unit"),
     Signal("length", lambda c, k: float(np.log1p(len(c.inputs.tokens[k]))), "standardised"),
-    # Documentation: the unit's kind against the question's shape, headings, pasted code.
-    Signal("shape", lambda c, k: shape_match(c.question.shapes, unit_kind(c.inputs, k)), "unit"),
+    # Documentation: headings, pasted code. (``shape``, the unit's kind against the question's wording,
+    # and ``section_coverage``, headings times the unit's own words, were removed in issue 23: both lost
+    # on documentation they were not written from.)
     Signal("section", lambda c, k: c.section_coverage(k), "unit"),
     Signal("code_overlap", lambda c, k: code_overlap(c.question.code_tokens, c.inputs.texts[k]), "unit"),
     Signal("prose", lambda c, k: float(c.inputs.kinds.get(k, "sentence") == "sentence"), "unit"),
-    # Both at once: the unit's own words and its headings answer the question. Fitted alone, neither
-    # tells a section's right sentence from its neighbours, which share the headings.
-    Signal("section_coverage", lambda c, k: c.section_coverage(k) * c.unit_coverage(k), "unit"),
     # A yes/no question against a sentence that says yes or no ("don't allow", "all of them must").
     Signal("polarity", lambda c, k: c.question.polarity(c.inputs.texts[k]), "unit"),
     # The reader model (rank/reader.py): a cross-encoder's judgement that the unit answers the question.

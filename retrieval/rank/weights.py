@@ -26,6 +26,8 @@ from .signals import FEATURES
 log = logging.getLogger(__name__)
 
 _BUNDLED = "weights.json"
+#: Signals the ranker once had: a weights file fitted before their removal still loads, without them.
+RETIRED = frozenset({"shape", "section_coverage"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,10 @@ class FittedWeights:
                 f"{where}: a weights file is a JSON object with 'weights' and 'thresholds'"
             )
         weights = _numbers(data.get("weights"), "weights", where)
+        retired = RETIRED & set(weights) - set(FEATURES)
+        if retired:
+            log.warning("%s: ignoring the weights of retired signals %s", where, sorted(retired))
+            weights = {k: v for k, v in weights.items() if k not in retired}
         missing, unknown = set(FEATURES) - set(weights), set(weights) - set(FEATURES)
         if missing or unknown:
             raise ConfigurationError(

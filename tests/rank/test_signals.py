@@ -72,7 +72,6 @@ NONE = {("a", 1): 0.0, ("a", 2): 0.0, ("b", 0): 0.0}
 def oracle(
     inp: FeatureInputs,
     answer_type: dict[tuple[str, int], float],
-    shape: dict[tuple[str, int], float] = NONE,
     code: dict[tuple[str, int], float] = NONE,
     polar: dict[tuple[str, int], float] = NONE,
 ) -> np.ndarray:
@@ -119,14 +118,12 @@ def oracle(
             "bigram": len(pairs & own_pairs) / len(pairs) if pairs else 0.0,
             "novelty": sum(t not in terms for t in toks) / len(toks) if toks else 0.0,
             "length": math.log(1 + len(toks)),
-            "shape": shape[(d, i)],
             "section": sum(inp.idf[t] for t in terms if t in set(inp.sections.get((d, i), []))) / mass,
             "code_overlap": code[(d, i)],
             "prose": 0.0 if (d, i) in inp.kinds else 1.0,
             "polarity": polar[(d, i)],
             "reader": 0.0,  # the ranker fills it from the reader model (tests/rank/test_reader_signal.py)
         }
-        row["section_coverage"] = row["section"] * row["coverage"]
         rows.append([row[name] for name in FEATURES])
     return np.array(rows)
 
@@ -178,11 +175,9 @@ def test_signal_names_are_unique():
     assert len(set(FEATURES)) == len(FEATURES) == len(SIGNALS)
 
 
-def test_a_set_question_favours_list_items_and_their_lead_in():
-    """A "which ..." question marks the list's lead-in (a1) and its items (a2) as the shape it wants."""
-    inp = inputs(["troop", "korea", "sent"], question="Which troops did Korea send?")
-    expected = oracle(inp, NONE, shape={("a", 1): 1.0, ("a", 2): 1.0, ("b", 0): 0.0})
-    assert compute_features(inp) == pytest.approx(expected, abs=1e-12)
+def test_the_retired_rule_signals_are_gone():
+    """Issue 23 removed the question-shape and heading-times-words rules (they lost on unseen documents)."""
+    assert "shape" not in FEATURES and "section_coverage" not in FEATURES
 
 
 def test_pasted_identifiers_count_where_they_occur_verbatim():

@@ -24,11 +24,22 @@ def test_the_bundled_file_is_the_fit_on_prose_and_documentation_with_its_provena
     assert set(fitted.weights) == set(FEATURES)
     assert list(fitted.vector()) == [fitted.weights[name] for name in FEATURES]
     assert fitted.fitted_on == "docs-dev + squad-dev" and "conditional logit" in fitted.method
-    assert any(fitted.weights[name] != 0.0 for name in ("shape", "section", "code_overlap", "prose"))
+    assert any(fitted.weights[name] != 0.0 for name in ("section", "code_overlap", "prose"))
     assert 0.0 < fitted.thresholds.min_support < 1.0 and fitted.thresholds.coverage_weight >= 0.0
     for fold in ("heldout_fold0", "heldout_fold1"):
         assert 0.0 < fitted.scores[fold]["cite@1"] <= 1.0
         assert fitted.scores[fold]["false_refusal"] <= 0.05
+
+
+def test_a_file_fitted_before_the_retired_signals_went_still_loads(tmp_path: Path, caplog):
+    """A weights file that still weights `shape` and `section_coverage` loads without them, with a warning."""
+    old = tmp_path / "old.json"
+    data = {"weights": {**WEIGHTS, "shape": 3.5, "section_coverage": -17.0}}
+    data["thresholds"] = {"min_support": 0.4, "coverage_weight": 0.5}
+    old.write_text(json.dumps(data), encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        fitted = load_weights(old)
+    assert set(fitted.weights) == set(FEATURES) and "retired signals" in caplog.text
 
 
 def test_a_written_file_reads_back_the_same(tmp_path: Path):
