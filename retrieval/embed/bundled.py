@@ -45,6 +45,7 @@ FOLDER_PREFIX = "citebot-minilm-docs-"
 _PACKAGE = "retrieval.embed"
 _FOLDER = "citebot_model"
 _WEIGHTS = "model.safetensors"
+_CARD = "README.md"
 
 
 def bundled_folder() -> Path:
@@ -53,16 +54,28 @@ def bundled_folder() -> Path:
 
 
 def weights_hash(folder: Path | None = None) -> str:
-    """The first 12 hex digits of the SHA-256 of the bundled weights: the name of this model version."""
-    path = (folder or bundled_folder()) / _WEIGHTS
-    stat = path.stat()
-    return _hash(str(path), stat.st_size, stat.st_mtime_ns)
+    """The first 12 hex digits of a SHA-256 over the model's files: the name of this model version.
+
+    Every file that shapes the vectors counts (weights, tokenizer, configs), the card does not: a new
+    tokenizer with the old weights is a new version too.
+    """
+    root = folder or bundled_folder()
+    found = sorted(
+        p for p in root.rglob("*") if p.is_file() and p.name != _CARD and "__pycache__" not in p.parts
+    )
+    if not any(p.name == _WEIGHTS for p in found):
+        raise FileNotFoundError(root / _WEIGHTS)
+    stamp = tuple((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in found)
+    return _hash(str(root), stamp)
 
 
 @functools.lru_cache(maxsize=8)
-def _hash(path: str, size: int, mtime_ns: int) -> str:
-    """Hash a file once per process (45 MB: a tenth of a second); its size and time key a rewrite."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+def _hash(root: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
+    """Hash the files once per process (45 MB: a tenth of a second); names, sizes and times key a rewrite."""
+    digest = hashlib.sha256()
+    for name, _size, _mtime in stamp:
+        digest.update(name.encode() + b"\0" + (Path(root) / name).read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def model_dir(cache_dir: Path) -> Path:

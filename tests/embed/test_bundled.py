@@ -132,3 +132,17 @@ def test_processes_unpacking_at_once_share_one_folder(tmp_path: Path):
     assert len(set(got)) == 1
     assert [p.name for p in (tmp_path / "models").iterdir() if p.is_dir()] == [Path(got[0]).name]
     assert len(load_file(str(Path(got[0]) / "model.safetensors"))) > 100
+
+
+def test_the_version_covers_every_file_but_the_card(tmp_path: Path):
+    """A new tokenizer or config is a new version (a new cache folder); a new card is not."""
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(bundled.bundled_folder(), copy)
+    first = bundled.weights_hash(copy)
+    assert first == bundled.weights_hash()
+    (copy / "README.md").write_text("another card", encoding="utf-8")
+    assert bundled.weights_hash(copy) == first
+    (copy / "tokenizer_config.json").write_text("{}", encoding="utf-8")
+    assert bundled.weights_hash(copy) != first
