@@ -23,7 +23,7 @@ import textwrap
 from collections.abc import Callable, Iterable
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -344,12 +344,7 @@ def ask_cmd(
     if config:
         click.echo("\n", err=True)
     if as_json:
-        payload = answer.to_json_dict()
-        citations = cast(list[dict[str, Any]], payload.get("citations") or [])
-        languages = library.index.catalog.languages_of([str(c["source"]) for c in citations])
-        for c in citations:  # the language of the cited document, as detected when it was ingested
-            c["language"] = languages.get(str(c["source"]))
-        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(answer.to_json_dict(), ensure_ascii=False, indent=2))
     else:
         click.echo(_format_answer(answer))
 

@@ -41,6 +41,11 @@ class Citation(BaseModel):
         description="A link to the cited text: a message's own link, or its web page's address with a text "
         "fragment (#:~:text=) that highlights it (#page=N for a PDF); None for local files.",
     )
+    language: str | None = Field(
+        default=None,
+        description="The cited document's language as detected at ingest (ISO 639-1, such as 'de'); None "
+        "when unknown. The text is quoted verbatim in that language.",
+    )
 
 
 class Answer(BaseModel):
@@ -101,4 +106,7 @@ class Evidence(BaseModel):
     url: str | None = Field(default=None, description="The unit's own link (a Discord message's), if any.")
     doc_url: str | None = Field(
         default=None, description="Its document's address (a web page's), if any; links.citation_url."
+    )
+    language: str | None = Field(
+        default=None, description="Its document's language as detected at ingest (ISO 639-1); None: unknown."
     )

@@ -138,6 +138,7 @@ class SentenceRow:
     block: int = 0  # the paragraph, list, table or code block holding the unit
     url: str | None = None  # the unit's own link (a Discord message's), if it has one
     doc_url: str | None = None  # its document's URL (a web page's), if it has one
+    language: str | None = None  # its document's language, detected at ingest (None: unknown)
 
     @classmethod
     def from_db(cls, r: tuple) -> SentenceRow:
@@ -163,6 +164,7 @@ class SentenceRow:
             block=r[16],
             url=r[17],
             doc_url=r[18],
+            language=r[19],
         )
 
     def unit_vector(self) -> np.ndarray | None:
@@ -179,7 +181,7 @@ _DOC_COLUMNS = (
 _SENT_SELECT = (
     "SELECT s.rowid, s.doc_key, s.idx, s.start, s.end, s.chunk, s.text, "
     "d.doc_id, d.source, d.title, d.scope, s.vector, s.kind, s.section, s.context, s.page, s.block, "
-    "s.url, d.url "
+    "s.url, d.url, d.language "
     "FROM sentences s JOIN documents d ON d.doc_key = s.doc_key"
 )
 
@@ -483,19 +485,6 @@ class Catalog:
             "GROUP BY 1 ORDER BY 2 DESC, 1"
         )
         return {str(lang): int(n) for lang, n in rows}
-
-    def languages_of(self, sources: Sequence[str]) -> dict[str, str | None]:
-        """The detected language of each complete document (or its alias) among ``sources``, by source."""
-        out: dict[str, str | None] = {}
-        wanted = sorted(set(sources))
-        for i in range(0, len(wanted), 500):
-            part = wanted[i : i + 500]
-            sql = (
-                f"SELECT source, language FROM documents WHERE source IN ({', '.join('?' * len(part))}) "
-                "AND state IN ('complete', 'alias')"
-            )
-            out.update({str(source): language for source, language in self._query(sql, part)})
-        return out
 
     def rowids_of(self, doc_keys: Sequence[str]) -> list[int]:
         """The rowids of every sentence of these documents (to limit BM25 to them)."""

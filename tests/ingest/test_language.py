@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import ingest
+from retrieval import build_chain, ingest
 from retrieval.cli import main
 from retrieval.index.catalog import Catalog
 from retrieval.index.language import detect_document, guess_short, script_language
@@ -129,3 +129,21 @@ def test_a_german_document_answers_a_german_question_with_the_default_model(inde
     first = answer["citations"][0]
     assert first["text"].startswith("Der Leuchtturmwärter rudert jeden Dienstag")
     assert first["language"] == "de"
+
+
+def test_every_citation_carries_its_documents_language(fake_index, tmp_path):
+    """Library and chain answers (not only `ask --json`) say which language each cited document is in."""
+    docs = tmp_path / "docs"
+    _write(docs / "leuchtturm.txt", GERMAN)
+    _write(docs / "lighthouse.txt", ENGLISH)
+    ingest(fake_index, [docs])
+    expected = {str(docs / "leuchtturm.txt"): "de", str(docs / "lighthouse.txt"): "en"}
+    seen = set()
+    questions = ("Wann rudert der Leuchtturmwärter zur Insel?", "When does the keeper row to the island?")
+    for question in questions:
+        answer = build_chain(fake_index.settings, index=fake_index).invoke(question)
+        for citation in answer.citations:
+            assert citation.language == expected[citation.source]
+            seen.add(citation.language)
+        assert all(c["language"] for c in answer.to_json_dict()["citations"])
+    assert seen  # something was cited
