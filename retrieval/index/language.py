@@ -139,6 +139,26 @@ def guess_short(text: str) -> str:
     return str(label) if label != DEFAULT and p / total >= _SURE else DEFAULT
 
 
+def may_be_in(text: str, language: str) -> bool:
+    """Whether a short text could be in ``language``, which a document it is matched with is in.
+
+    Looser than :func:`guess_short`, which takes English unless sure of another language: a Spanish
+    question that guess took for English is still in Spanish here when the detector, asked about only
+    those two, leans to Spanish. Text in another script than ``language``'s is not in it.
+    """
+    guess = guess_short(text)
+    if guess == language:
+        return True
+    if script_language(text) is not None or language not in _LATIN:
+        return False  # the text is in another script, or ``language`` is written in its own
+    both = {guess: 0.0, language: 0.0}
+    for label, probability in _identifier().rank(text):
+        code = _code(str(label))
+        if code in both:
+            both[code] += float(probability)
+    return both[language] >= both[guess]
+
+
 def _only_function_words_of(words: list[str]) -> str | None:
     """The one language other than English whose function words all of a short text's words are.
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import cached_property
 
-from ..index.language import guess_short
+from ..index.language import guess_short, may_be_in
 from ..index.lexical import tokenize
 
 log = logging.getLogger(__name__)
@@ -416,6 +416,24 @@ class Question:
     def same_language(self, language: str | None) -> bool:
         """True when a document in ``language`` (None: unknown) is in the question's language."""
         return language is None or language == self.language
+
+    def may_be_in(self, language: str | None) -> bool:
+        """True unless the question is surely not in ``language`` (None: unknown), its document's.
+
+        Looser than :meth:`same_language`: a Spanish question taken for English (``guess_short``
+        favours English) still matches Spanish documents as Spanish here (``language.may_be_in``).
+        """
+        if language is None or language == self.language:
+            return True
+        checked = self._languages_checked
+        if language not in checked:
+            checked[language] = may_be_in(self.text, language)
+        return checked[language]
+
+    @cached_property
+    def _languages_checked(self) -> dict[str, bool]:
+        """``may_be_in``'s answers so far, by language (each asked once per question)."""
+        return {}
 
     def names_row_key(self, row: str) -> bool:
         """True when it names everything a table row's first cell names ("forum channels", ``row_key``)."""

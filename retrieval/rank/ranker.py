@@ -48,6 +48,11 @@ class Candidates:
     keys: list[Key]
     rows: dict[Key, SentenceRow]
     features: np.ndarray  # shape (len(keys), len(FEATURES)), raw values
+    foreign: np.ndarray | None = None  # per candidate: its document is in another language (normalise)
+
+    def normalised(self) -> np.ndarray:
+        """The signals as they are weighted (``signals.normalise``, foreign candidates included)."""
+        return normalise(self.features, self.foreign)
 
     def column(self, name: str) -> np.ndarray:
         """One signal's raw values."""
@@ -195,10 +200,14 @@ class Ranker:
         ``question`` is ``query.question`` read (``rank`` reads it once for the signals and the policy);
         by default it is read here.
         """
+        question = Question(query.question) if question is None else question
         got = gather(self.index, query, k=self.k, tokens=self._tokenize, question=question)
         if got is None:
             return None
-        cands = Candidates(list(got.inputs.keys), got.rows, compute_features(got.inputs))
+        keys = list(got.inputs.keys)
+        # A row whose document is in a language the question is surely not in (catalog rows carry it).
+        foreign = np.array([not question.may_be_in(got.rows[k].language) for k in keys], dtype=bool)
+        cands = Candidates(keys, got.rows, compute_features(got.inputs), foreign)
         self._read(query.question, cands)
         return cands
 
@@ -212,7 +221,7 @@ class Ranker:
         depth = self.index.settings.reader_depth
         if reader is None or not cands.keys or depth <= 0:
             return
-        first = normalise(cands.features) @ self.weights.vector()
+        first = cands.normalised() @ self.weights.vector()
         top = [int(i) for i in np.argsort(-first, kind="stable")[:depth]]
         logits = reader.score(question, [cands.rows[cands.keys[i]] for i in top])
         cands.features[:, READER] = reader_column(
@@ -226,7 +235,7 @@ class Ranker:
         cands = self.candidates(query, question)
         if cands is None:
             return Retrieved(query=query, question=question, evidence=[])
-        fused = normalise(cands.features) @ weights
+        fused = cands.normalised() @ weights
         prob = softmax(fused)
         order = np.argsort(-fused, kind="stable")[:limit]
         dense, lexical = cands.column("dense"), cands.column("lexical")
@@ -250,13 +259,7 @@ class Ranker:
         # language (across languages names are spelled differently: "Warsaw", "Warschau").
         @functools.cache
         def unknown_in(doc_key: str) -> tuple[str, ...]:
-            if not question.entities:
-                return ()
-            document = self.index.catalog.document(doc_key)
-            language = document.language if document is not None else None
-            if not question.same_language(language):
-                return ()
-            return tuple(question.missing_entities(self.vocabulary(doc_key), language))
+            return self.unknown_names(question, doc_key)
 
         first = naming_first(evidence, lambda e: e.doc_key, unknown_in)
         if first:
@@ -270,6 +273,20 @@ class Ranker:
             unknown_names=unknown,
             blocks=self._blocks(cands, evidence, depth),
         )
+
+    def unknown_names(self, question: Question, doc_key: str) -> tuple[str, ...]:
+        """The names ``question`` asks about that the document never mentions (checked in its language).
+
+        Read only when the question names something and the document is in the question's language:
+        across languages names are spelled differently ("Warsaw", "Warschau").
+        """
+        if not question.entities:
+            return ()
+        document = self.index.catalog.document(doc_key)
+        language = document.language if document is not None else None
+        if not question.same_language(language):
+            return ()
+        return tuple(question.missing_entities(self.vocabulary(doc_key), language))
 
     def _blocks(self, cands: Candidates, evidence: list[Evidence], depth: int) -> dict[int, Block[Evidence]]:
         """The blocks (a list, steps, a table) of the first ``depth`` ranked units, by rank, as evidence.

@@ -201,25 +201,29 @@ class Signal:
         compute: the signal's raw value for one candidate.
         scale: ``"unit"``: already on a 0..1 scale, used as it is; ``"standardised"``: unbounded,
             standardised over the question's candidates before weighting.
+        across_languages: the signal compares question and unit through the embedding model, so it
+            holds when they are in different languages; the others compare words (or read English
+            wording) and count for nothing there (``normalise``'s ``foreign``).
     """
 
     name: str
     compute: Callable[[Context, Key], float]
     scale: Literal["unit", "standardised"]
+    across_languages: bool = False
 
 
 SIGNALS: tuple[Signal, ...] = (
-    Signal("dense", lambda c, k: c.inputs.dense.get(k, 0.0), "standardised"),
-    Signal("dense_window", lambda c, k: window(c.inputs.dense, k), "standardised"),
-    Signal("chunk", lambda c, k: c.inputs.chunk.get(k, c.chunk_floor), "standardised"),
-    Signal("doc", lambda c, k: c.doc_best.get(k[0], 0.0), "standardised"),
+    Signal("dense", lambda c, k: c.inputs.dense.get(k, 0.0), "standardised", across_languages=True),
+    Signal("dense_window", lambda c, k: window(c.inputs.dense, k), "standardised", across_languages=True),
+    Signal("chunk", lambda c, k: c.inputs.chunk.get(k, c.chunk_floor), "standardised", across_languages=True),
+    Signal("doc", lambda c, k: c.doc_best.get(k[0], 0.0), "standardised", across_languages=True),
     Signal("lexical", lambda c, k: c.inputs.lexical.get(k, 0.0), "standardised"),
     Signal("lexical_window", lambda c, k: window(c.inputs.lexical, k), "standardised"),
     Signal("coverage", lambda c, k: c.unit_coverage(k), "unit"),
     Signal("coverage_window", lambda c, k: c.coverage(c.window_terms(k)), "unit"),
     Signal("answer_type", lambda c, k: c.question.answer_type(c.inputs.texts[k]), "unit"),
-    Signal("dense_prev", _dense_of(_prev), "standardised"),
-    Signal("dense_next", _dense_of(_next), "standardised"),
+    Signal("dense_prev", _dense_of(_prev), "standardised", across_languages=True),
+    Signal("dense_next", _dense_of(_next), "standardised", across_languages=True),
     Signal("coverage_prev", _coverage_of(_prev), "unit"),
     Signal("coverage_next", _coverage_of(_next), "unit"),
     Signal("bigram", _bigram, "unit"),
@@ -242,6 +246,8 @@ SIGNALS: tuple[Signal, ...] = (
 FEATURES: tuple[str, ...] = tuple(s.name for s in SIGNALS)
 #: The reader's column: filled after the other signals, from the candidates they rank best.
 READER = FEATURES.index("reader")
+#: Which columns hold across languages (``Signal.across_languages``).
+_ACROSS = np.array([s.across_languages for s in SIGNALS], dtype=bool)
 
 
 def reader_column(logits: Mapping[int, float], rows: int) -> np.ndarray:
@@ -272,12 +278,21 @@ def _z(x: np.ndarray) -> np.ndarray:
     return (x - float(x.mean())) / std if std > 1e-9 else np.zeros_like(x)
 
 
-def normalise(features: np.ndarray) -> np.ndarray:
-    """Standardise the unbounded signals over the candidates; keep 0..1 signals as they are."""
+def normalise(features: np.ndarray, foreign: np.ndarray | None = None) -> np.ndarray:
+    """Standardise the unbounded signals over the candidates; keep 0..1 signals as they are.
+
+    ``foreign`` marks candidates whose document is in another language than the question: only the
+    signals that hold ``across_languages`` count for them, the others are 0. Words, stems and English
+    wording cues say nothing across languages (the same name is spelled "Warsaw" and "Warschau"), and
+    held them back: on English questions over documents in seven other languages (xquad-dev), ranking
+    those candidates by the embedding alone lifted cite@1 from 0.610 to 0.637, in every language.
+    """
     out = np.empty_like(features, dtype=np.float64)
     for j, signal in enumerate(SIGNALS):
         column = features[:, j].astype(np.float64)
         out[:, j] = column if signal.scale == "unit" else _z(column)
+    if foreign is not None and foreign.any():
+        out[np.ix_(foreign, ~_ACROSS)] = 0.0
     return out
 
 

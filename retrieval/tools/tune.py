@@ -35,7 +35,7 @@ from ..index.core import open_index
 from ..ingest.pipeline import ingest
 from ..models import Query
 from ..rank.blocks import Block, block_of, needs_block, read_block
-from ..rank.cues import missing_entities
+from ..rank.cues import Question
 from ..rank.ranker import RUNNER_UP_DEPTH, Ranker, naming_first
 from ..rank.signals import FEATURES, normalise, softmax
 from ..rank.weights import FittedWeights, Thresholds, load_weights, save_weights
@@ -92,12 +92,11 @@ def collect(set_dir: Path, settings: Settings, index_dir: Path) -> list[Case]:
 
 
 def _case(ranker: Ranker, q: Mapping[str, Any], text_docs: Container[str]) -> Case:
-    c = ranker.candidates(Query(question=q["question"]))
+    question = Question(q["question"])
+    c = ranker.candidates(Query(question=q["question"]), question)
     rows = [replace(c.rows[k], vector=None) for k in c.keys] if c is not None else []
     raw = c.features if c is not None else np.zeros((0, len(FEATURES)))
-    unknown = {
-        d: tuple(missing_entities(q["question"], ranker.vocabulary(d))) for d in {r.doc_key for r in rows}
-    }
+    unknown = {d: ranker.unknown_names(question, d) for d in {r.doc_key for r in rows}}
     blocks = _blocks(ranker, rows, c.rows if c is not None else {})
 
     def is_gold(r: SentenceRow) -> bool:
@@ -111,7 +110,7 @@ def _case(ranker: Ranker, q: Mapping[str, Any], text_docs: Container[str]) -> Ca
         qid=q["id"],
         answerable=bool(q["answerable"]),
         fold=fold_of(q["doc_id"] or q["id"]),
-        features=normalise(raw),
+        features=c.normalised() if c is not None else normalise(raw),
         raw=raw,
         gold=np.array(
             [

@@ -147,3 +147,24 @@ def test_every_citation_carries_its_documents_language(fake_index, tmp_path):
             seen.add(citation.language)
         assert all(c["language"] for c in answer.to_json_dict()["citations"])
     assert seen  # something was cited
+
+
+def test_candidates_from_documents_in_another_language_are_marked_foreign(fake_index, tmp_path):
+    """An English question: the German document's candidates are foreign, the English one's are not."""
+    from retrieval.models import Query
+    from retrieval.rank.ranker import Ranker
+
+    docs = tmp_path / "docs"
+    _write(docs / "leuchtturm.txt", GERMAN)
+    _write(docs / "lighthouse.txt", ENGLISH)
+    ingest(fake_index, [docs])
+    cands = Ranker(fake_index).candidates(Query(question="When does the keeper row to the island?"))
+    assert cands is not None and cands.foreign is not None
+    by_language = {cands.rows[k].language: bool(f) for k, f in zip(cands.keys, cands.foreign, strict=True)}
+    assert by_language == {"de": True, "en": False}
+    german = Ranker(fake_index).candidates(Query(question="Wann rudert der Leuchtturmwärter zur Insel?"))
+    assert german is not None and german.foreign is not None
+    assert {german.rows[k].language: bool(f) for k, f in zip(german.keys, german.foreign, strict=True)} == {
+        "de": False,
+        "en": True,
+    }

@@ -203,3 +203,20 @@ def test_a_yes_no_question_favours_sentences_that_say_yes_or_no():
     assert compute_features(inp) == pytest.approx(expected, abs=1e-12)
     how = FeatureInputs(**{**inp.__dict__, "question": Question("How do the troops train?")})
     assert not compute_features(how)[:, FEATURES.index("polarity")].any()
+
+
+def test_a_foreign_candidate_counts_only_what_holds_across_languages():
+    """Rows of a document in another language keep the embedding's signals; every word signal is 0."""
+    rng = np.random.default_rng(7)
+    raw = rng.uniform(0.1, 1.0, size=(4, len(FEATURES)))
+    foreign = np.array([False, True, False, True])
+    plain, masked = normalise(raw), normalise(raw, foreign)
+    across = {"dense", "dense_window", "chunk", "doc", "dense_prev", "dense_next"}
+    assert {s.name for s in SIGNALS if s.across_languages} == across
+    for j, name in enumerate(FEATURES):
+        assert np.array_equal(masked[~foreign, j], plain[~foreign, j])  # native rows untouched
+        if name in across:
+            assert np.array_equal(masked[foreign, j], plain[foreign, j])
+        else:
+            assert not masked[foreign, j].any(), name
+    assert np.array_equal(normalise(raw, np.zeros(4, dtype=bool)), plain)
