@@ -92,6 +92,7 @@ def test_json_shape(seeded):
         "page",
         "context",
         "url",
+        "language",
     }
 
 

@@ -34,7 +34,7 @@ from ..index.catalog import SentenceRow
 from ..index.core import Index, open_index
 from ..models import Query
 from ..rank.ranker import Ranker
-from ..rank.signals import FEATURES, normalise, softmax
+from ..rank.signals import FEATURES, softmax
 from ..rank.weights import FittedWeights, load_weights, save_weights
 from ..settings import Settings
 from .extras import require
@@ -52,7 +52,8 @@ class Voted:
     wrong: np.ndarray  # a unit of a disliked answer, or marked "wrong source"
 
 
-def _overlaps(row: SentenceRow, span: Mapping[str, Any]) -> bool:
+def overlaps(row: SentenceRow, span: Mapping[str, Any]) -> bool:
+    """Whether ``row`` is (part of) a unit a vote names: same document, overlapping offsets or same text."""
     if span.get("doc_id") != row.doc_id:
         return False
     start, end = span.get("start"), span.get("end")
@@ -83,14 +84,14 @@ def collect(ranker: Ranker, votes: Sequence[Mapping[str, Any]]) -> tuple[list[Vo
     for vote in votes:
         cands = ranker.candidates(Query(question=str(vote["question"])))
         rows = [cands.rows[k] for k in cands.keys] if cands is not None else []
-        good = np.array([any(_overlaps(r, s) for s in vote.get("evidence") or []) for r in rows], dtype=bool)
+        good = np.array([any(overlaps(r, s) for s in vote.get("evidence") or []) for r in rows], dtype=bool)
         wrong = np.array(
-            [any(_overlaps(r, s) for s in vote.get("wrong_evidence") or []) for r in rows], dtype=bool
+            [any(overlaps(r, s) for s in vote.get("wrong_evidence") or []) for r in rows], dtype=bool
         )
         if cands is None or not (good.any() or wrong.any()):
             missed += 1
             continue
-        out.append(Voted(str(vote["question"]), normalise(cands.features), good & ~wrong, wrong))
+        out.append(Voted(str(vote["question"]), cands.normalised(), good & ~wrong, wrong))
     return out, missed
 
 

