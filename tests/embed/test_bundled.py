@@ -146,3 +146,12 @@ def test_the_version_covers_every_file_but_the_card(tmp_path: Path):
     assert bundled.weights_hash(copy) == first
     (copy / "tokenizer_config.json").write_text("{}", encoding="utf-8")
     assert bundled.weights_hash(copy) != first
+
+
+def test_missing_bundled_weights_say_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A broken install (no weights in the package) is one clear error naming the `minilm` way out."""
+    empty = tmp_path / "package-folder"
+    empty.mkdir()
+    monkeypatch.setattr(bundled, "bundled_folder", lambda: empty)
+    with pytest.raises(ConfigurationError, match="CITEBOT_EMBEDDING_MODEL=minilm"):
+        bundled.model_dir(tmp_path / "cache")
