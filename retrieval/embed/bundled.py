@@ -77,7 +77,7 @@ def weights_hash(folder: Path | None = None) -> str:
 
 @functools.lru_cache(maxsize=8)
 def _hash(root: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
-    """Hash the files once per process (45 MB: a tenth of a second); names, sizes and times key a rewrite."""
+    """Hash the files once per process (24 MB); their names, sizes and times key a rewrite."""
     digest = hashlib.sha256()
     for name, _size, _mtime in stamp:
         digest.update(name.encode() + b"\0" + (Path(root) / name).read_bytes() + b"\0")
