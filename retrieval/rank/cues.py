@@ -427,7 +427,7 @@ class Question:
             return True
         checked = self._languages_checked
         if language not in checked:
-            checked[language] = may_be_in(self.text, language)
+            checked[language] = may_be_in(self.text, language, self.language)
         return checked[language]
 
     @cached_property

@@ -56,7 +56,7 @@ def groups_from_votes(index: Index, votes: Sequence[Mapping[str, Any]]) -> tuple
         if not voted:
             missed += 1
             continue
-        others = [cands.rows[k] for k in ranked if (k[0], k[1]) not in voted][:RANKER_NEGATIVES]
+        others = [cands.rows[k] for k in ranked if k not in voted][:RANKER_NEGATIVES]
         units += [(row, 0, "retriever") for row in others]
         out.append(
             {

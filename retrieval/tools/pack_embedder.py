@@ -24,7 +24,7 @@ from ..embed import bundled
 from ..settings import minilm_model
 
 _CARD = "README.md"
-_WEIGHTS = "model.safetensors"
+_WEIGHTS = bundled.WEIGHTS
 
 
 def pack(model: Path, into: Path, base: Path) -> float:
