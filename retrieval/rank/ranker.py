@@ -257,9 +257,11 @@ class Ranker:
         # The best document's vocabulary (a whole document tokenised on a cache miss) is read only when
         # the question names something to look for in it, and the document is in the question's
         # language (across languages names are spelled differently: "Warsaw", "Warschau").
+        languages = {e.doc_key: e.language for e in evidence}  # catalog rows carry their document's
+
         @functools.cache
         def unknown_in(doc_key: str) -> tuple[str, ...]:
-            return self.unknown_names(question, doc_key)
+            return self.unknown_names(question, doc_key, languages.get(doc_key))
 
         first = naming_first(evidence, lambda e: e.doc_key, unknown_in)
         if first:
@@ -274,17 +276,13 @@ class Ranker:
             blocks=self._blocks(cands, evidence, depth),
         )
 
-    def unknown_names(self, question: Question, doc_key: str) -> tuple[str, ...]:
-        """The names ``question`` asks about that the document never mentions (checked in its language).
+    def unknown_names(self, question: Question, doc_key: str, language: str | None) -> tuple[str, ...]:
+        """The names ``question`` asks about that the document, in ``language``, never mentions.
 
         Read only when the question names something and the document is in the question's language:
         across languages names are spelled differently ("Warsaw", "Warschau").
         """
-        if not question.entities:
-            return ()
-        document = self.index.catalog.document(doc_key)
-        language = document.language if document is not None else None
-        if not question.same_language(language):
+        if not question.entities or not question.same_language(language):
             return ()
         return tuple(question.missing_entities(self.vocabulary(doc_key), language))
 

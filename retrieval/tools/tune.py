@@ -96,7 +96,8 @@ def _case(ranker: Ranker, q: Mapping[str, Any], text_docs: Container[str]) -> Ca
     c = ranker.candidates(Query(question=q["question"]), question)
     rows = [replace(c.rows[k], vector=None) for k in c.keys] if c is not None else []
     raw = c.features if c is not None else np.zeros((0, len(FEATURES)))
-    unknown = {d: ranker.unknown_names(question, d) for d in {r.doc_key for r in rows}}
+    docs = {(r.doc_key, r.language) for r in rows}
+    unknown = {d: ranker.unknown_names(question, d, language) for d, language in docs}
     blocks = _blocks(ranker, rows, c.rows if c is not None else {})
 
     def is_gold(r: SentenceRow) -> bool:
