@@ -34,12 +34,14 @@ import logging
 import random
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..embed.embeddings import model_prompts
 from ..errors import CitebotError, NoDocumentsError
 from ..ingest.layout import embedding_text
 from .train_reader import (
@@ -62,7 +64,10 @@ STATE_FILE = "state.pt"
 BEST_FILE = "best.pt"
 MODEL_DIR = "model"
 #: Arguments that define a run: a restart with other values is refused.
-RECIPE = ("init", "max_groups", "epochs", "lr", "questions_per_step", "max_length", "seed", "scale", "warmup")
+RECIPE = (
+    "init", "max_groups", "epochs", "lr", "questions_per_step", "max_length", "seed", "scale", "warmup",
+    "freeze_embeddings",
+)  # fmt: skip
 #: Where a hard negative is best taken from, hardest first (``reader_data``'s candidate origins).
 HARD_ORIGINS = ("ranker", "retriever", "neighbour", "section", "random")
 #: Source kinds read from documentation (Markdown after ``reader_sources`` cleans it); the rest are prose.
@@ -159,10 +164,11 @@ def plan(groups: list[Pairs], args: argparse.Namespace) -> list[list[tuple[int, 
     return steps
 
 
-def encode(model: Any, texts: list[str], batch: int = 64) -> np.ndarray:
-    """Normalised embeddings of ``texts`` without gradients (evaluation)."""
+def encode(model: Any, texts: list[str], batch: int = 64, prompt: str = "") -> np.ndarray:
+    """Normalised embeddings of ``texts`` (each after ``prompt``) without gradients (evaluation)."""
     import torch
 
+    texts = [prompt + t for t in texts]
     out = []
     with torch.no_grad():
         for i in range(0, len(texts), batch):
@@ -174,13 +180,16 @@ def encode(model: Any, texts: list[str], batch: int = 64) -> np.ndarray:
     return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
 
 
-def evaluate_groups(model: Any, groups: list[Pairs]) -> dict[str, Any]:
+def evaluate_groups(
+    model: Any, groups: list[Pairs], prompts: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """hit@1, MRR and AUROC of the cosine between each question and its group's candidates."""
+    prompts = prompts or {}
     was_training = model.training
     model.eval()
-    q = encode(model, [g.question for g in groups])
+    q = encode(model, [g.question for g in groups], prompt=prompts.get("query", ""))
     flat = [t for g in groups for t in g.texts]
-    u = encode(model, flat)
+    u = encode(model, flat, prompt=prompts.get("passage", ""))
     scores, at = [], 0
     for i, g in enumerate(groups):
         scores.append(u[at : at + len(g.texts)] @ q[i])
@@ -223,7 +232,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     np.random.seed(args.seed)
     model = SentenceTransformer(recipe["init"], device="cpu")
     model.max_seq_length = args.max_length
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    # E5-style models were trained with a prompt before each role's text; train on what citebot embeds.
+    prompts = {str(role): text for role, text in model_prompts(recipe["init"]).items()}
+    if recipe.get("freeze_embeddings"):
+        for name, weights in model.named_parameters():
+            if name.endswith("word_embeddings.weight"):
+                weights.requires_grad_(False)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.01)
     warmup = max(1, int(args.warmup * len(steps)))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_linear(len(steps), warmup))
@@ -258,7 +274,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             },
         )
         if valid:
-            write_log(out, {"event": "eval", "step": 0, "valid": evaluate_groups(model, valid)})
+            write_log(out, {"event": "eval", "step": 0, "valid": evaluate_groups(model, valid, prompts)})
 
     def checkpoint(done: bool = False) -> None:
         atomic_save(
@@ -273,7 +289,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     def evaluate() -> None:
         nonlocal best, last_eval
-        metrics = evaluate_groups(model, valid) if valid else {}
+        metrics = evaluate_groups(model, valid, prompts) if valid else {}
         last_eval = {
             "event": "eval", "step": step, "questions_seen": seen,
             "questions_per_s": round(seen / seconds, 2) if seconds else None,
@@ -290,9 +306,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     last_checkpoint = time.monotonic()
     while step < len(steps):
         batch = steps[step]
-        questions = [groups[gi].question for gi, _, _ in batch]
+        questions = [prompts.get("query", "") + groups[gi].question for gi, _, _ in batch]
         units = [groups[gi].texts[p] for gi, p, _ in batch]
         units += [groups[gi].texts[n] for gi, _, n in batch if n is not None]
+        units = [prompts.get("passage", "") + u for u in units]
         started = time.perf_counter()
         q = model(model.preprocess(questions))["sentence_embedding"]
         u = model(model.preprocess(units))["sentence_embedding"]
@@ -302,7 +319,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(questions)))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         optimizer.step()
         scheduler.step()
         seconds += time.perf_counter() - started
@@ -359,6 +376,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-length", type=int, default=128, help="tokens per text")
     p.add_argument("--scale", type=float, default=20.0, help="cosine scale of the loss (MNRL's default)")
     p.add_argument("--warmup", type=float, default=0.06)
+    p.add_argument(
+        "--freeze-embeddings",
+        action="store_true",
+        help="keep the token embeddings as they are (a multilingual model's 250,000-word vocabulary: "
+        "English questions must not move the other languages' words, and the shipped difference stays small)",
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--eval-every", type=int, default=200)
