@@ -208,22 +208,30 @@ class Ranker:
         # A row whose document is in a language the question is surely not in (catalog rows carry it).
         foreign = np.array([not question.may_be_in(got.rows[k].language) for k in keys], dtype=bool)
         cands = Candidates(keys, got.rows, compute_features(got.inputs), foreign)
-        self._read(query.question, cands)
+        self._read(question, cands)
         return cands
 
-    def _read(self, question: str, cands: Candidates) -> None:
+    def _read(self, question: Question, cands: Candidates) -> None:
         """Fill the reader's column from the ``reader_depth`` candidates the other signals rank best.
 
         The column is still 0 when they rank, so the reader has no say in which it reads; each unit is
-        read with its headings and its lead-in or header row.
+        read with its headings and its lead-in or header row. A reader reads only what is written in a
+        language it was trained on (``Reader.languages``; citebot's readers: English), question and
+        unit both: what it would say of a German pair is noise.
         """
         reader = self.reader
         depth = self.index.settings.reader_depth
         if reader is None or not cands.keys or depth <= 0:
             return
         first = cands.normalised() @ self.weights.vector()
-        top = [int(i) for i in np.argsort(-first, kind="stable")[:depth]]
-        logits = reader.score(question, [cands.rows[cands.keys[i]] for i in top])
+        top = [
+            int(i)
+            for i in np.argsort(-first, kind="stable")[:depth]
+            if reader.reads(question, cands.rows[cands.keys[int(i)]].language)
+        ]
+        if not top:
+            return
+        logits = reader.score(question.text, [cands.rows[cands.keys[i]] for i in top])
         cands.features[:, READER] = reader_column(
             dict(zip(top, logits.tolist(), strict=True)), len(cands.keys)
         )

@@ -27,6 +27,8 @@ import numpy as np
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
+    from .cues import Question
+
 log = logging.getLogger(__name__)
 
 #: Bumped whenever :func:`pair_text` or :func:`encode_pairs` renders a pair differently.
@@ -171,6 +173,9 @@ class Reader:
                 f"version {PAIR_TEXT_VERSION}: retrain or re-export it"
             )
         self.max_length = int(self.config.get("max_length", 128))
+        # The languages of its training pairs; a folder that doesn't say was exported before readers
+        # said, from citebot's reader corpus, which is English.
+        self.languages = frozenset(self.config.get("languages") or ("en",))
         self.threads = threads
         self.batch_tokens = max(batch_tokens, self.max_length)
         self._tok = load_tokenizer(path / TOKENIZER_FILE, self.max_length)
@@ -189,6 +194,15 @@ class Reader:
 
                     self._session = open_session(str(self._graph), self.threads)
         return self._session
+
+    def reads(self, question: Question, language: str | None) -> bool:
+        """Whether it may judge ``question`` against a unit of a document in ``language`` (None: unknown).
+
+        Both must be in a language it was trained on: the document's (an unknown one counts as the
+        question's) and the question's, as far as the question can be told (``Question.may_be_in``).
+        """
+        language = language or question.language
+        return language in self.languages and question.may_be_in(language)
 
     def score(self, question: str, units: Sequence[ReadableUnit]) -> np.ndarray:
         """The model's logit for each unit answering ``question`` (higher: more likely), float32."""

@@ -308,6 +308,8 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
         "pair_text_version": PAIR_TEXT_VERSION,
         "quantized": "int8" if args.int8 else None,
         "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+        # The reader corpus is English: the ranker asks it nothing in another language (Reader.reads).
+        "languages": ["en"],
         "trained_step": state["step"],
         "exported": datetime.date.today().isoformat(),
         "size_mb": 0.0,

@@ -19,6 +19,7 @@ from retrieval.errors import ConfigurationError
 from retrieval.ingest.pipeline import ingest
 from retrieval.models import Query
 from retrieval.rank.ranker import Ranker
+from retrieval.rank.reader import Reader
 from retrieval.rank.signals import FEATURES, READER, reader_column
 from retrieval.rank.weights import Thresholds, load_weights
 
@@ -30,7 +31,13 @@ Storms keep him ashore for days in winter.
 
 
 class Marker:
-    """Scores a unit holding ``word`` high, everything else low, and records what it was asked."""
+    """Scores a unit holding ``word`` high, everything else low, and records what it was asked.
+
+    Like citebot's readers, it was trained on English: it reads what the real one would read.
+    """
+
+    languages = frozenset({"en"})
+    reads = Reader.reads
 
     def __init__(self, word: str) -> None:
         self.word = word
@@ -89,6 +96,34 @@ def test_a_weighted_reader_moves_its_choice_first(lighthouse) -> None:
     with_reader = Ranker(lighthouse, weights=_weights(40.0), reader=Marker("Storms")).rank(question)
     assert "Storms" in with_reader.evidence[0].text
     assert with_reader.evidence[0].reader == pytest.approx(1.6)
+
+
+GERMAN = """Der Wärter rudert jeden Dienstag zur Insel hinüber.
+Er bringt Brot und Lampenöl für die ganze Woche mit.
+Die Lampe wurde im Jahr 1874 zum ersten Mal vom Hafenamt angezündet.
+"""
+
+
+def test_the_reader_reads_only_languages_it_was_trained_on(fake_index, tmp_path: Path) -> None:
+    """An English reader is asked nothing about a German question or a German document."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "waerter.txt").write_text(GERMAN, encoding="utf-8")
+    (folder / "keeper.txt").write_text(DOC, encoding="utf-8")
+    ingest(fake_index, [folder])
+    fake_index.settings = fake_index.settings.model_copy(update={"reader_depth": 20})
+    marker = Marker("1874")
+    ranker = Ranker(fake_index, weights=_weights(5.0), reader=marker)
+
+    german = ranker.candidates(Query(question="Wann wurde die Lampe zum ersten Mal angezündet?"))
+    assert german is not None and not marker.seen and not german.features[:, READER].any()
+
+    english = ranker.candidates(Query(question="When was the lamp first lit?"))
+    assert english is not None
+    ((_, texts),) = marker.seen
+    assert texts and all(t in DOC for t in texts)  # the English document's units, no German one
+    languages = {english.rows[k].language for k in english.keys}
+    assert languages == {"en", "de"}
 
 
 def test_no_reader_leaves_the_column_at_zero(lighthouse) -> None:
