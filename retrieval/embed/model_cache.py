@@ -22,7 +22,8 @@ from ..errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
-_DONE = "citebot-built.json"  # written last: a folder without it is not a finished model
+#: The file written last into a built folder: a folder without it is not a finished model.
+DONE = "citebot-built.json"
 
 
 def built_once(
@@ -45,17 +46,17 @@ def built_once(
 
 
 def _built_once(target: Path, build: Callable[[Path], None], provenance: dict[str, str]) -> Path:
-    if (target / _DONE).is_file():
+    if (target / DONE).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target.parent / f".{target.name}.lock")):
-        if (target / _DONE).is_file():  # another thread or process built it while this one waited
+        if (target / DONE).is_file():  # another thread or process built it while this one waited
             return target
         log.info("building the embedding model folder %s (once)", target)
         work = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
         try:
             build(work)
-            (work / _DONE).write_text(json.dumps(provenance), encoding="utf-8")
+            (work / DONE).write_text(json.dumps(provenance), encoding="utf-8")
             shutil.rmtree(target, ignore_errors=True)  # an unfinished folder from an earlier crash
             work.rename(target)
         except BaseException:
