@@ -64,6 +64,9 @@ def test_the_wheel_carries_every_prompt_and_seed(wheel: Path) -> None:
         for name, path in expected.items():
             assert zf.read(name) == path.read_bytes(), name
         assert "retrieval/py.typed" in names
+        # the embedding models' fine-tuning, as differences from the bases their packages install
+        for model in ("citebot_model", "multilingual_model"):
+            assert {f"retrieval/embed/{model}/delta.safetensors", f"retrieval/embed/{model}/README.md"} <= names
 
 
 @pytest.mark.slow
