@@ -208,6 +208,7 @@ def outcome(case: Case, w: np.ndarray, policy: AnswerPolicy) -> Outcome:
         coverage_window=float(case.raw[best, _COVERAGE_WINDOW]),
         unknown_names=case.unknown[best],
         reader=float(case.raw[best, _READER]),
+        across_languages=_across_languages(case, best),
     )
     if reason:
         return Outcome(answerable=case.answerable, refused=True, kind=case.kind)
@@ -234,6 +235,11 @@ def outcome(case: Case, w: np.ndarray, policy: AnswerPolicy) -> Outcome:
     )
 
 
+def _across_languages(case: Case, j: int) -> bool:
+    """Whether candidate ``j`` is in a language the question is surely not in (the policy's rule)."""
+    return bool(case.units) and not Question(case.question).may_be_in(case.units[j].language)
+
+
 def answer_metrics(cases: list[Case], w: np.ndarray, policy: AnswerPolicy) -> dict[str, Any]:
     """score.py's metrics of the answers the chain would give with weights ``w`` (no latency, verbatim)."""
     metrics = summarise([outcome(c, w, policy) for c in cases])
@@ -255,6 +261,8 @@ def _support_inputs(
             continue
         best = int(ranked_order(c, c.features @ w)[0])
         dense[i], cover[i], read[i] = c.raw[best, _DENSE], c.raw[best, _COVERAGE_WINDOW], c.raw[best, _READER]
+        if _across_languages(c, best):  # never refused for weak support (AnswerPolicy.refusal_reason)
+            dense[i] = np.inf
         unknown[i] = bool(c.unknown[best])
     return dense, cover, read, unknown
 

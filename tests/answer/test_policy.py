@@ -74,6 +74,20 @@ def test_only_the_best_sentence_decides_support():
     assert AnswerPolicy(THRESHOLDS).decide(r).refused
 
 
+def test_weak_support_refuses_within_one_language_only():
+    """A translation's cosine is lower and no word can match: across languages weak support is no refusal."""
+    weak = _ev(0, 0.9, dense=0.3, coverage=0.0)
+    german = weak.model_copy(update={"language": "de", "text": "Der Wärter rudert jeden Dienstag zur Insel."})
+    english_question = Query(question="When does the keeper row to the island?")
+    across = Retrieved(query=english_question, evidence=[german], unknown_names=[])
+    assert not AnswerPolicy(THRESHOLDS).decide(across).refused
+    german_question = Query(question="Wann rudert der Wärter zur Insel hinüber?")
+    within = Retrieved(query=german_question, evidence=[german], unknown_names=[])
+    assert "weak" in AnswerPolicy(THRESHOLDS).decide(within).reason
+    english = weak.model_copy(update={"language": "en"})
+    assert AnswerPolicy(THRESHOLDS).decide(Retrieved(query=english_question, evidence=[english])).refused
+
+
 def test_a_name_the_best_document_never_mentions_is_a_refusal():
     """However strong the evidence, a question naming someone the document never mentions is refused."""
     decision = AnswerPolicy(THRESHOLDS).decide(_retrieved(_ev(0, 0.99, dense=0.9), unknown=["Gandhi"]))
