@@ -121,3 +121,40 @@ def test_train_resume_and_load(data_dir: Path, tiny_init: Path, tmp_path: Path) 
     assert np.allclose(vec, trained.encode(text), atol=1e-5)
     with pytest.raises(SystemExit, match="another recipe"):
         main(_args(data_dir, parts, tiny_init, "--seed", "99"))
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_prompts_go_before_each_role_and_a_frozen_vocabulary_stays(
+    data_dir: Path, tiny_init: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An E5-style model trains on what citebot embeds ("query: ...", "passage: ..."); frozen words stay."""
+    from safetensors.numpy import load_file
+    from sentence_transformers import SentenceTransformer
+
+    init = tmp_path / "prompted"
+    shutil.copytree(tiny_init, init)
+    config_file = init / "config_sentence_transformers.json"
+    config = json.loads(config_file.read_text())
+    config["prompts"] = {"query": "query: ", "passage": "passage: "}
+    config_file.write_text(json.dumps(config))
+    seen: list[str] = []
+    preprocess = SentenceTransformer.preprocess
+
+    def spy(self: SentenceTransformer, texts: list[str], *args: Any, **kwargs: Any) -> Any:
+        seen.extend(texts)
+        return preprocess(self, texts, *args, **kwargs)
+
+    monkeypatch.setattr(SentenceTransformer, "preprocess", spy)
+    out = tmp_path / "run"
+    main(_args(data_dir, out, init, "--freeze-embeddings"))
+    assert seen and all(t.startswith(("query: How do I change", "passage: ")) for t in seen)
+    assert any(t.startswith("query: ") for t in seen) and any(t.startswith("passage: ") for t in seen)
+    before, after = (
+        load_file(str(init / "model.safetensors")),
+        load_file(str(out / "model" / "model.safetensors")),
+    )
+    words = next(name for name in before if name.endswith("word_embeddings.weight"))
+    assert np.array_equal(before[words], after[words])
+    assert any(not np.array_equal(before[n], after[n]) for n in before if n != words)
+    assert json.loads((out / "log.jsonl").read_text().splitlines()[0])["recipe"]["freeze_embeddings"] is True
