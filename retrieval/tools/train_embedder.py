@@ -41,12 +41,12 @@ from typing import Any
 
 import numpy as np
 
+from ..embed.bundled import file_sha256
 from ..embed.embeddings import model_prompts
 from ..errors import CitebotError, NoDocumentsError
 from ..ingest.layout import embedding_text
 from .train_reader import (
     atomic_save,
-    file_digest,
     group_metrics,
     hit1_by_source,
     rng_state,
@@ -204,7 +204,7 @@ def _prepare(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """The run's recipe: written on the first start, checked against the arguments on a restart."""
     recipe = {k: getattr(args, k) for k in RECIPE}
     recipe["init"] = str(Path(recipe["init"]).resolve())
-    recipe["train_sha256"] = file_digest(Path(args.data) / "train.jsonl")
+    recipe["train_sha256"] = file_sha256(Path(args.data) / "train.jsonl")
     return saved_recipe(out, recipe) or recipe
 
 

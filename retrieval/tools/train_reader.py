@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
 import logging
 import os
@@ -44,6 +43,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from ..atomic import atomic_path
+from ..embed.bundled import file_sha256
 from ..rank.reader import (
     PAIR_TEXT_VERSION,
     TOKENIZER_FILE,
@@ -277,15 +277,6 @@ def atomic_save(obj: Any, path: Path) -> None:
         torch.save(obj, tmp)
 
 
-def file_digest(path: Path) -> str:
-    """A SHA-256 of a data file: a resumed run refuses data that changed under it."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_log(out: Path, record: dict[str, Any]) -> None:
     """Append one record to ``log.jsonl`` and say it on stderr."""
     record = {"time": datetime.datetime.now().isoformat(timespec="seconds"), **record}
@@ -397,7 +388,7 @@ def _prepare(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     recipe = {k: getattr(args, k) for k in RECIPE}
     recipe["init"] = str(Path(recipe["init"]).resolve())
     recipe["data"] = str(data.resolve())
-    recipe["train_sha256"] = file_digest(data / "train.jsonl")
+    recipe["train_sha256"] = file_sha256(data / "train.jsonl")  # a resumed run refuses changed data
     recipe["pair_text_version"] = PAIR_TEXT_VERSION
     saved = saved_recipe(out, recipe)
     if saved is not None:

