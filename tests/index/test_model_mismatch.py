@@ -107,7 +107,7 @@ def test_a_preset_folder_in_another_cache_is_the_same_model(tmp_path: Path):
 
 
 def _refused_as_another_version(index: Index, built: str, wanted: str, preset: str) -> None:
-    """``index`` recorded as built with ``built``, opened with ``wanted``: the rebuild error for ``preset``."""
+    """``index`` recorded as built with ``built``, opened with ``wanted``: a rebuild error for ``preset``."""
     index.catalog.set_meta("embedding_model", built)
 
     class Wanted(FakeEmbedder):
